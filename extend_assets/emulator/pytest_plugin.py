@@ -1,0 +1,1 @@
+"""pytest fixtures for the Extend emulator (filled in by the emulator module)."""

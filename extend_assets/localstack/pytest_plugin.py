@@ -1,0 +1,1 @@
+"""pytest fixtures for the local stack (filled in by the localstack module)."""
