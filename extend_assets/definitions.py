@@ -1,0 +1,57 @@
+"""The code location ``workspace.yaml`` loads: one workflow, configured from the environment.
+
+Variables (all optional except the key at run time):
+  EXTEND_API_KEY            Extend API key (read when a step runs, never at load time)
+  EXTEND_BASE_URL           API host, e.g. the local emulator (default https://api.extend.ai)
+  EXTEND_WORKFLOW_ID        workflow to run (default: the emulator's sample invoice workflow)
+  EXTEND_S3_BUCKET          bucket holding the documents (default extend-documents)
+  EXTEND_S3_PREFIX          prefix template with {date} (default invoices/{date}/)
+  EXTEND_START_DATE         first daily partition (default 2025-01-13)
+  EXTEND_DUCKDB_PATH        DuckDB file for the tables (default $DAGSTER_HOME/extend.duckdb)
+  AWS_ENDPOINT_URL, AWS_*   standard boto3 settings (S3 endpoint, region, credentials)
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from dagster import Definitions, EnvVar
+from dagster_duckdb_pandas import DuckDBPandasIOManager
+
+from extend_assets.assets import build_extend_workflow_assets
+from extend_assets.resources import DEFAULT_BASE_URL, ExtendResource
+from extend_assets.sources import S3DocumentSource
+
+SAMPLE_WORKFLOW_ID = "workflow_sampleInvoices0000000"
+
+
+def duckdb_path() -> str:
+    explicit = os.environ.get("EXTEND_DUCKDB_PATH")
+    if explicit:
+        return explicit
+    home = os.environ.get("DAGSTER_HOME") or ".dagster_home"
+    return str(Path(home) / "extend.duckdb")
+
+
+def build_definitions() -> Definitions:
+    """Definitions from the environment; builds objects only, calls nothing."""
+    workflow = build_extend_workflow_assets(
+        name="invoices",
+        workflow_id=os.environ.get("EXTEND_WORKFLOW_ID", SAMPLE_WORKFLOW_ID),
+        bucket=os.environ.get("EXTEND_S3_BUCKET", "extend-documents"),
+        prefix_template=os.environ.get("EXTEND_S3_PREFIX", "invoices/{date}/"),
+        start_date=os.environ.get("EXTEND_START_DATE", "2025-01-13"),
+    )
+    base_url = EnvVar("EXTEND_BASE_URL") if os.environ.get("EXTEND_BASE_URL") else DEFAULT_BASE_URL
+    local_s3 = bool(os.environ.get("AWS_ENDPOINT_URL"))
+    return workflow.to_definitions(
+        resources={
+            "extend": ExtendResource(api_key=EnvVar("EXTEND_API_KEY"), base_url=base_url),
+            "documents": S3DocumentSource(addressing_style="path" if local_s3 else "auto"),
+            "io_manager": DuckDBPandasIOManager(database=duckdb_path()),
+        }
+    )
+
+
+defs = build_definitions()
