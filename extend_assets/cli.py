@@ -11,7 +11,10 @@ from collections.abc import Sequence
 COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("extend_assets.demo", "run the whole pipeline offline on sample documents"),
     "emulator": ("extend_assets.emulator.cli", "serve the local Extend emulator"),
-    "local-stack": ("extend_assets.localstack.cli", "serve the emulator and a local S3 with samples"),
+    "local-stack": (
+        "extend_assets.localstack.cli",
+        "serve the emulator and a local S3 with samples",
+    ),
     "dev": ("extend_assets.dev", "the local stack plus `dagster dev` (the UI)"),
 }
 

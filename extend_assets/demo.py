@@ -12,7 +12,6 @@ import argparse
 import os
 import shutil
 import sys
-import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -20,35 +19,30 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import duckdb
-from dagster import (
-    DagsterInstance,
-    Definitions,
-    RunRequest,
-    SensorResult,
-    build_sensor_context,
-)
-from dagster._core.storage.tags import (
-    ASSET_PARTITION_RANGE_END_TAG,
-    ASSET_PARTITION_RANGE_START_TAG,
-)
+from dagster import DagsterInstance, ExecuteInProcessResult
+
+from extend_assets.runner import PipelineRunError, PipelineRunner
 
 PROJECT_DAGSTER_YAML = Path(__file__).resolve().parent.parent / "dagster.yaml"
-SUBMIT_JOB = "invoices_extend_submit"
-OUTPUTS_JOB = "invoices_extend_outputs"
-SENSOR = "invoices_extend_run_status_sensor"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--documents", type=int, default=60, help="sample documents to seed (default 60)")
+    parser.add_argument(
+        "--documents", type=int, default=60, help="sample documents to seed (default 60)"
+    )
     parser.add_argument("--days", type=int, default=3, help="days (partitions) to spread them over")
-    parser.add_argument("--seed", type=int, default=7, help="corpus seed (same seed, same documents)")
+    parser.add_argument(
+        "--seed", type=int, default=7, help="corpus seed (same seed, same documents)"
+    )
     parser.add_argument(
         "--home",
         default=".extend_demo",
         help="working directory for the Dagster instance and the DuckDB file (wiped first)",
     )
     parser.add_argument("--latency", type=float, default=0.02, help="emulator seconds per run")
-    parser.add_argument("--max-ticks", type=int, default=300, help="give up after this many sensor ticks")
+    parser.add_argument(
+        "--max-ticks", type=int, default=300, help="give up after this many sensor ticks"
+    )
 
 
 @dataclass
@@ -120,9 +114,15 @@ def run_demo(
 
     home = prepare_home(home)
     say = _printer(out)
-    say(f"Starting the local stack: Extend emulator + S3, {documents} documents over {days} day(s)...")
+    say(
+        f"Starting the local stack: Extend emulator + S3, {documents} documents over {days} day(s)..."
+    )
     with LocalStack(documents=documents, days=days, seed=seed, emulator_latency=latency) as stack:
-        env = {**stack.env(), "DAGSTER_HOME": str(home), "EXTEND_DUCKDB_PATH": str(home / "extend.duckdb")}
+        env = {
+            **stack.env(),
+            "DAGSTER_HOME": str(home),
+            "EXTEND_DUCKDB_PATH": str(home / "extend.duckdb"),
+        }
         partitions = sorted({doc.partition for doc in stack.documents})
         env["EXTEND_START_DATE"] = partitions[0]
         say(f"  Extend emulator at {env['EXTEND_BASE_URL']}, S3 at {env['AWS_ENDPOINT_URL']}")
@@ -131,8 +131,18 @@ def run_demo(
 
             defs = build_definitions()
             with DagsterInstance.from_config(str(home)) as instance:
-                submitted = submit_partitions(defs, instance, partitions, say)
-                ticks, outputs_runs = settle_and_materialize(defs, instance, partitions, max_ticks, say)
+                runner = PipelineRunner(defs, instance, "invoices", say=say)
+                say(
+                    f"Submitting partitions {partitions[0]}..{partitions[-1]} as one backfill run..."
+                )
+                try:
+                    result = runner.submit(partitions)
+                    submitted = submitted_count(result)
+                    say(f"  submitted {submitted} document(s) to Extend.")
+                    say("Waiting for Extend to process the runs (the sensor polls)...")
+                    report = runner.settle(partitions, max_ticks=max_ticks, pause_seconds=0.2)
+                except PipelineRunError as error:
+                    raise DemoError(str(error)) from None
         db_path = home / "extend.duckdb"
         counts, rows = read_summary(db_path)
     return DemoResult(
@@ -140,102 +150,22 @@ def run_demo(
         submitted=submitted,
         status_counts=counts,
         duckdb_path=db_path,
-        sensor_ticks=ticks,
-        outputs_runs=outputs_runs,
+        sensor_ticks=report.ticks,
+        outputs_runs=report.outputs_runs,
         sample_rows=rows,
     )
 
 
-def submit_partitions(
-    defs: Definitions, instance: DagsterInstance, partitions: list[str], say: Any
-) -> int:
-    say(f"Submitting partitions {partitions[0]}..{partitions[-1]} as one backfill run...")
-    job = defs.resolve_job_def(SUBMIT_JOB)
-    result = job.execute_in_process(
-        instance=instance,
-        tags={
-            ASSET_PARTITION_RANGE_START_TAG: partitions[0],
-            ASSET_PARTITION_RANGE_END_TAG: partitions[-1],
-        },
-        raise_on_error=False,
-    )
-    if not result.success:
-        raise DemoError(f"the submission run failed: {_first_failure(result)}")
-    submitted = 0
+def submitted_count(result: ExecuteInProcessResult) -> int:
     for event in result.get_asset_materialization_events():
-        materialization = event.event_specific_data.materialization  # type: ignore[union-attr]
-        if materialization.asset_key.path[-1] == "extend_workflow_batches":
+        materialization = event.asset_materialization
+        if (
+            materialization is not None
+            and materialization.asset_key.path[-1] == "extend_workflow_batches"
+        ):
             value = materialization.metadata.get("extend/documents_submitted")
-            submitted = int(getattr(value, "value", 0) or 0)
-    say(f"  submitted {submitted} document(s) to Extend.")
-    return submitted
-
-
-def settle_and_materialize(
-    defs: Definitions,
-    instance: DagsterInstance,
-    partitions: list[str],
-    max_ticks: int,
-    say: Any,
-) -> tuple[int, int]:
-    """Tick the sensor until every partition's outputs were materialized."""
-    sensor = defs.resolve_sensor_def(SENSOR)
-    outputs_job = defs.resolve_job_def(OUTPUTS_JOB)
-    resources = defs.resources or {}
-    cursor: str | None = None
-    done: set[str] = set()
-    seen_run_keys: set[str] = set()
-    outputs_runs = 0
-    say("Waiting for Extend to process the runs (the sensor polls)...")
-    for tick in range(1, max_ticks + 1):
-        with build_sensor_context(instance=instance, cursor=cursor, resources=resources) as context:
-            result = sensor.evaluate_tick(context)
-            cursor = result.cursor if result.cursor is not None else cursor
-        for request in result.run_requests or []:
-            if request.run_key and request.run_key in seen_run_keys:
-                continue
-            if request.run_key:
-                seen_run_keys.add(request.run_key)
-            covered = _partitions_of(request, partitions)
-            say(f"  tick {tick}: settled {', '.join(covered)}; materializing the tables...")
-            run = outputs_job.execute_in_process(
-                instance=instance,
-                partition_key=request.partition_key,
-                tags={k: v for k, v in (request.tags or {}).items() if k.startswith("dagster/asset_partition_range")},
-                raise_on_error=False,
-            )
-            if not run.success:
-                raise DemoError(f"the outputs run for {covered} failed: {_first_failure(run)}")
-            outputs_runs += 1
-            done.update(covered)
-        if done >= set(partitions):
-            return tick, outputs_runs
-        if result.skip_message and tick % 5 == 0:
-            say(f"  tick {tick}: {result.skip_message}")
-        time.sleep(0.2)
-    raise DemoError(
-        f"runs did not settle within {max_ticks} sensor ticks; settled so far: {sorted(done) or 'none'}"
-    )
-
-
-def _partitions_of(request: RunRequest | SensorResult, partitions: list[str]) -> list[str]:
-    if isinstance(request, RunRequest) and request.partition_key:
-        return [request.partition_key]
-    tags = getattr(request, "tags", {}) or {}
-    start = tags.get(ASSET_PARTITION_RANGE_START_TAG)
-    end = tags.get(ASSET_PARTITION_RANGE_END_TAG)
-    if start and end:
-        return [p for p in partitions if start <= p <= end]
-    return []
-
-
-def _first_failure(result: Any) -> str:
-    for event in result.all_events:
-        if event.is_failure and event.event_specific_data is not None:
-            error = getattr(event.event_specific_data, "error", None)
-            if error is not None:
-                return str(error.message).strip().splitlines()[-1]
-    return "see the Dagster event log"
+            return int(getattr(value, "value", 0) or 0)
+    return 0
 
 
 def read_summary(db_path: Path) -> tuple[dict[str, int], list[dict[str, Any]]]:
@@ -257,10 +187,14 @@ def print_summary(result: DemoResult, out: TextIO) -> None:
     total = sum(result.status_counts.values())
     say("")
     say("=" * 72)
-    say(f"Done: {total} document(s) over {len(result.partitions)} partition(s) "
-        f"({result.partitions[0]}..{result.partitions[-1]}).")
-    say(f"  submitted to Extend: {result.submitted}; sensor ticks: {result.sensor_ticks}; "
-        f"output runs: {result.outputs_runs}")
+    say(
+        f"Done: {total} document(s) over {len(result.partitions)} partition(s) "
+        f"({result.partitions[0]}..{result.partitions[-1]})."
+    )
+    say(
+        f"  submitted to Extend: {result.submitted}; sensor ticks: {result.sensor_ticks}; "
+        f"output runs: {result.outputs_runs}"
+    )
     say("  documents by status:")
     for status, count in sorted(result.status_counts.items()):
         say(f"    {status:<14} {count}")
@@ -269,11 +203,13 @@ def print_summary(result: DemoResult, out: TextIO) -> None:
         for row in result.sample_rows:
             amount = row.get("total.amount")
             say(
-                f"    {str(row.get('key')):<44} {str(row.get('invoice_number')):<14} "
+                f"    {row.get('key')!s:<44} {row.get('invoice_number')!s:<14} "
                 f"{str(row.get('vendor.name'))[:24]:<24} {amount} {row.get('total.currency')}"
             )
     say(f"  tables are in DuckDB: {result.duckdb_path}")
-    say(f"    duckdb {result.duckdb_path} \"select * from invoices.extend_extracted_documents limit 5\"")
+    say(
+        f'    duckdb {result.duckdb_path} "select * from invoices.extend_extracted_documents limit 5"'
+    )
     say("  open the Dagster UI on the same offline stack with: make dev")
     say("=" * 72)
 

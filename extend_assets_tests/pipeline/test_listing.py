@@ -20,7 +20,9 @@ def test_prefix_template_fills_the_date() -> None:
 
 
 def test_prefix_template_without_date_is_refused_with_the_fix() -> None:
-    with pytest.raises(PartitionSelectionError, match=r"no \{date\} placeholder.*invoices/\{date\}/"):
+    with pytest.raises(
+        PartitionSelectionError, match=r"no \{date\} placeholder.*invoices/\{date\}/"
+    ):
         PartitionSelector("invoices/")
 
 
