@@ -1,0 +1,284 @@
+"""The Dagster shell around :class:`~extend_assets.sensing.poller.RunStatusPoller`.
+
+It reads new groups from the submission ledger (materializations of the batches
+asset), runs one poller tick within the time budget, and turns the outcome into
+run requests, progress observations, a log line and the next cursor.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from dagster import (
+    AssetKey,
+    AssetObservation,
+    AssetRecordsFilter,
+    DagsterInstance,
+    DefaultSensorStatus,
+    MetadataValue,
+    PartitionsDefinition,
+    RunRequest,
+    SensorDefinition,
+    SensorEvaluationContext,
+    SensorResult,
+    sensor,
+)
+from dagster._core.storage.tags import (
+    ASSET_PARTITION_RANGE_END_TAG,
+    ASSET_PARTITION_RANGE_START_TAG,
+)
+
+from extend_assets.client import ExtendClient
+from extend_assets.resources import ExtendResource
+from extend_assets.sensing.cursor import SensorCursor
+from extend_assets.sensing.poller import (
+    PartitionRequest,
+    PollerSettings,
+    Progress,
+    ReviewPolicy,
+    RunStatusPoller,
+    Submission,
+)
+
+LEDGER_PAGE = 500
+
+
+def build_extend_run_status_sensor(
+    *,
+    name: str,
+    workflow_id: str,
+    batches_asset_key: AssetKey,
+    target: Any,
+    extend_resource_key: str = "extend",
+    review_policy: ReviewPolicy = "wait",
+    minimum_interval_seconds: int = 30,
+    tick_budget_seconds: float = 20.0,
+    stuck_after_seconds: float = 6 * 3600,
+    cancel_stuck: bool = False,
+    default_status: DefaultSensorStatus = DefaultSensorStatus.RUNNING,
+    clock: Callable[[], float] = time.time,
+    partitions_def: PartitionsDefinition | None = None,
+) -> SensorDefinition:
+    """A sensor that requests ``target`` for a group's partitions once all its runs settled.
+
+    ``partitions_def`` (optional) lets a group of contiguous partitions go out as one
+    ranged run; without it the sensor looks it up on ``batches_asset_key`` in the code
+    location, and falls back to one run per partition.
+    """
+    if review_policy not in ("wait", "settle"):
+        raise ValueError(
+            f"build_extend_run_status_sensor(review_policy={review_policy!r}): use 'wait' "
+            "(request once reviews are done) or 'settle' (request now, again after review)."
+        )
+    if not 0 < tick_budget_seconds < 55:
+        raise ValueError(
+            f"build_extend_run_status_sensor(tick_budget_seconds={tick_budget_seconds}): "
+            "must stay well under Dagster's 60 s sensor timeout; 20 is a good value."
+        )
+    settings = PollerSettings(
+        workflow_id=workflow_id,
+        review_policy=review_policy,
+        tick_budget_seconds=tick_budget_seconds,
+        stuck_after_seconds=stuck_after_seconds,
+        cancel_stuck=cancel_stuck,
+    )
+
+    @sensor(
+        name=name,
+        target=target,
+        minimum_interval_seconds=minimum_interval_seconds,
+        default_status=default_status,
+        required_resource_keys={extend_resource_key},
+        description=f"Requests the output assets of Extend workflow {workflow_id} for each "
+        "group of partitions whose runs all settled; reports progress on the batches asset.",
+    )
+    def _run_status_sensor(context: SensorEvaluationContext) -> SensorResult:
+        cursor = SensorCursor.from_json(context.cursor, policy=review_policy)
+        resource = getattr(context.resources, extend_resource_key)
+        with sensor_client(resource, tick_budget_seconds) as client:
+            poller = RunStatusPoller(client, cursor, settings, clock)
+            if poller.accepts_submissions:
+                submissions, last_id = read_submissions(
+                    context.instance, batches_asset_key, cursor.last_storage_id
+                )
+                poller.add_submissions(submissions)
+                cursor.last_storage_id = last_id
+            report = poller.tick()
+        context.log.info(f"Extend run status: {report.summary(cursor)}")
+        if report.stuck_runs:
+            action = "cancelled" if cancel_stuck else "left alone (cancel_stuck=False)"
+            context.log.warning(
+                f"{len(report.stuck_runs)} run(s) pending or processing for more than "
+                f"{stuck_after_seconds:.0f} s, {action}: {', '.join(report.stuck_runs[:20])}"
+            )
+        pdef = partitions_def or _partitions_def_of(context, batches_asset_key)
+        run_requests = [r for req in report.requests for r in to_run_requests(req, pdef)]
+        events = [
+            obs for progress in report.progress for obs in observations(batches_asset_key, progress)
+        ]
+        # Even after an error the cursor holds only completed steps: keep them.
+        new_cursor = cursor.to_json()
+        if report.error and not run_requests:
+            return SensorResult(
+                cursor=new_cursor,
+                asset_events=events,
+                skip_reason=f"Extend did not answer ({report.error}); progress is kept in the "
+                "cursor and the next tick continues.",
+            )
+        return SensorResult(run_requests=run_requests, cursor=new_cursor, asset_events=events)
+
+    return _run_status_sensor
+
+
+def sensor_client(resource: Any, budget_seconds: float) -> Any:
+    """A client whose single call cannot outlast the tick: short timeout, one retry.
+
+    A step can afford long backoffs on 429 or 5xx; a sensor tick cannot, and it loses
+    nothing by stopping (the next tick continues from the cursor).
+    """
+    if not isinstance(resource, ExtendResource):
+        return resource.get_client()  # a stand-in (tests) or a subclass that knows best
+    return ExtendClient(
+        api_key=resource.api_key,
+        base_url=resource.base_url,
+        api_version=resource.api_version,
+        timeout=min(resource.timeout, max(1.0, budget_seconds / 2)),
+        max_retries=min(resource.max_retries, 1),
+        requests_per_second=resource.requests_per_second,
+        workspace_id=resource.workspace_id,
+    )
+
+
+def read_submissions(
+    instance: DagsterInstance, asset_key: AssetKey, after_storage_id: int | None
+) -> tuple[list[Submission], int | None]:
+    """Groups recorded since ``after_storage_id``; returns them and the new read position."""
+    result = instance.fetch_materializations(
+        AssetRecordsFilter(asset_key=asset_key, after_storage_id=after_storage_id),
+        limit=LEDGER_PAGE,
+        ascending=True,
+    )
+    submissions: list[Submission] = []
+    last_id = after_storage_id
+    for record in result.records:
+        last_id = record.storage_id
+        materialization = record.asset_materialization
+        if materialization is None:
+            continue
+        submission = _submission_of(
+            record.run_id or f"event-{record.storage_id}",
+            materialization.partition,
+            materialization.metadata,
+        )
+        if submission is not None:
+            submissions.append(submission)
+    return submissions, last_id
+
+
+def _submission_of(
+    group_id: str, partition: str | None, metadata: Mapping[str, Any]
+) -> Submission | None:
+    def value(key: str, default: Any) -> Any:
+        raw = metadata.get(key)
+        if raw is None:
+            return default
+        return getattr(raw, "value", raw)
+
+    try:
+        expected = int(value("extend/documents_submitted", 0) or 0)
+        batch_ids = tuple(str(b) for b in value("extend/batch_ids", []) or [])
+        run_ids = tuple(str(r) for r in value("extend/run_ids", []) or [])
+        partitions = [str(p) for p in value("extend/partitions", []) or []]
+        submitted_at = float(value("extend/submitted_at", 0.0) or 0.0)
+        per_partition = value("extend/all_batch_ids", {}) or {}
+    except (TypeError, ValueError):
+        return None  # not written by the submission asset: nothing to wait for
+    if expected <= 0:
+        return None
+    if partition is not None and partition not in partitions:
+        partitions.append(partition)
+    batch_partitions: dict[str, list[str]] = {}
+    if isinstance(per_partition, Mapping):
+        wanted = set(batch_ids)
+        for part, batches in per_partition.items():
+            for batch in batches or []:
+                if batch in wanted:
+                    batch_partitions.setdefault(str(batch), []).append(str(part))
+    return Submission(
+        group_id=group_id,
+        partitions=tuple(partitions),
+        batch_ids=batch_ids,
+        run_ids=run_ids,
+        expected=expected,
+        submitted_at=submitted_at,
+        batch_partitions=batch_partitions,
+    )
+
+
+def to_run_requests(
+    request: PartitionRequest, partitions_def: PartitionsDefinition | None
+) -> list[RunRequest]:
+    """One ranged run when the partitions are contiguous, else one run per partition."""
+    tags = {"extend/reason": request.reason[:200]}
+    parts = list(request.partitions)
+    if len(parts) == 1:
+        return [RunRequest(run_key=request.run_key, partition_key=parts[0], tags=tags)]
+    ordered = _contiguous(parts, partitions_def)
+    if ordered is not None:
+        range_tags = {
+            ASSET_PARTITION_RANGE_START_TAG: ordered[0],
+            ASSET_PARTITION_RANGE_END_TAG: ordered[-1],
+        }
+        return [RunRequest(run_key=request.run_key, tags={**tags, **range_tags})]
+    return [
+        RunRequest(run_key=f"{request.run_key}-{part}", partition_key=part, tags=tags)
+        for part in sorted(parts)
+    ]
+
+
+def _contiguous(parts: Sequence[str], pdef: PartitionsDefinition | None) -> list[str] | None:
+    if pdef is None:
+        return None
+    try:
+        keys = list(pdef.get_partition_keys())
+    except Exception:  # dynamic partitions need an instance; fall back to one run each
+        return None
+    position = {key: i for i, key in enumerate(keys)}
+    if any(p not in position for p in parts):
+        return None
+    ordered = sorted(set(parts), key=position.__getitem__)
+    if position[ordered[-1]] - position[ordered[0]] + 1 != len(ordered):
+        return None
+    return ordered
+
+
+def _partitions_def_of(
+    context: SensorEvaluationContext, asset_key: AssetKey
+) -> PartitionsDefinition | None:
+    try:
+        repository = context.repository_def
+        if repository is None:
+            return None
+        return repository.asset_graph.get(asset_key).partitions_def
+    except Exception:  # not in a code location (a unit test) or an unknown key
+        return None
+
+
+def observations(asset_key: AssetKey, progress: Progress) -> list[AssetObservation]:
+    metadata: dict[str, Any] = {
+        "extend/group": progress.group_id,
+        "extend/state": progress.state,
+        "extend/runs_expected": progress.expected,
+        "extend/runs_settled_estimate": progress.settled_estimate,
+        "extend/runs_by_status": MetadataValue.json(progress.counts),
+        "extend/batches_confirmed": progress.batches_confirmed,
+        "extend/batches": progress.batches,
+        "extend/stuck_runs": progress.stuck,
+        "extend/group_partitions": MetadataValue.json(list(progress.partitions)),
+    }
+    return [
+        AssetObservation(asset_key=asset_key, partition=part, metadata=metadata)
+        for part in progress.partitions
+    ]
