@@ -22,9 +22,12 @@ from dagster import (
     ScheduleDefinition,
     SensorDefinition,
     TimeWindowPartitionsDefinition,
-    UnresolvedAssetJobDefinition,
     build_schedule_from_partitioned_job,
     define_asset_job,
+)
+
+from dagster._core.definitions.unresolved_asset_job_definition import (
+    UnresolvedAssetJobDefinition,
 )
 
 from extend_assets.listing import Selection
@@ -40,7 +43,7 @@ class ExtendWorkflowDefinitions:
 
     assets: list[AssetsDefinition]
     jobs: list[JobDefinition | UnresolvedAssetJobDefinition]
-    schedules: list[ScheduleDefinition]
+    schedules: list[ScheduleDefinition | Any]
     sensors: list[SensorDefinition]
     keys: dict[str, AssetKey] = field(default_factory=dict)
 

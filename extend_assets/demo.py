@@ -158,7 +158,7 @@ def run_demo(
 
 def submitted_count(result: ExecuteInProcessResult) -> int:
     for event in result.get_asset_materialization_events():
-        materialization = event.asset_materialization
+        materialization = event.materialization
         if (
             materialization is not None
             and materialization.asset_key.path[-1] == "extend_workflow_batches"

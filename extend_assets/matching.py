@@ -40,8 +40,8 @@ def match_runs_to_ledger(ledger: pd.DataFrame, runs: Sequence[WorkflowRun]) -> l
     """Exactly one row per ledger document: its run from its newest submission, or MISSING."""
     by_direct_id = {run.id: run for run in runs}
     by_document: dict[tuple[str, str, str, str], WorkflowRun] = {}
-    for run in runs:
-        meta = run.metadata or {}
+    for candidate in runs:
+        meta = candidate.metadata or {}
         submission = str(meta.get(SUBMISSION_METADATA_KEY, ""))
         if "bucket" in meta:
             identity = (
@@ -54,7 +54,7 @@ def match_runs_to_ledger(ledger: pd.DataFrame, runs: Sequence[WorkflowRun]) -> l
             identity = (str(meta.get("source")), str(meta.get("source_id")), "", submission)
         else:
             continue
-        by_document.setdefault(identity, run)
+        by_document.setdefault(identity, candidate)
     rows: list[dict[str, Any]] = []
     for entry in ledger.itertuples(index=False):
         run: WorkflowRun | None = None

@@ -88,7 +88,7 @@ def table(db_path: Path, name: str) -> pd.DataFrame:
 
 def metadata_value(result: Any, asset_name: str, key: str) -> Any:
     for event in result.get_asset_materialization_events():
-        materialization = event.asset_materialization
+        materialization = event.materialization
         if materialization is not None and materialization.asset_key.path[-1] == asset_name:
             value = materialization.metadata.get(key)
             return getattr(value, "value", value)
