@@ -8,6 +8,8 @@ Variables (all optional except the key at run time):
   EXTEND_S3_PREFIX          prefix template with {date} (default invoices/{date}/)
   EXTEND_START_DATE         first daily partition (default 2025-01-13)
   EXTEND_DUCKDB_PATH        DuckDB file for the tables (default $DAGSTER_HOME/extend.duckdb)
+  EXTEND_REVIEW_POLICY      "wait" (default) for human reviews, or "settle" to build tables now
+  EXTEND_SENSOR_INTERVAL_SECONDS  seconds between run-status sensor ticks (default 30)
   AWS_ENDPOINT_URL, AWS_*   standard boto3 settings (S3 endpoint, region, credentials)
 """
 
@@ -42,6 +44,8 @@ def build_definitions() -> Definitions:
         bucket=os.environ.get("EXTEND_S3_BUCKET", "extend-documents"),
         prefix_template=os.environ.get("EXTEND_S3_PREFIX", "invoices/{date}/"),
         start_date=os.environ.get("EXTEND_START_DATE", "2025-01-13"),
+        review_policy=os.environ.get("EXTEND_REVIEW_POLICY", "wait"),  # type: ignore[arg-type]
+        sensor_interval_seconds=int(os.environ.get("EXTEND_SENSOR_INTERVAL_SECONDS", "30")),
     )
     base_url = EnvVar("EXTEND_BASE_URL") if os.environ.get("EXTEND_BASE_URL") else DEFAULT_BASE_URL
     local_s3 = bool(os.environ.get("AWS_ENDPOINT_URL"))

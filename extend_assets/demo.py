@@ -122,6 +122,8 @@ def run_demo(
             **stack.env(),
             "DAGSTER_HOME": str(home),
             "EXTEND_DUCKDB_PATH": str(home / "extend.duckdb"),
+            # Nobody reviews in a demo: tables are built as runs settle, NEEDS_REVIEW included.
+            "EXTEND_REVIEW_POLICY": "settle",
         }
         partitions = sorted({doc.partition for doc in stack.documents})
         env["EXTEND_START_DATE"] = partitions[0]
@@ -208,7 +210,8 @@ def print_summary(result: DemoResult, out: TextIO) -> None:
             )
     say(f"  tables are in DuckDB: {result.duckdb_path}")
     say(
-        f'    duckdb {result.duckdb_path} "select * from invoices.extend_extracted_documents limit 5"'
+        f"    .venv/bin/python -c \"import duckdb; print(duckdb.connect('{result.duckdb_path}')"
+        ".sql('select * from invoices.extend_extracted_documents limit 5'))\""
     )
     say("  open the Dagster UI on the same offline stack with: make dev")
     say("=" * 72)

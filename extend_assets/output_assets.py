@@ -1,7 +1,5 @@
 """The output half: fetch settled runs, flatten them into the tables analysts query."""
 
-from __future__ import annotations
-
 from collections.abc import Iterator
 from typing import Any
 

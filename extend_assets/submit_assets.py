@@ -1,7 +1,5 @@
 """The submission half: list a partition's objects, then submit them exactly once."""
 
-from __future__ import annotations
-
 import hashlib
 import time
 from collections.abc import Callable, Mapping, Sequence
