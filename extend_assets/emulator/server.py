@@ -1,0 +1,184 @@
+"""``EmulatorServer``: the emulator on a loopback port, in a thread, with test controls."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from werkzeug.serving import WSGIRequestHandler, make_server
+
+from extend_assets.emulator.config import DEFAULT_API_KEY, load_workflows
+from extend_assets.emulator.documents import DEFAULT_MAX_FILE_BYTES
+from extend_assets.emulator.engine import Engine
+from extend_assets.emulator.faults import FaultPlan, Faults
+from extend_assets.emulator.routes import EmulatorApp
+from extend_assets.emulator.state import Backend
+from extend_assets.emulator.webhooks import WebhookSender
+
+
+class QuietHandler(WSGIRequestHandler):
+    """No access log: request lines can carry tokens, and tests need quiet output."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        return None
+
+
+class EmulatorServer:
+    """A faithful Extend API on ``http://127.0.0.1:<port>``.
+
+    ``latency`` is the seconds each run takes to process; ``runs_per_minute`` caps
+    throughput (runs stay PENDING beyond it, as on Extend); ``requests_per_second``
+    turns on 429s; ``state_path`` keeps runs in SQLite across restarts.
+    """
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        config_path: str | Path | None = None,
+        api_keys: Sequence[str] = (DEFAULT_API_KEY,),
+        state_path: str | Path | None = None,
+        latency: float = 0.0,
+        runs_per_minute: float | None = None,
+        requests_per_second: float | None = None,
+        webhook_url: str | None = None,
+        webhook_secret: str | None = None,
+        workers: int = 4,
+        max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
+    ) -> None:
+        if not api_keys:
+            raise ValueError("EmulatorServer needs at least one API key")
+        if webhook_url and not webhook_secret:
+            raise ValueError("webhook_url needs webhook_secret to sign events with")
+        self.host = host
+        self._requested_port = port
+        self.api_keys = tuple(api_keys)
+        self.backend = Backend(load_workflows(config_path), state_path)
+        self.engine = Engine(
+            self.backend,
+            workers=workers,
+            latency=latency,
+            runs_per_minute=runs_per_minute,
+            max_file_bytes=max_file_bytes,
+        )
+        self.fault_plan = FaultPlan(requests_per_second=requests_per_second)
+        self.app = EmulatorApp(self.backend, self.engine, self.api_keys, self.fault_plan)
+        self.webhooks = WebhookSender(webhook_url, webhook_secret or "") if webhook_url else None
+        if self.webhooks is not None:
+            self.backend.add_listener(self.webhooks.send)
+        self._server: Any = None
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle --------------------------------------------------------------------
+
+    def start(self) -> EmulatorServer:
+        self._server = make_server(
+            self.host, self._requested_port, self.app, threaded=True, request_handler=QuietHandler
+        )
+        self._server.daemon_threads = True
+        self.engine.start()
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="extend-emulator-http", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        self.engine.stop()
+        if self.webhooks is not None:
+            self.webhooks.close()
+        self.backend.close()
+
+    def __enter__(self) -> EmulatorServer:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        if self._server is None:
+            raise RuntimeError("the emulator is not running; call start() first")
+        return int(self._server.server_port)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def api_key(self) -> str:
+        return self.api_keys[0]
+
+    # -- test controls ------------------------------------------------------------------
+
+    def counters(self) -> dict[str, int]:
+        """Requests received per route ("POST /workflow_runs/batch"...), plus "429", "5xx"."""
+        with self.app._count_lock:
+            return dict(self.app.counters)
+
+    def reset_counters(self) -> None:
+        with self.app._count_lock:
+            self.app.counters.clear()
+
+    def set_faults(self, **faults: Any) -> None:
+        """See :class:`~extend_assets.emulator.faults.Faults` for the knobs."""
+        self.fault_plan.set(Faults(**faults))
+
+    def clear_faults(self) -> None:
+        self.fault_plan.set(Faults())
+
+    def faults(self) -> dict[str, Any]:
+        return asdict(self.fault_plan.faults)
+
+    def set_throughput(
+        self, runs_per_minute: float | None = None, latency: float | None = None
+    ) -> None:
+        self.engine.set_throughput(runs_per_minute, latency)
+
+    def approve(
+        self,
+        run_id: str,
+        reviewed_by: str = "reviewer@example.com",
+        edits: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        return self.backend.review(run_id, approve=True, reviewed_by=reviewed_by, edits=edits)
+
+    def reject(
+        self,
+        run_id: str,
+        reason: str = "Rejected by the reviewer.",
+        reviewed_by: str = "reviewer@example.com",
+    ) -> dict[str, Any]:
+        return self.backend.review(run_id, approve=False, reviewed_by=reviewed_by, note=reason)
+
+    def submissions(self) -> list[dict[str, Any]]:
+        """One entry per run created, in order (never the file URL: it is a credential)."""
+        return self.backend.submissions()
+
+    def runs(self) -> list[dict[str, Any]]:
+        return self.backend.runs()
+
+    def wait_idle(self, timeout: float = 30.0) -> bool:
+        """Wait (bounded) until no run is pending or processing; True if that happened."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.engine.idle() and self.backend.open_count() == 0:
+                return True
+            with self.backend.changed:
+                self.backend.changed.wait(timeout=0.05)
+        return self.engine.idle() and self.backend.open_count() == 0
