@@ -1,1 +1,6 @@
-"""Local stand-ins for Extend and S3 on loopback: S3 behind a SigV4 check, and the stack."""
+"""The offline world: S3 on loopback (moto behind a presigned-URL check) and samples."""
+
+from extend_assets.localstack.s3 import LocalS3Server
+from extend_assets.localstack.stack import LocalStack
+
+__all__ = ["LocalS3Server", "LocalStack"]
