@@ -25,7 +25,6 @@ from dagster import (
     build_schedule_from_partitioned_job,
     define_asset_job,
 )
-
 from dagster._core.definitions.unresolved_asset_job_definition import (
     UnresolvedAssetJobDefinition,
 )

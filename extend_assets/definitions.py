@@ -19,11 +19,11 @@ import os
 from pathlib import Path
 
 from dagster import Definitions, EnvVar
-from dagster_duckdb_pandas import DuckDBPandasIOManager
 
 from extend_assets.assets import build_extend_workflow_assets
 from extend_assets.resources import DEFAULT_BASE_URL, ExtendResource
 from extend_assets.sources import S3DocumentSource
+from extend_assets.storage import ExtendDuckDBIOManager
 
 SAMPLE_WORKFLOW_ID = "workflow_sampleInvoices0000000"
 
@@ -53,7 +53,7 @@ def build_definitions() -> Definitions:
         resources={
             "extend": ExtendResource(api_key=EnvVar("EXTEND_API_KEY"), base_url=base_url),
             "documents": S3DocumentSource(addressing_style="path" if local_s3 else "auto"),
-            "io_manager": DuckDBPandasIOManager(database=duckdb_path()),
+            "io_manager": ExtendDuckDBIOManager(database=duckdb_path()),
         }
     )
 

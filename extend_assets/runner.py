@@ -59,11 +59,14 @@ def partitions_of(request: RunRequest, all_partitions: Sequence[str]) -> list[st
 
 
 def first_failure(result: ExecuteInProcessResult) -> str:
+    """The innermost error of the first failed step: the user's own message."""
     for event in result.all_events:
         if event.is_failure and event.event_specific_data is not None:
             error = getattr(event.event_specific_data, "error", None)
+            while error is not None and getattr(error, "cause", None) is not None:
+                error = error.cause
             if error is not None:
-                return str(error.message).strip()
+                return f"{error.cls_name}: {str(error.message).strip()}"
     return "see the Dagster event log"
 
 
@@ -114,7 +117,10 @@ class PipelineRunner:
 
     def tick(self) -> SensorResult | Any:
         with build_sensor_context(
-            instance=self.instance, cursor=self.cursor, resources=self.resources
+            instance=self.instance,
+            cursor=self.cursor,
+            resources=self.resources,
+            definitions=self.defs,
         ) as context:
             result = self.sensor.evaluate_tick(context)
         if result.cursor is not None:

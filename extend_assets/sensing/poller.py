@@ -180,6 +180,7 @@ class RunStatusPoller:
         self.settings = settings
         self.clock = clock
         self._started = clock()
+        self._calls = 0
         self.report = TickReport()
         self._changed_groups: set[str] = set()
 
@@ -243,8 +244,10 @@ class RunStatusPoller:
         return self.report
 
     def _spend(self) -> None:
-        if self.clock() - self._started >= self.settings.tick_budget_seconds:
+        """Stop when the budget is used up, but never before one call: every tick progresses."""
+        if self._calls and self.clock() - self._started >= self.settings.tick_budget_seconds:
             raise _OutOfBudget
+        self._calls += 1
 
     def _list(self, **params: Any) -> Any:
         self._spend()

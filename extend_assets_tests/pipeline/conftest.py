@@ -25,7 +25,9 @@ def s3_client(local_s3: Any) -> Any:
 
 @pytest.fixture
 def instance(tmp_path: Path) -> Iterator[DagsterInstance]:
-    with instance_for_test(temp_dir=str(tmp_path / "dagster_home")) as test_instance:
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    with instance_for_test(temp_dir=str(home)) as test_instance:
         yield test_instance
 
 

@@ -10,12 +10,12 @@ from typing import Any
 import duckdb
 import pandas as pd
 from dagster import AssetsDefinition, DagsterInstance, Definitions
-from dagster_duckdb_pandas import DuckDBPandasIOManager
 
 from extend_assets.assets import ExtendWorkflowDefinitions, build_extend_workflow_assets
 from extend_assets.resources import ExtendResource
 from extend_assets.runner import PipelineRunner
 from extend_assets.sources import S3DocumentSource
+from extend_assets.storage import ExtendDuckDBIOManager
 
 SAMPLE_WORKFLOW_ID = "workflow_sampleInvoices0000000"
 NAME = "t"
@@ -38,7 +38,7 @@ def resources(emulator: Any, s3: Any, db_path: Path) -> dict[str, Any]:
             api_key=emulator.api_key, base_url=emulator.base_url, requests_per_second=500
         ),
         "documents": s3_source(s3),
-        "io_manager": DuckDBPandasIOManager(database=str(db_path)),
+        "io_manager": ExtendDuckDBIOManager(database=str(db_path)),
     }
 
 

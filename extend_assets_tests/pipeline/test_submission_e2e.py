@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 from dagster import DagsterInstance, DailyPartitionsDefinition, asset
 
-from extend_assets.settings import ExtendAssetsConfigError
 from extend_assets.listing import PartitionSelectionError
 from extend_assets.runner import PipelineRunError
+from extend_assets.settings import ExtendAssetsConfigError
 from extend_assets_tests.pipeline.harness import build, metadata_value, put_texts, runner
 
 DAY = "2025-01-15"
@@ -161,7 +161,7 @@ def test_raw_texts_from_an_upstream_asset_are_submitted_once(
     daily = DailyPartitionsDefinition(start_date="2025-01-01")
 
     @asset(key=["t", "emails"], partitions_def=daily, metadata={"partition_expr": "partition_date"})
-    def emails(context: Any) -> pd.DataFrame:
+    def emails(context) -> pd.DataFrame:  # untyped: Dagster would read a postponed annotation
         return pd.DataFrame(
             {
                 "email_id": ["m1", "m2", "m3"],
