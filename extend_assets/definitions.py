@@ -8,6 +8,7 @@ Variables (all optional except the key at run time):
   EXTEND_S3_PREFIX          prefix template with {date} (default invoices/{date}/)
   EXTEND_START_DATE         first daily partition (default 2025-01-13)
   EXTEND_DUCKDB_PATH        DuckDB file for the tables (default $DAGSTER_HOME/extend.duckdb)
+  EXTEND_REQUESTS_PER_SECOND  client-side rate limit, your plan's QPS (default 10, PAYG)
   EXTEND_REVIEW_POLICY      "wait" (default) for human reviews, or "settle" to build tables now
   EXTEND_SENSOR_INTERVAL_SECONDS  seconds between run-status sensor ticks (default 30)
   AWS_ENDPOINT_URL, AWS_*   standard boto3 settings (S3 endpoint, region, credentials)
@@ -51,7 +52,11 @@ def build_definitions() -> Definitions:
     local_s3 = bool(os.environ.get("AWS_ENDPOINT_URL"))
     return workflow.to_definitions(
         resources={
-            "extend": ExtendResource(api_key=EnvVar("EXTEND_API_KEY"), base_url=base_url),
+            "extend": ExtendResource(
+                api_key=EnvVar("EXTEND_API_KEY"),
+                base_url=base_url,
+                requests_per_second=float(os.environ.get("EXTEND_REQUESTS_PER_SECOND", "10")),
+            ),
             "documents": S3DocumentSource(addressing_style="path" if local_s3 else "auto"),
             "io_manager": ExtendDuckDBIOManager(database=duckdb_path()),
         }

@@ -89,9 +89,11 @@ class Engine:
             return None
 
     def _throttle_wait(self) -> float:
-        """Seconds until another run may start under the runs-per-minute cap."""
-        if not self.runs_per_minute:
+        """Seconds until another run may start under the runs-per-minute cap (0 = paused)."""
+        if self.runs_per_minute is None:
             return 0.0
+        if self.runs_per_minute <= 0:
+            return 3600.0
         now = time.monotonic()
         while self._started and now - self._started[0] > 60:
             self._started.popleft()

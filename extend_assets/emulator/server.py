@@ -32,7 +32,7 @@ class EmulatorServer:
     """A faithful Extend API on ``http://127.0.0.1:<port>``.
 
     ``latency`` is the seconds each run takes to process; ``runs_per_minute`` caps
-    throughput (runs stay PENDING beyond it, as on Extend); ``requests_per_second``
+    throughput (runs stay PENDING beyond it, as on Extend; 0 pauses processing); ``requests_per_second``
     turns on 429s; ``state_path`` keeps runs in SQLite across restarts.
     """
 
