@@ -1,0 +1,127 @@
+"""A throwaway PostgreSQL server on loopback, from Debian's packages, for one test session.
+
+``initdb`` refuses to run as root, so as root the server runs as the ``postgres``
+user the Debian package creates. Everything lives in a temporary directory and is
+removed on stop.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from types import TracebackType
+
+USER = "dagster"
+DATABASE = "dagster"
+
+
+def find_bindir() -> Path | None:
+    """The directory holding ``initdb`` and ``pg_ctl``, or None when PostgreSQL is absent."""
+    for candidate in sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True):
+        if Path(candidate, "initdb").exists():
+            return Path(candidate)
+    initdb = shutil.which("initdb")
+    return Path(initdb).parent if initdb else None
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class PostgresServer:
+    def __init__(self, bindir: Path) -> None:
+        self.bindir = bindir
+        self.port = free_port()
+        self.root = Path(tempfile.mkdtemp(prefix="extend-pg-"))
+        self.data = self.root / "data"
+        self.socket_dir = self.root / "sock"
+        self._as_user: list[str] = []
+
+    @property
+    def url(self) -> str:
+        return f"postgresql://{USER}@127.0.0.1:{self.port}/{DATABASE}"
+
+    def _run(self, *args: str) -> None:
+        subprocess.run(
+            [*self._as_user, *args], check=True, capture_output=True, text=True, timeout=120
+        )
+
+    def start(self) -> PostgresServer:
+        self.socket_dir.mkdir()
+        if os.geteuid() == 0:
+            shutil.chown(self.root, "postgres")
+            shutil.chown(self.socket_dir, "postgres")
+            self._as_user = ["runuser", "-u", "postgres", "--"]
+        self._run(
+            str(self.bindir / "initdb"),
+            "-D",
+            str(self.data),
+            "-U",
+            USER,
+            "-A",
+            "trust",
+            "-E",
+            "UTF8",
+        )
+        options = (
+            f"-h 127.0.0.1 -p {self.port} -k {self.socket_dir} -c fsync=off -c max_connections=200"
+        )
+        self._run(
+            str(self.bindir / "pg_ctl"),
+            "-D",
+            str(self.data),
+            "-o",
+            options,
+            "-l",
+            str(self.root / "server.log"),
+            "-w",
+            "-t",
+            "60",
+            "start",
+        )
+        self._run(
+            str(self.bindir / "createdb"),
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(self.port),
+            "-U",
+            USER,
+            DATABASE,
+        )
+        return self
+
+    def stop(self) -> None:
+        try:
+            if self.data.exists():
+                self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", "fast", "stop")
+        except subprocess.CalledProcessError:
+            pass
+        finally:
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                try:
+                    shutil.rmtree(self.root)
+                    break
+                except OSError:
+                    time.sleep(0.2)
+
+    def __enter__(self) -> PostgresServer:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
