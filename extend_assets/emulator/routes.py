@@ -148,7 +148,8 @@ class EmulatorApp:
         scheme, _, key = auth.partition(" ")
         if scheme.lower() != "bearer" or key.strip() not in self.api_keys:
             return error(
-                401, "Unauthorized: send 'Authorization: Bearer <API key>' with a valid key."
+                401,
+                "Unauthorized: the API key is missing or not valid; send it as a Bearer token in the Authorization header.",
             )
         version = request.headers.get("x-extend-api-version")
         if version != API_VERSION:

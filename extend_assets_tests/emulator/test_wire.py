@@ -217,7 +217,7 @@ def test_auth_and_version_header(emu: EmulatorServer) -> None:
     wrong_key = call(emu, "GET", "/workflow_runs", headers={"Authorization": "Bearer nope"})
     assert wrong_key.status_code == 401 and wrong_key.json() == {
         "success": False,
-        "error": "Unauthorized: send 'Authorization: Bearer <API key>' with a valid key.",
+        "error": "Unauthorized: the API key is missing or not valid; send it as a Bearer token in the Authorization header.",
     }
     wrong_version = call(
         emu, "GET", "/workflow_runs", headers={"x-extend-api-version": "2024-12-23"}
