@@ -39,5 +39,9 @@ local-stack: $(STAMP)
 emulator: $(STAMP)
 	$(BIN)/extend-assets emulator
 
+## Benchmarks side by side (writes bench/results.json and BENCHMARKS.md; ~15 min).
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
 clean:
 	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache

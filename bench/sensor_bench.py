@@ -11,8 +11,10 @@ call count at a given request rate). It asserts nothing.
 from __future__ import annotations
 
 import argparse
+import json
 import random
 import time
+from typing import Any
 
 from extend_assets.sensing.cursor import SensorCursor
 from extend_assets.sensing.poller import PollerSettings, RunStatusPoller, Submission
@@ -73,51 +75,61 @@ def naive_tick(fake: FakeExtend, batches: list[str]) -> tuple[int, float]:
     return calls, time.perf_counter() - started
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=100_000)
-    parser.add_argument("--ticks", type=int, default=10)
-    parser.add_argument("--change", type=float, default=0.01)
-    parser.add_argument("--qps", type=float, default=10.0, help="request rate used to model time")
-    args = parser.parse_args()
-
+def run(
+    runs: int = 100_000, ticks: int = 5, change_fraction: float = 0.01, qps: float = 10.0
+) -> dict[str, Any]:
+    """Ticks after a warm-up; per tick the poller's calls against the bound and the naive way."""
     rng = random.Random(7)
-    fake, submissions = build(args.runs, 1000, 10)
+    fake, submissions = build(runs, 1000, 10)
     all_batches = [b for s in submissions for b in s.batch_ids]
     settings = PollerSettings(workflow_id="wf", tick_budget_seconds=1e9)
-    cursor_json: str | None = None
-    # warm-up: the first tick reads the whole creation burst once
     fake.advance(30)
-    cursor = SensorCursor.from_json(cursor_json)
+    cursor = SensorCursor.from_json(None)
     poller = RunStatusPoller(fake, cursor, settings, lambda: fake.now)
     poller.add_submissions(submissions)
-    warm = poller.tick()
+    warm = poller.tick()  # reads the creation burst once
     cursor_json = cursor.to_json()
-    print(
-        f"warm-up tick: {warm.list_calls} list calls for {warm.runs_changed} runs "
-        f"(the creation burst, read once)"
-    )
-    print(
-        f"{'tick':>4} {'changed':>8} {'poller calls':>12} {'bound':>6} {'poller cpu ms':>13} "
-        f"{'naive calls':>11} {'naive cpu ms':>12} {'poller @qps s':>13} {'naive @qps s':>12} "
-        f"{'cursor bytes':>12}"
-    )
-    for number in range(1, args.ticks + 1):
-        changed = change(fake, rng, args.change)
+    rows = []
+    for number in range(1, ticks + 1):
+        changed = change(fake, rng, change_fraction)
         cursor = SensorCursor.from_json(cursor_json)
         poller = RunStatusPoller(fake, cursor, settings, lambda: fake.now)
         started = time.perf_counter()
         report = poller.tick()
         elapsed = time.perf_counter() - started
         cursor_json = cursor.to_json()
-        calls = report.list_calls + report.get_calls
-        bound = -(-changed // 1000) + 1
         naive_calls, naive_elapsed = naive_tick(fake, all_batches)
-        print(
-            f"{number:>4} {changed:>8} {calls:>12} {bound:>6} {elapsed * 1000:>13.1f} "
-            f"{naive_calls:>11} {naive_elapsed * 1000:>12.1f} {calls / args.qps:>13.1f} "
-            f"{naive_calls / args.qps:>12.1f} {len(cursor_json):>12}"
+        rows.append(
+            {
+                "tick": number,
+                "changed": changed,
+                "poller_calls": report.list_calls + report.get_calls,
+                "bound": -(-changed // 1000) + 1,
+                "poller_cpu_ms": round(elapsed * 1000, 1),
+                "naive_calls": naive_calls,
+                "naive_cpu_ms": round(naive_elapsed * 1000, 1),
+                "poller_seconds_at_qps": round((report.list_calls + report.get_calls) / qps, 1),
+                "naive_seconds_at_qps": round(naive_calls / qps, 1),
+                "cursor_bytes": len(cursor_json),
+            }
         )
+    return {
+        "runs": runs,
+        "change_fraction": change_fraction,
+        "qps": qps,
+        "warm_up_list_calls": warm.list_calls,
+        "ticks": rows,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--runs", type=int, default=100_000)
+    parser.add_argument("--ticks", type=int, default=5)
+    parser.add_argument("--change", type=float, default=0.01)
+    parser.add_argument("--qps", type=float, default=10.0, help="request rate used to model time")
+    args = parser.parse_args()
+    print(json.dumps(run(args.runs, args.ticks, args.change, args.qps), indent=2))
 
 
 if __name__ == "__main__":

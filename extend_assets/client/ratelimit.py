@@ -8,7 +8,10 @@ from collections.abc import Callable
 
 
 class RateLimiter:
-    """Hands out at most ``rate`` permits per second, with bursts of ``burst``.
+    """Hands out at most ``rate`` permits per second, with bursts of ``burst`` (default 1).
+
+    A burst of one spaces requests evenly, so no one-second window ever holds more
+    than ``rate + 1`` of them: an account limit counted per second is never crossed.
 
     Each caller reserves the next free slot under the lock, then sleeps outside it,
     so waiting threads queue in order and the lock is never held while sleeping.
@@ -25,7 +28,7 @@ class RateLimiter:
         if rate_per_second <= 0:
             raise ValueError(f"rate_per_second must be positive, got {rate_per_second}")
         self.rate = float(rate_per_second)
-        self.capacity = float(burst if burst is not None else max(1, int(rate_per_second)))
+        self.capacity = float(burst if burst is not None else 1)
         self._clock = clock
         self._sleep = sleep
         self._lock = threading.Lock()

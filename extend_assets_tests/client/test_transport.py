@@ -291,8 +291,9 @@ def test_rate_limiter_paces_to_the_rate_with_a_fake_clock() -> None:
     limiter = RateLimiter(10, clock=fake.clock, sleep=fake.sleep)
     for _ in range(100):
         limiter.acquire()
-    # The bucket starts full (10), then one permit per 0.1 s.
-    assert fake.now == pytest.approx(9.0, abs=0.01)
+    # Evenly spaced: the first at once, then one permit every 0.1 s.
+    assert fake.now == pytest.approx(9.9, abs=0.01)
+    assert len(fake.slept) == 99
 
 
 def test_rate_limiter_is_thread_safe() -> None:

@@ -1,0 +1,40 @@
+"""Keep the benchmarks working: run the cheap ones at a tiny size and render the report.
+
+They measure; these checks only look at the shape and the counts, never at times.
+"""
+
+from __future__ import annotations
+
+from bench import flatten_bench, sensor_bench
+from bench.__main__ import render
+
+
+def test_flatten_bench_counts_rows_for_every_contender() -> None:
+    result = flatten_bench.run(50)
+    for contender in ("flatten_py", "json_normalize", "hand_loop"):
+        assert result[contender]["document_rows"] == 50
+        assert result[contender]["line_item_rows"] == 50 * flatten_bench.LINE_ITEMS
+
+
+def test_sensor_bench_stays_within_the_bound_on_a_quiet_workflow() -> None:
+    result = sensor_bench.run(runs=2000, ticks=2, change_fraction=0.01)
+    for tick in result["ticks"]:
+        assert tick["poller_calls"] <= tick["bound"]
+        assert tick["naive_calls"] >= 2000 * 0.99  # the seeds' pattern: every open run
+
+
+def test_the_report_renders() -> None:
+    flat = flatten_bench.run(20)
+    polling = sensor_bench.run(runs=1000, ticks=1, change_fraction=0.01)
+    submission = {"documents": 1000, "seconds": 1.0, "documents_per_second": 1000,
+                  "cpu_ms_per_document": 0.5, "batch_posts": 1, "minimum_posts": 1, "peak_rss_mib": 1.0}  # fmt: skip
+    fetch = {"documents": 10, "configured_rate": 5.0, "emulator_latency_ms": 20.0,
+             "achieved_rate": 4.9, "share_of_limit": 0.98, "http_429": 0}  # fmt: skip
+    e2e = {"documents": 10, "wall_seconds": 1.0, "submit_run_seconds": 0.2, "wait_for_extend_seconds": 0.5,
+           "outputs_runs_seconds": 0.3, "own_share": 0.5, "emulator_share": 0.5,
+           "emulator_latency_s_per_run": 0.02, "emulator_workers": 4}  # fmt: skip
+    machine = {"cpu": "cpu", "cores": 2, "python": "3.11", "platform": "linux", "date": "today"}
+    text = render({"machine": machine, "submission": [submission], "polling": [polling],
+                   "flatten": [flat], "fetch": fetch, "e2e": e2e})  # fmt: skip
+    assert "| 1,000 | 1.0 | 1,000 | 0.5 | 1 | 1 | 1.0 |" in text
+    assert text.count("\n## ") == 5
