@@ -8,6 +8,7 @@ partition, and asset checks. Nothing here calls Extend or S3 at definition time.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,6 +29,7 @@ from dagster import (
 from dagster._core.definitions.unresolved_asset_job_definition import (
     UnresolvedAssetJobDefinition,
 )
+from dagster._utils.warnings import BetaWarning
 
 from extend_assets.listing import Selection
 from extend_assets.output_assets import documents_asset, line_items_asset, runs_asset
@@ -135,15 +137,19 @@ def build_extend_workflow_assets(
     }
     assets: list[AssetsDefinition] = []
 
-    if raw_text_source is None:
-        assets.append(source_asset(settings, keys, common))
-        upstream_key = keys["source"]
-    else:
-        upstream_key = as_asset_key(raw_text_source)
-    assets.append(batches_asset(settings, keys, common, upstream_key, pool))
-    assets.append(runs_asset(settings, keys, common, pool))
-    assets.append(documents_asset(settings, keys, common, upstream_key, pool))
-    assets.append(line_items_asset(keys, common))
+    # BackfillPolicy is marked beta in Dagster 1.13; we rely on it on purpose (one run
+    # per backfill, so batches span partitions), so its warning is noise for users.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", BetaWarning)
+        if raw_text_source is None:
+            assets.append(source_asset(settings, keys, common))
+            upstream_key = keys["source"]
+        else:
+            upstream_key = as_asset_key(raw_text_source)
+        assets.append(batches_asset(settings, keys, common, upstream_key, pool))
+        assets.append(runs_asset(settings, keys, common, pool))
+        assets.append(documents_asset(settings, keys, common, upstream_key, pool))
+        assets.append(line_items_asset(keys, common))
 
     submit_selection = (
         [keys["batches"]] if raw_text_source is not None else [keys["source"], keys["batches"]]

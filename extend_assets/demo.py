@@ -133,7 +133,7 @@ def run_demo(
 
             defs = build_definitions()
             with DagsterInstance.from_config(str(home)) as instance:
-                runner = PipelineRunner(defs, instance, "invoices", say=say)
+                runner = PipelineRunner(defs, instance, "invoices", say=say, log_level="WARNING")
                 say(
                     f"Submitting partitions {partitions[0]}..{partitions[-1]} as one backfill run..."
                 )

@@ -81,6 +81,7 @@ class PipelineRunner:
         *,
         say: Say | None = None,
         resources: dict[str, Any] | None = None,
+        log_level: str | None = None,
     ) -> None:
         self.defs = defs
         self.instance = instance
@@ -91,12 +92,19 @@ class PipelineRunner:
         self.cursor: str | None = None
         self._say = say or (lambda line: None)
         self._executed_run_keys: set[str] = set()
+        # Dagster's console logger prints every event at DEBUG; the demo wants less.
+        self._loggers: dict[str, Any] = (
+            {"loggers": {"console": {"config": {"log_level": log_level}}}} if log_level else {}
+        )
 
     def submit(
         self, partitions: Sequence[str], *, reprocess: str = "none", raise_on_error: bool = True
     ) -> ExecuteInProcessResult:
         """One run over ``partitions`` (a single-run backfill when there are several)."""
-        run_config = {"ops": {}} if reprocess == "none" else self._reprocess_config(reprocess)
+        run_config: dict[str, Any] = (
+            {"ops": {}} if reprocess == "none" else self._reprocess_config(reprocess)
+        )
+        run_config.update(self._loggers)
         kwargs: dict[str, Any] = {"instance": self.instance, "raise_on_error": False}
         if len(partitions) == 1:
             kwargs["partition_key"] = partitions[0]
@@ -134,6 +142,7 @@ class PipelineRunner:
             if k.startswith("dagster/asset_partition_range")
         }
         result = self.outputs_job.execute_in_process(
+            run_config=dict(self._loggers),
             instance=self.instance,
             partition_key=request.partition_key,
             tags=tags,
