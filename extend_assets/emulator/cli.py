@@ -46,6 +46,9 @@ def run(args: argparse.Namespace) -> int:
             f"  export EXTEND_BASE_URL={server.base_url} EXTEND_API_KEY={server.api_key}",
             flush=True,
         )
+        for workflow in server.backend.workflows.values():
+            versions = ", ".join(workflow.versions)
+            print(f"  workflow {workflow.id} ({workflow.name}; versions {versions})", flush=True)
         print("  Ctrl-C to stop.", flush=True)
         try:
             threading.Event().wait()

@@ -14,6 +14,7 @@ import requests
 from extend_assets.emulator import rules, wire
 from extend_assets.emulator.config import Workflow
 from extend_assets.emulator.documents import DEFAULT_MAX_FILE_BYTES, Document, read_document
+from extend_assets.emulator.faults import FaultPlan
 from extend_assets.emulator.state import Backend
 
 logger = logging.getLogger("extend_assets.emulator")
@@ -28,8 +29,10 @@ class Engine:
         latency: float = 0.0,
         runs_per_minute: float | None = None,
         max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
+        faults: FaultPlan | None = None,
     ) -> None:
         self.backend = backend
+        self.faults = faults
         self.latency = latency
         self.runs_per_minute = runs_per_minute
         self.max_file_bytes = max_file_bytes
@@ -71,8 +74,9 @@ class Engine:
             self._cond.notify_all()
 
     def idle(self) -> bool:
+        """No run being processed (queued entries of runs cancelled meanwhile don't count)."""
         with self._cond:
-            return not self._queue and self._busy == 0
+            return self._busy == 0
 
     # -- the loop ---------------------------------------------------------------------
 
@@ -128,6 +132,13 @@ class Engine:
 
     def process(self, run: dict[str, Any]) -> dict[str, Any]:
         workflow = self.backend.workflows[run["workflowId"]]
+        if self.faults is not None and self.faults.run_fails():
+            return {
+                "status": "FAILED",
+                "failureReason": "INTERNAL_ERROR",
+                "failureMessage": "INTERNAL_ERROR: injected by the emulator (fail_rate)",
+                "credits": 0.0,
+            }
         document = self._document(run)
         if document.failure_code:
             return {

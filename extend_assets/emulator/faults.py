@@ -17,6 +17,7 @@ class Faults:
     slow_seconds: float = 0.0
     drop_rate: float = 0.0
     slow_after_commit_seconds: float = 0.0
+    fail_rate: float = 0.0  # share of runs that end FAILED (INTERNAL_ERROR) when processed
     seed: int = 0
 
 
@@ -58,6 +59,10 @@ class FaultPlan:
             if f.error_rate and self._rng.random() < f.error_rate:
                 return Verdict(error_status=f.error_status)
             return Verdict()
+
+    def run_fails(self) -> bool:
+        with self._lock:
+            return bool(self.faults.fail_rate) and self._rng.random() < self.faults.fail_rate
 
     def _take_token(self) -> bool:
         rate = float(self.requests_per_second or 0)

@@ -60,14 +60,15 @@ class EmulatorServer:
         self._requested_port = port
         self.api_keys = tuple(api_keys)
         self.backend = Backend(load_workflows(config_path), state_path)
+        self.fault_plan = FaultPlan(requests_per_second=requests_per_second)
         self.engine = Engine(
             self.backend,
             workers=workers,
             latency=latency,
             runs_per_minute=runs_per_minute,
             max_file_bytes=max_file_bytes,
+            faults=self.fault_plan,
         )
-        self.fault_plan = FaultPlan(requests_per_second=requests_per_second)
         self.app = EmulatorApp(self.backend, self.engine, self.api_keys, self.fault_plan)
         self.webhooks = WebhookSender(webhook_url, webhook_secret or "") if webhook_url else None
         if self.webhooks is not None:

@@ -25,6 +25,7 @@ STATUSES = ("PENDING", "PROCESSING", "NEEDS_REVIEW", "REJECTED", "PROCESSED", "F
             "CANCELLED", "CANCELLING")  # fmt: skip
 EVENTS = {"PROCESSED": "workflow_run.completed", "FAILED": "workflow_run.failed",
           "NEEDS_REVIEW": "workflow_run.needs_review", "REJECTED": "workflow_run.rejected"}  # fmt: skip
+CANCEL_DELAY_SECONDS = 0.05
 StatusListener = Callable[[dict[str, Any], str], None]
 
 
@@ -74,6 +75,8 @@ class Backend:
             self._runs[run["id"]] = run
             if run["batchId"]:
                 self._by_batch.setdefault(run["batchId"], []).append(run["id"])
+            if run["status"] == "CANCELLING":  # the process stopped while winding down
+                run["status"] = "CANCELLED"
             self._seq = max(self._seq, int(run["seq"]))
             self._last_stamp = max(self._last_stamp, float(run["updatedAt"]))
         self._submissions = [
@@ -314,14 +317,28 @@ class Backend:
                     f"Workflow run {run_id} is {run['status']}; only PENDING or PROCESSING "
                     "runs can be cancelled.",
                 )
+            was_pending = run["status"] == "PENDING"
+            run["status"] = "CANCELLING"
+            run["updatedAt"] = self.stamp()
+            self._save(run)
+            answer = wire.full_run(run)
+            self.changed.notify_all()
+        if was_pending:
+            # A queued run winds down at once; a processing one when its step ends.
+            timer = threading.Timer(CANCEL_DELAY_SECONDS, self.finish_cancel, args=(run_id,))
+            timer.daemon = True
+            timer.start()
+        return answer
+
+    def finish_cancel(self, run_id: str) -> None:
+        with self._lock:
+            run = self._runs.get(run_id)
+            if run is None or run["status"] != "CANCELLING":
+                return
             now = self.stamp()
-            run["status"] = "CANCELLED" if run["status"] == "PENDING" else "CANCELLING"
-            run["updatedAt"] = now
-            if run["status"] == "CANCELLED":
-                run["endTime"] = now
+            run.update(status="CANCELLED", endTime=now, updatedAt=now, fileUrl=None)
             self._save(run)
             self.changed.notify_all()
-            return wire.full_run(run)
 
     def delete(self, run_id: str) -> None:
         with self._lock:
@@ -338,7 +355,7 @@ class Backend:
         with self._lock:
             run = self._runs.get(run_id)
             if run is None or run["status"] not in ("PENDING", "PROCESSING"):
-                return None
+                return None  # gone, or cancelled while it waited
             now = self.stamp()
             run["status"] = "PROCESSING"
             run["startTime"] = run["startTime"] or now

@@ -17,7 +17,10 @@ def local_s3() -> Iterator[LocalS3Server]:
         yield server
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def local_stack() -> Iterator[LocalStack]:
-    with LocalStack(documents=30, days=2, emulator_latency=0.0) as stack:
+    """The emulator plus S3 seeded with 30 samples over 2 days, shared by the session."""
+    with LocalStack(
+        documents=30, days=2, emulator_latency=0.0, bucket="local-stack-session"
+    ) as stack:
         yield stack

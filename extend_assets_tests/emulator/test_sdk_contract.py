@@ -56,7 +56,9 @@ def test_sdk_create_get_update_list_cancel_delete(emu: EmulatorServer, sdk: Exte
         workflow_id=SAMPLE_WORKFLOW_ID, raw_texts=["x"]
     ).workflow_runs[0]
     cancelled = sdk.workflow_run.cancel(pending.id)
-    assert cancelled.workflow_run.status == "CANCELLED"
+    assert cancelled.workflow_run.status == "CANCELLING"
+    assert emu.wait_idle(5)
+    assert sdk.workflow_run.get(pending.id).workflow_run.status == "CANCELLED"
     deleted = sdk.workflow_run.delete(pending.id)
     assert deleted.workflow_run_id == pending.id
 
@@ -67,6 +69,8 @@ def test_sdk_batch_and_pagination(emu: EmulatorServer, sdk: Extend) -> None:
         inputs=[{"raw_text": f"Invoice Number: P-{i}\n", "metadata": {"i": i}} for i in range(7)],
     )
     assert batch.success and batch.batch_id.startswith("batch_")
+    # Sorted by updatedAt (the default), runs still changing would move between pages.
+    assert emu.wait_idle(10)
     ids: list[str] = []
     token = None
     for _ in range(10):

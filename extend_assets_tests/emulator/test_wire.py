@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -154,8 +155,11 @@ def test_update_merges_metadata_shallowly_and_replaces_the_name(emu: EmulatorSer
 def test_cancel_only_while_pending_and_delete_is_final(emu: EmulatorServer) -> None:
     emu.set_throughput(runs_per_minute=0)
     (run,) = create(emu, ["x"])
-    cancelled = call(emu, "POST", f"/workflow_runs/{run['id']}/cancel").json()["workflowRun"]
-    assert cancelled["status"] == "CANCELLED"
+    cancelling = call(emu, "POST", f"/workflow_runs/{run['id']}/cancel").json()["workflowRun"]
+    assert cancelling["status"] == "CANCELLING"  # then CANCELLED, as on Extend
+    assert emu.wait_idle(5)
+    status = call(emu, "GET", f"/workflow_runs/{run['id']}").json()["workflowRun"]["status"]
+    assert status == "CANCELLED"
     again = call(emu, "POST", f"/workflow_runs/{run['id']}/cancel")
     assert again.status_code == 400 and "only PENDING or PROCESSING" in again.json()["error"]
     deleted = call(emu, "DELETE", f"/workflow_runs/{run['id']}").json()
@@ -267,3 +271,38 @@ def test_server_side_rate_limit(emu: EmulatorServer) -> None:
             if answer.status_code == 429:
                 answer_headers = answer.headers
     assert answer_headers is not None and answer_headers["Retry-After"] == "1"
+
+
+def test_queue_order_is_priority_then_age(tmp_path: Any) -> None:
+    with EmulatorServer(port=0, workers=1, runs_per_minute=0) as emu:
+        batch = call(emu, "POST", "/workflow_runs/batch", {"workflowId": SAMPLE_WORKFLOW_ID,
+                     "inputs": [{"rawText": "batch-1"}, {"rawText": "batch-2"}]})  # fmt: skip
+        assert batch.status_code == 200
+        urgent = create(emu, ["urgent"], priority=10)[0]["id"]
+        normal = create(emu, ["normal"])[0]["id"]  # default priority 50
+        emu.set_throughput(runs_per_minute=None)
+        assert emu.wait_idle(10)
+        runs = sorted(emu.runs(), key=lambda r: r["startTime"])
+    order = [r["id"] for r in runs]
+    assert order[:2] == [urgent, normal]  # the two batch runs (priority 90) come last
+
+
+def test_throughput_limit_keeps_runs_pending_without_429() -> None:
+    with EmulatorServer(port=0, runs_per_minute=2) as emu:
+        create(emu, ["a", "b", "c", "d", "e"])
+        deadline = time.monotonic() + 5
+        while (
+            time.monotonic() < deadline and sum(r["status"] == "PROCESSED" for r in emu.runs()) < 2
+        ):
+            time.sleep(0.05)
+        statuses = [r["status"] for r in emu.runs()]
+        assert statuses.count("PROCESSED") == 2 and statuses.count("PENDING") == 3
+        assert "429" not in emu.counters()
+
+
+def test_injected_run_failures(emu: EmulatorServer) -> None:
+    emu.set_faults(fail_rate=1.0)
+    (run,) = create(emu, [INVOICE])
+    assert emu.wait_idle(10)
+    full = call(emu, "GET", f"/workflow_runs/{run['id']}").json()["workflowRun"]
+    assert full["status"] == "FAILED" and full["failureReason"] == "INTERNAL_ERROR"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import requests
@@ -100,3 +101,32 @@ def test_the_paginator_lists_every_object(local_s3: LocalS3Server) -> None:
     keys = [obj["Key"] for page in pages for obj in page.get("Contents", [])]
     assert keys == [f"p/{i:03d}.txt" for i in range(25)]
     assert local_s3.env()["AWS_ENDPOINT_URL"] == local_s3.endpoint_url
+
+
+def test_the_emulator_fails_a_run_whose_url_expired(
+    clocked_s3: tuple[LocalS3Server, MovableClock], presigned: tuple[str, bytes]
+) -> None:
+    from extend_assets.client import ExtendClient
+    from extend_assets.emulator import SAMPLE_WORKFLOW_ID, EmulatorServer
+
+    _, clock = clocked_s3
+    url, _ = presigned
+    clock.offset = 3600  # the batch waited in Extend's queue longer than the URL lives
+    with EmulatorServer(port=0) as emu, ExtendClient(emu.api_key, base_url=emu.base_url) as client:
+        (run,) = client.run_workflow(
+            SAMPLE_WORKFLOW_ID, files=[{"fileUrl": url, "fileName": "a.pdf"}]
+        )
+        assert emu.wait_idle(10)
+        done = client.get_workflow_run(run.id)
+    assert done.status == "FAILED" and done.failure_reason == "FAILED_TO_PROCESS_FILE"
+    assert str(done.failure_message).startswith("UNABLE_TO_DOWNLOAD_FILE")
+    assert "403" in str(done.failure_message)
+
+
+def test_the_local_stack_fixture_serves_seeded_samples(local_stack: Any) -> None:
+    env = local_stack.env()
+    client = local_stack.s3.boto3_client()
+    listed = client.list_objects_v2(Bucket=env["EXTEND_S3_BUCKET"], Prefix="invoices/")
+    assert listed["KeyCount"] == len(local_stack.documents) == 30
+    assert env["EXTEND_S3_PREFIX"] == "invoices/{date}/"
+    assert requests.get(env["EXTEND_BASE_URL"] + "/workflow_runs", timeout=5).status_code == 401
