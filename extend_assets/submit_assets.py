@@ -220,7 +220,14 @@ def batches_asset(
                 for sub in ledger.submitted()
                 if sub.batch_id
             }
-            submitter.reconcile(open_subs, known_batches)
+            reconciled = submitter.reconcile(open_subs, known_batches)
+            # Runs adopted from an interrupted submission are this run's to watch too.
+            documents_of = {f"{sub.submission_id}/{sub.partition}": sub for sub in open_subs}
+            adopted = [
+                (event, len(documents_of[key].documents))
+                for key, event in reconciled.found.items()
+                if key in documents_of
+            ]
             done = _already_done(client, ledgers, config.reprocess, context)
             if s.raw_text_source_name is None:
                 pending = _pending_from_source(documents, done)
@@ -232,8 +239,11 @@ def batches_asset(
                 f"{len(pending)} new document version(s) to submit across {len(partitions)} "
                 f"partition(s); {already} already submitted (reprocess={config.reprocess})."
             )
-            submitted_at = _now()
+            submitted_at = min([_now(), *(sub.recorded_at for sub in open_subs)])
             result = submitter.submit(pending)
+        adopted_count = sum(count for _, count in adopted)
+        adopted_batches = sorted({e.batch_id for e, _ in adopted if e.batch_id})
+        adopted_runs = [run_id for e, _ in adopted for run_id in e.run_ids]
         current = _current_versions(s, documents, partitions)
         frame = ledger_frame((ledgers[p] for p in partitions), keep=current)
         batches_per_partition = {
@@ -246,12 +256,15 @@ def batches_asset(
                 "dagster/row_count": len(frame),
                 "documents_listed": listed,
                 "documents_submitted": result.documents_submitted,
+                "documents_adopted": adopted_count,
                 "documents_already_submitted": already,
                 "batch_posts": len(result.batch_ids),
-                "extend/batch_ids": MetadataValue.json(result.batch_ids),
-                "extend/run_ids": MetadataValue.json(result.run_ids),
+                "extend/batch_ids": MetadataValue.json(
+                    sorted(set(result.batch_ids) | set(adopted_batches))
+                ),
+                "extend/run_ids": MetadataValue.json([*result.run_ids, *adopted_runs]),
                 "extend/partitions": MetadataValue.json(partitions),
-                "extend/documents_submitted": result.documents_submitted,
+                "extend/documents_submitted": result.documents_submitted + adopted_count,
                 "extend/submitted_at": submitted_at,
                 "extend/all_batch_ids": MetadataValue.json(batches_per_partition),
                 "workflow_id": s.workflow_id,

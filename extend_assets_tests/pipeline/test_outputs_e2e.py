@@ -103,7 +103,9 @@ def test_tables_match_the_ground_truth_and_a_review_reaches_them(
     review_keys = [k for k, t in truth.items() if t["expected_status"] == "NEEDS_REVIEW"]
     assert review_keys, "the corpus always holds a document that needs review"
     run_id = str(documents.loc[review_keys[0], "run_id"])
-    stack.emulator.approve(run_id, reviewed_by="qa@example.com")
+    stack.emulator.approve(
+        run_id, reviewed_by="qa@example.com", edits={"invoice_number": "EDITED-1"}
+    )
     partition = truth[review_keys[0]]["partition"]
     again = pipeline.settle([partition], pause_seconds=0.05)
     assert again.outputs_runs >= 1
@@ -111,6 +113,8 @@ def test_tables_match_the_ground_truth_and_a_review_reaches_them(
     assert after.loc[review_keys[0], "status"] == "PROCESSED"
     assert bool(after.loc[review_keys[0], "reviewed"]) is True
     assert after.loc[review_keys[0], "reviewed_by"] == "qa@example.com"
+    assert after.loc[review_keys[0], "invoice_number"] == "EDITED-1"  # the reviewed output wins
+    assert bool(after.loc[review_keys[0], "edited"]) is True
     assert len(after) == len(truth)
 
 
