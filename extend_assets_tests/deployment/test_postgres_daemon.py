@@ -8,7 +8,9 @@ moment did more steps of pool ``extend_api`` run than its limit allows.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -106,6 +108,20 @@ def pooled_step_intervals(instance: DagsterInstance) -> list[tuple[float, float,
     return fixed
 
 
+def stop_group(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM the daemon's whole process group, then SIGKILL what is left."""
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+    except ProcessLookupError:
+        pass
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)  # stragglers (code server, run workers)
+
+
 def max_overlap(intervals: list[tuple[float, float, str]]) -> int:
     edges = sorted(
         [(start, 1) for start, _, _ in intervals] + [(end, -1) for _, end, _ in intervals]
@@ -145,6 +161,7 @@ def test_backfill_on_postgres_with_the_daemon_and_a_pool_limit(
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
+            start_new_session=True,  # its code server and run workers stop with it
         )
         try:
             backfill = subprocess.run(
@@ -188,11 +205,7 @@ def test_backfill_on_postgres_with_the_daemon_and_a_pool_limit(
             assert len(intervals) >= DAYS  # one submission step per partition at least
             assert max_overlap(intervals) <= POOL_LIMIT, intervals
         finally:
-            daemon.terminate()
-            try:
-                daemon.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                daemon.kill()
+            stop_group(daemon)
             log.close()
 
     truth = {doc.key: doc.truth["expected_status"] for doc in stack.documents}
