@@ -22,7 +22,7 @@ from extend_assets.emulator.webhooks import WebhookSender
 
 
 class QuietHandler(WSGIRequestHandler):
-    """No access log: request lines can carry tokens, and tests need quiet output."""
+    """No access log: request lines can carry tokens (presigned URLs), and tests want quiet."""
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         return None

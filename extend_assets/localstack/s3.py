@@ -8,16 +8,10 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
-from werkzeug.serving import WSGIRequestHandler, make_server
+from werkzeug.serving import make_server
 
+from extend_assets.emulator.server import QuietHandler
 from extend_assets.localstack.presign import PresignValidator
-
-
-class _QuietHandler(WSGIRequestHandler):
-    """No access log: presigned URLs in request lines are credentials."""
-
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        return None
 
 
 class LocalS3Server:
@@ -59,7 +53,7 @@ class LocalS3Server:
             self._requested_port,
             self.validator,
             threaded=True,
-            request_handler=_QuietHandler,
+            request_handler=QuietHandler,
         )
         self._server.daemon_threads = True
         self._thread = threading.Thread(

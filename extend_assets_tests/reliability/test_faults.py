@@ -22,6 +22,7 @@ from extend_assets.demo import patched_environ
 from extend_assets.emulator import EmulatorServer
 from extend_assets.runner import PipelineRunner
 from extend_assets_tests.pipeline.crash import kill_a_submission_mid_post
+from extend_assets_tests.ports import free_port
 
 DOCUMENTS = 5000
 DAYS = 5
@@ -40,15 +41,6 @@ def corpus(local_s3: Any) -> Iterator[tuple[str, list[Any]]]:
     docs = generate_corpus(DOCUMENTS, days=DAYS, seed=21)
     upload_corpus(docs, client, bucket)
     yield bucket, docs
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def test_nothing_lost_nothing_doubled_under_faults(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import socket
 from collections.abc import Iterator
 from typing import Any
 
@@ -19,6 +18,7 @@ from extend_assets.emulator import EmulatorServer
 from extend_assets.resources import ExtendResource
 from extend_assets.sensing.cursor import SensorCursor
 from extend_assets.sensing.poller import PollerSettings, RunStatusPoller, Submission
+from extend_assets_tests.ports import free_port
 from extend_assets_tests.sensors.dagster_fixtures import make_defs, submit
 
 WORKFLOW = "workflow_sampleInvoices0000000"
@@ -219,7 +219,7 @@ def test_server_errors_and_a_stopped_server_keep_the_cursor(emu: EmulatorServer)
         first = tick(defs, instance, resource, None)
         assert not first.run_requests
         dead = ExtendResource(
-            api_key=emu.api_key, base_url=f"http://127.0.0.1:{_free_port()}", max_retries=0
+            api_key=emu.api_key, base_url=f"http://127.0.0.1:{free_port()}", max_retries=0
         )
         clock.now += 30
         failed = tick(defs, instance, dead, first.cursor)
@@ -237,9 +237,3 @@ def _server_now(client: Any, batch: str) -> float:
     """The submitter records its clock just before the POST; here: the batch's creation."""
     runs = list(client.list_workflow_runs(batch_id=batch, page_size=1000))
     return min(run.created_at.timestamp() for run in runs) - 1.0
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
