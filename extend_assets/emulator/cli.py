@@ -49,8 +49,8 @@ def run(args: argparse.Namespace) -> int:
         for workflow in server.backend.workflows.values():
             versions = ", ".join(workflow.versions)
             print(f"  workflow {workflow.id} ({workflow.name}; versions {versions})", flush=True)
-        print("  Ctrl-C to stop.", flush=True)
         try:
+            print("  Ctrl-C to stop.", flush=True)  # inside: a Ctrl-C right after is handled
             threading.Event().wait()
         except KeyboardInterrupt:
             print("stopping.")

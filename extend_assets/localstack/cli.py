@@ -42,8 +42,8 @@ def run(args: argparse.Namespace) -> int:
         env = {**stack.env(), "EXTEND_START_DATE": partitions[0]}
         for name, value in env.items():
             print(f"  export {name}={shlex.quote(value)}", flush=True)
-        print("Ctrl-C to stop.", flush=True)
         try:
+            print("Ctrl-C to stop.", flush=True)  # inside: a Ctrl-C right after is handled
             threading.Event().wait()
         except KeyboardInterrupt:
             print("stopping.")
