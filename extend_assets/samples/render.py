@@ -5,10 +5,28 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from fpdf import FPDF
 
 ITEM_HEADER = ("Description", "SKU", "Quantity", "Unit Price", "Amount")
 Line = tuple[str, str]  # (label, value)
 Row = Sequence[str]
+
+# fpdf stamps the wall clock into every PDF (and derives the file id and the
+# encryption key from it); a fixed date keeps the corpus byte-for-byte
+# reproducible from its seed.
+PDF_CREATION_DATE = datetime(2025, 1, 1, tzinfo=UTC)
+
+
+def _new_pdf() -> FPDF:
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.set_creation_date(PDF_CREATION_DATE)
+    return pdf
 
 
 def table_lines(rows: Sequence[Row]) -> list[str]:
@@ -58,9 +76,7 @@ def render_pdf(
     password: str | None = None,
 ) -> bytes:
     """A PDF whose text layer reads back (pypdf) as the same lines as the text form."""
-    from fpdf import FPDF
-
-    pdf = FPDF()
+    pdf = _new_pdf()
     pdf.set_auto_page_break(auto=True, margin=15)
     pdf.add_page()
     pdf.set_font("Helvetica", size=10)
@@ -86,9 +102,7 @@ def render_pdf(
 
 def render_scanned_pdf() -> bytes:
     """A 'scan': shapes only, no text layer at all."""
-    from fpdf import FPDF
-
-    pdf = FPDF()
+    pdf = _new_pdf()
     pdf.add_page()
     for i in range(12):
         pdf.rect(15, 20 + i * 12, 120 + (i * 7) % 50, 6, style="F")

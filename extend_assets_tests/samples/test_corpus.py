@@ -24,6 +24,15 @@ def test_same_seed_same_bytes_other_seed_other_bytes() -> None:
     assert [d.body for d in first] != [d.body for d in other]
 
 
+def test_pdfs_carry_a_fixed_creation_date_not_the_wall_clock() -> None:
+    """fpdf stamps 'now' by default, which made two runs a second apart differ."""
+    pdfs = [
+        d.body for d in generate_corpus(60) if d.key.endswith(".pdf") and d.body.startswith(b"%PDF")
+    ]
+    plain = [body for body in pdfs if b"/Encrypt" not in body]
+    assert plain and all(b"/CreationDate (D:20250101000000Z)" in body for body in plain)
+
+
 def test_partitions_are_daily_prefixes_ending_at_the_end_date() -> None:
     docs = generate_corpus(40, days=4)
     assert sorted({d.partition for d in docs}) == [
