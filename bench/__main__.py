@@ -62,29 +62,47 @@ def main() -> None:
     parser.add_argument("--fetch-documents", type=int, default=2000)
     parser.add_argument("--rate", type=float, default=50.0)
     parser.add_argument("--e2e-documents", type=int, default=300)
+    parser.add_argument("--profile-documents", type=int, default=10_000)
     parser.add_argument("--out", default=str(ROOT / "bench" / "results.json"))
     parser.add_argument("--markdown", default=str(ROOT / "BENCHMARKS.md"))
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",") if s]
     results: dict[str, Any] = {"machine": machine(), "submission": [], "polling": [], "flatten": []}
+
+    def save() -> None:
+        """Written after every measurement, so an interrupted run keeps what it measured."""
+        Path(args.out).write_text(json.dumps(results, indent=2) + "\n")
+        Path(args.markdown).write_text(render(results))
+
     for size in sizes:
         print(f"submission at {size}...", flush=True)
         results["submission"].append(pipeline("submission", size))
+        save()
         for fraction in (0.01, 1.0):
             print(f"polling at {size}, {fraction:.0%} changing...", flush=True)
             results["polling"].append(
                 child("bench.sensor_bench", f"print(json.dumps(run({size}, 3, {fraction})))")
             )
+            save()
         print(f"flatten at {size}...", flush=True)
         results["flatten"].append(child("bench.flatten_bench", f"print(json.dumps(run({size})))"))
+        save()
     print("output fetch...", flush=True)
     results["fetch"] = pipeline("fetch", args.fetch_documents, args.rate)
+    save()
     print("emulator at scale...", flush=True)
     results["emulator"] = child("bench.emulator_bench", f"print(json.dumps(run({max(sizes)})))")
+    save()
     print("end to end...", flush=True)
     results["e2e"] = pipeline("e2e", args.e2e_documents)
-    Path(args.out).write_text(json.dumps(results, indent=2) + "\n")
-    Path(args.markdown).write_text(render(results))
+    save()
+    print("profiles...", flush=True)
+    profile_size = min(max(sizes), args.profile_documents)
+    results["profiles"] = [
+        child("bench.profile", f"print(json.dumps(run({what!r}, {profile_size})))")
+        for what in ("submission", "flatten")
+    ]
+    save()
     print(f"wrote {args.out} and {args.markdown}")
 
 
@@ -140,8 +158,15 @@ def render(r: dict[str, Any]) -> str:
             f"{f['hand_loop']['documents_per_second']:,} | {f.get('speedup_vs_json_normalize', '-')} | "
             f"{f['speedup_vs_hand_loop']} | {f['flatten_py']['peak_over_final']} |"
         )
-    fe, e2e = r["fetch"], r["e2e"]
-    lines += [
+    lines += [*fetch_section(r.get("fetch")), *e2e_section(r.get("e2e"))]
+    lines += [*emulator_section(r.get("emulator")), *profile_section(r.get("profiles"))]
+    return "\n".join(lines) + "\n"
+
+
+def fetch_section(fe: dict[str, Any] | None) -> list[str]:
+    if not fe:
+        return []
+    return [
         "",
         "## Output fetch: concurrent GETs through the client's rate limiter",
         "",
@@ -149,6 +174,13 @@ def render(r: dict[str, Any]) -> str:
         "|---:|---:|---:|---:|---:|---:|",
         f"| {fe['documents']:,} | {fe['configured_rate']} | {fe['emulator_latency_ms']:.0f} | "
         f"{fe['achieved_rate']} | {fe['share_of_limit']:.1%} | {fe['http_429']} |",
+    ]
+
+
+def e2e_section(e2e: dict[str, Any] | None) -> list[str]:
+    if not e2e:
+        return []
+    return [
         "",
         "## End to end on the demo corpus",
         "",
@@ -158,27 +190,39 @@ def render(r: dict[str, Any]) -> str:
         f"{e2e['wait_for_extend_seconds']} | {e2e['outputs_runs_seconds']} | {e2e['own_share']:.0%} | "
         f"{e2e['emulator_share']:.0%} |",
         "",
-        "",
-        *emulator_section(r.get("emulator")),
         f"The emulator processes each run in {e2e['emulator_latency_s_per_run'] * 1000:.0f} ms on "
         f"{e2e['emulator_workers']} workers; real Extend takes seconds per document, so the own "
         "share shrinks further against it.",
-        "",
     ]
-    return "\n".join(lines)
+
+
+def profile_section(profiles: list[dict[str, Any]] | None) -> list[str]:
+    if not profiles:
+        return []
+    lines = [
+        "",
+        "## Where the time goes (pyinstrument, `python -m bench.profile`)",
+        "",
+        "| path | documents | stage | share of the profiled time |",
+        "|---|---:|---|---:|",
+    ]
+    for p in profiles:
+        for stage, share in p["shares"].items():
+            lines.append(f"| {p['what']} | {p['documents']:,} | {stage} | {share:.0%} |")
+    return lines
 
 
 def emulator_section(e: dict[str, Any] | None) -> list[str]:
     if not e:
         return []
     return [
+        "",
         "## The emulator at scale",
         "",
         "| runs held | created/s (batch POSTs) | processed/s (zero latency, 4 workers) | list pages of 1000 | pages/s |",
         "|---:|---:|---:|---:|---:|",
         f"| {e['runs']:,} | {e['create_runs_per_second']:,} | {e['processing_runs_per_second']} | "
         f"{e['list_pages']} | {e['list_pages_per_second']} |",
-        "",
     ]
 
 

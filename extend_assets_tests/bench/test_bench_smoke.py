@@ -5,7 +5,7 @@ They measure; these checks only look at the shape and the counts, never at times
 
 from __future__ import annotations
 
-from bench import flatten_bench, sensor_bench
+from bench import flatten_bench, profile, sensor_bench
 from bench.__main__ import render
 
 
@@ -23,6 +23,9 @@ def test_sensor_bench_stays_within_the_bound_on_a_quiet_workflow() -> None:
         assert tick["naive_calls"] >= 2000 * 0.99  # the seeds' pattern: every open run
 
 
+MACHINE = {"cpu": "cpu", "cores": 2, "python": "3.11", "platform": "linux", "date": "today"}
+
+
 def test_the_report_renders() -> None:
     flat = flatten_bench.run(20)
     polling = sensor_bench.run(runs=1000, ticks=1, change_fraction=0.01)
@@ -33,8 +36,21 @@ def test_the_report_renders() -> None:
     e2e = {"documents": 10, "wall_seconds": 1.0, "submit_run_seconds": 0.2, "wait_for_extend_seconds": 0.5,
            "outputs_runs_seconds": 0.3, "own_share": 0.5, "emulator_share": 0.5,
            "emulator_latency_s_per_run": 0.02, "emulator_workers": 4}  # fmt: skip
-    machine = {"cpu": "cpu", "cores": 2, "python": "3.11", "platform": "linux", "date": "today"}
-    text = render({"machine": machine, "submission": [submission], "polling": [polling],
-                   "flatten": [flat], "fetch": fetch, "e2e": e2e})  # fmt: skip
+    profiles = [profile.run("flatten", 200)]
+    text = render({"machine": MACHINE, "submission": [submission], "polling": [polling],
+                   "flatten": [flat], "fetch": fetch, "e2e": e2e, "profiles": profiles})  # fmt: skip
     assert "| 1,000 | 1.0 | 1,000 | 0.5 | 1 | 1 | 1.0 |" in text
-    assert text.count("\n## ") == 5
+    assert "| flatten | 200 | line-items table |" in text
+    assert text.count("\n## ") == 6
+
+
+def test_an_interrupted_run_still_renders_what_it_measured() -> None:
+    text = render({"machine": MACHINE, "submission": [], "polling": [], "flatten": []})
+    assert text.count("\n## ") == 3 and text.endswith("\n")
+
+
+def test_the_profile_attributes_flattening_to_its_two_tables() -> None:
+    shares = profile.run("flatten", 300)["shares"]
+    assert set(shares) == set(profile.HOT_PATHS["flatten"])
+    tables = shares["documents table"] + shares["line-items table"]
+    assert 0.5 < tables <= 1.0  # the two tables are nearly all of the profiled work

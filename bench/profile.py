@@ -1,0 +1,114 @@
+"""Profile the hot paths with pyinstrument: where submission and flattening spend their time.
+
+    .venv/bin/python -m bench.profile submission --documents 10000
+    .venv/bin/python -m bench.profile flatten --documents 20000
+
+Prints the call tree (frames under 2% hidden) and writes an HTML profile next to it
+in ``bench/profiles/``. The servers run in another process, so only the pipeline's
+own time shows. ``python -m bench`` reports the shares of the named hot paths.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from pyinstrument import Profiler
+from pyinstrument.frame import Frame
+
+PROFILES = Path(__file__).resolve().parent / "profiles"
+
+# The stages a reader cares about, by the function that does each.
+HOT_PATHS = {
+    "submission": {
+        "list objects (boto3 paginator, XML parsing)": "list_objects",
+        "presign (botocore SigV4)": "generate_presigned_url",
+        "batch POSTs (HTTP)": "batch_run_workflow",
+        "ledger events (Dagster event log)": "record",
+    },
+    "flatten": {
+        "documents table": "flatten_documents",
+        "line-items table": "flatten_line_items",
+        "typed columns (pandas conversion)": "convert",
+    },
+}
+
+
+def shares(profiler: Profiler, paths: dict[str, str]) -> dict[str, float]:
+    """Share of the recorded time spent inside each named function (outermost call)."""
+    session = profiler.last_session
+    root = session.root_frame() if session else None
+    if root is None or not root.time:
+        return {}
+    spent = dict.fromkeys(paths, 0.0)
+
+    def walk(frame: Frame, inside: frozenset[str]) -> None:
+        for label, function in paths.items():
+            if frame.function == function and label not in inside:
+                spent[label] += frame.time
+                inside = inside | {label}
+        for child in frame.children:
+            walk(child, inside)
+
+    walk(root, frozenset())
+    return {label: round(seconds / root.time, 3) for label, seconds in spent.items()}
+
+
+def run(what: str, documents: int) -> dict[str, Any]:
+    """Profile one hot path; the JSON-able summary ``python -m bench`` records."""
+    os.environ.setdefault("DAGSTER_HOME", tempfile.mkdtemp(prefix="bench-dagster-"))
+    profiler = profile_submission(documents) if what == "submission" else profile_flatten(documents)
+    return {"what": what, "documents": documents, "shares": shares(profiler, HOT_PATHS[what])}
+
+
+def profile_submission(documents: int) -> Profiler:
+    from dagster import DagsterInstance
+
+    from bench.pipeline_bench import DAY, servers, upload
+    from extend_assets_tests.pipeline.harness import build, runner
+
+    with servers(runs_per_minute=0) as srv, tempfile.TemporaryDirectory() as tmp:
+        upload(srv, "bench-profile", documents)
+        defs, _ = build(srv, srv, Path(tmp) / "tables.duckdb", bucket="bench-profile",
+                        prefix_template="d/{date}/")  # fmt: skip
+        with DagsterInstance.ephemeral() as instance:
+            pipeline = runner(defs, instance)
+            with Profiler(interval=0.001) as profiler:
+                pipeline.submit([DAY])
+    return profiler
+
+
+def profile_flatten(documents: int) -> Profiler:
+    from bench.flatten_bench import sample_runs, with_package
+    from extend_assets_tests.flatten.builders import invoice_schema
+
+    runs, schema = sample_runs(documents), invoice_schema()
+    with Profiler(interval=0.001) as profiler:
+        with_package(runs, schema)
+    return profiler
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("what", choices=["submission", "flatten"])
+    parser.add_argument("--documents", type=int, default=10_000)
+    args = parser.parse_args()
+    os.environ.setdefault("DAGSTER_HOME", tempfile.mkdtemp(prefix="bench-dagster-"))
+    if args.what == "submission":
+        profiler = profile_submission(args.documents)
+    else:
+        profiler = profile_flatten(args.documents)
+    print(profiler.output_text(show_all=False, color=False, flat=False, time="percent_of_total"))
+    PROFILES.mkdir(exist_ok=True)
+    html = PROFILES / f"{args.what}-{args.documents}.html"
+    html.write_text(profiler.output_html())
+    print(f"wrote {html}")
+    for label, share in shares(profiler, HOT_PATHS[args.what]).items():
+        print(f"{share:6.1%}  {label}")
+
+
+if __name__ == "__main__":
+    main()
