@@ -7,6 +7,8 @@ import importlib
 import sys
 from collections.abc import Sequence
 
+from extend_assets.emulator.state import StateFileInUseError
+
 # subcommand -> (module with add_arguments/run, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("extend_assets.demo", "run the whole pipeline offline on sample documents"),
@@ -37,7 +39,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     module = importlib.import_module(args._module)
-    code: int = module.run(args)
+    try:
+        code: int = module.run(args)
+    except StateFileInUseError as error:
+        print(f"extend-assets {args.command}: error: {error}", file=sys.stderr)
+        return 2
     return code
 
 

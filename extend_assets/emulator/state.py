@@ -2,20 +2,24 @@
 
 Thread-safe behind one lock. Optionally written through to SQLite so a restarted
 emulator (``--state``) keeps every run, and runs left PENDING or PROCESSING resume.
+The runs live in this process's memory, so one emulator process owns a state file
+(an OS lock enforces it); other processes share the emulator through its URL.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import copy
 import hashlib
 import json
+import os
 import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from extend_assets.emulator import wire
 from extend_assets.emulator.config import Workflow
@@ -27,6 +31,35 @@ EVENTS = {"PROCESSED": "workflow_run.completed", "FAILED": "workflow_run.failed"
           "NEEDS_REVIEW": "workflow_run.needs_review", "REJECTED": "workflow_run.rejected"}  # fmt: skip
 CANCEL_DELAY_SECONDS = 0.05
 StatusListener = Callable[[dict[str, Any], str], None]
+
+
+class StateFileInUseError(RuntimeError):
+    """Another emulator process already owns this ``--state`` file."""
+
+
+def _lock_state_file(path: Path) -> IO[str]:
+    """Hold an exclusive OS lock beside the state file for as long as it is open."""
+    handle = open(path.with_name(path.name + ".lock"), "a+")  # noqa: SIM115 (held until close)
+    try:
+        import fcntl
+    except ImportError:  # Windows: no advisory locks here; one process per file by convention
+        return handle
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        owner = handle.read().strip() or "unknown"
+        handle.close()
+        raise StateFileInUseError(
+            f"The emulator state file {path} is in use by another emulator ({owner}). Point "
+            "every process at that emulator's URL (they share it over HTTP), or give this one "
+            "its own --state file."
+        ) from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"pid {os.getpid()}\n")
+    handle.flush()
+    return handle
 
 
 class ApiError(Exception):
@@ -56,6 +89,7 @@ class Backend:
         self._last_stamp = 0.0
         self._listeners: list[StatusListener] = []
         self._db: sqlite3.Connection | None = None
+        self._state_lock: IO[str] | None = None
         if state_path is not None:
             self._open(Path(state_path))
 
@@ -63,6 +97,7 @@ class Backend:
 
     def _open(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
+        self._state_lock = _lock_state_file(path)
         self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
         self._db.execute("pragma journal_mode=wal")
         self._db.execute("pragma synchronous=normal")
@@ -98,6 +133,10 @@ class Backend:
             if self._db is not None:
                 self._db.close()
                 self._db = None
+            if self._state_lock is not None:
+                with contextlib.suppress(OSError):
+                    self._state_lock.close()  # closing releases the flock
+                self._state_lock = None
 
     # -- time and listeners -----------------------------------------------------------
 

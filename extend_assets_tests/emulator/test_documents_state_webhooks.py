@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -20,6 +21,7 @@ from extend_assets.emulator import (
     verify_webhook,
 )
 from extend_assets.emulator.rules import parse_currency, parse_date
+from extend_assets.emulator.state import StateFileInUseError
 from extend_assets.emulator.webhooks import sign
 from extend_assets.samples import render
 
@@ -96,6 +98,18 @@ def test_state_survives_a_restart_and_pending_runs_resume(tmp_path: Path) -> Non
             runs = list(client.list_workflow_runs(batch_id=batch, page_size=2))
         assert len(runs) == 5 and {r.status for r in runs} == {"PROCESSED"}
         assert len(second.submissions()) == 5
+
+
+def test_a_second_emulator_on_a_state_file_in_use_is_refused(tmp_path: Path) -> None:
+    state = tmp_path / "emulator.sqlite"
+    with EmulatorServer(port=0, state_path=state, runs_per_minute=0) as first:
+        with ExtendClient(first.api_key, base_url=first.base_url) as client:
+            client.batch_run_workflow(SAMPLE_WORKFLOW_ID, [{"rawText": "Invoice Number: L-1\n"}])
+        with pytest.raises(StateFileInUseError, match=f"pid {os.getpid()}.*URL"):
+            EmulatorServer(port=0, state_path=state)
+        assert len(first.runs()) == 1  # the refused one touched nothing
+    with EmulatorServer(port=0, state_path=state) as after:  # released on stop
+        assert len(after.runs()) == 1
 
 
 class _Receiver(BaseHTTPRequestHandler):

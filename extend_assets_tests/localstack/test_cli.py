@@ -78,3 +78,24 @@ def test_emulator_cli_prints_url_key_and_workflows() -> None:
         assert "workflow workflow_sampleInvoices0000000" in text
     finally:
         assert stop(proc) == 0
+
+
+def test_a_second_emulator_on_a_busy_state_file_or_port_exits_with_the_fix(tmp_path: Path) -> None:
+    port, state = free_port(), tmp_path / "emulator.sqlite"
+    proc, _ = start(["emulator", "--port", str(port), "--state", str(state)], "Ctrl-C")
+    command = str(Path(sys.executable).with_name("extend-assets"))
+    try:
+        same_state = subprocess.run(
+            [command, "emulator", "--port", str(free_port()), "--state", str(state)],
+            capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        same_port = subprocess.run(
+            [command, "emulator", "--port", str(port)],
+            capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+    finally:
+        assert stop(proc) == 0
+    assert same_state.returncode == 2 and "Traceback" not in same_state.stderr
+    assert f"{state} is in use by another emulator (pid {proc.pid})" in same_state.stderr
+    assert same_port.returncode != 0 and "Traceback" not in same_port.stderr
+    assert f"Port {port} is in use" in same_port.stderr  # Werkzeug's own message
