@@ -131,15 +131,20 @@ def render(r: dict[str, Any]) -> str:
         "## Status polling: the sensor's calls per tick against the bound and the seeds' pattern",
         "",
         "The seeds' pattern lists every open batch, then GETs every unsettled run. Time at",
-        "10 requests/s (the PAYG limit) is modelled from the call counts.",
+        "10 requests/s (the PAYG limit) is modelled from the call counts. The scan reads the",
+        "changed runs plus, on the first scans after a burst, the overlap below the watermark",
+        "again (a guard against late commits); confirmation calls close settled groups (one",
+        "per unsettled status for the whole workflow when nothing of it is left open).",
         "",
-        "| open runs | changing | tick | changed | sensor calls | bound ⌈changed/1000⌉+1 | seeds' calls | sensor s @10/s | seeds' s @10/s | sensor CPU ms |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| open runs | changing | tick | changed | runs read | scan calls | ⌈read/1000⌉+1 | confirm calls | total calls | ⌈changed/1000⌉+1 | seeds' calls | sensor s @10/s | seeds' s @10/s | sensor CPU ms |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for p in r["polling"]:
         for t in p["ticks"]:
             lines.append(
                 f"| {p['runs']:,} | {p['change_fraction']:.0%} | {t['tick']} | {t['changed']:,} | "
+                f"{t.get('runs_read', '-')} | {t.get('scan_calls', '-')} | "
+                f"{t.get('scan_bound', '-')} | {t.get('confirm_calls', '-')} | "
                 f"{t['poller_calls']} | {t['bound']} | {t['naive_calls']:,} | "
                 f"{t['poller_seconds_at_qps']} | {t['naive_seconds_at_qps']} | {t['poller_cpu_ms']} |"
             )

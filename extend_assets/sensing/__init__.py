@@ -30,13 +30,18 @@ counters of sightings by status. A run is sighted once per change, so terminal
 sightings estimate settled runs; the estimate can only run *high* (a reviewed
 NEEDS_REVIEW run, a metadata update of a settled run), never low for runs that
 changed after the group's start. So the estimate only decides *when to check*;
-closing a group takes an exact *confirmation*: for each batch, in the order
-PENDING, PROCESSING, CANCELLING (, NEEDS_REVIEW when waiting), one
-``GET /workflow_runs?batchId=&status=&maxPageSize=1``. Runs only move forward
-through those statuses, so a (batch, status) pair found empty stays empty: the
-confirmation position is saved and a retry resumes at the pair that blocked,
-so confirming a group costs about ``batches * statuses`` calls over its whole
-life. Runs created one by one are few and tracked exactly by id (an id leaves the
+closing a group takes an exact *confirmation*: status by status, in the order
+PENDING, PROCESSING, CANCELLING (, NEEDS_REVIEW when waiting), no run may be left
+in it. A group whose estimate says "settled" first asks the workflow as a whole
+(``GET /workflow_runs?workflowId=&status=&maxPageSize=1``): an empty answer clears
+that status for every group at once, so closing any number of groups usually costs
+one call per status. A status some run of the workflow is still in is checked
+batch by batch (``batchId=&status=``). Runs only move forward through those
+statuses, so a (status, batch) pair found empty stays empty: the confirmation
+position is saved and a retry resumes at the pair that blocked, so confirming a
+group costs at most ``batches * statuses`` calls over its whole life. A status is
+only taken as empty from an answer given after the group's previous statuses were
+found empty (a run PENDING before then may be PROCESSING now). Runs created one by one are few and tracked exactly by id (an id leaves the
 cursor when seen settled). A safety net confirms every open group at least every
 ``safety_confirm_seconds`` whatever its counters say.
 

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-CURSOR_VERSION = 1
+CURSOR_VERSION = 2
 
 
 @dataclass
@@ -33,7 +33,7 @@ class OpenGroup:
     counts: dict[str, int] = field(default_factory=dict)
     """Sightings by status since submission (estimates: a run may be counted twice)."""
     confirm_pos: int = 0
-    """(batch, unsettled status) pairs already found empty, in a fixed order."""
+    """(unsettled status, batch) pairs already found empty, status by status (version 2)."""
     last_change: float = 0.0
     last_confirm: float = 0.0
     confirmed_counts: int = -1

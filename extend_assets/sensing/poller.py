@@ -109,6 +109,8 @@ class TickReport:
     requests: list[PartitionRequest] = field(default_factory=list)
     progress: list[Progress] = field(default_factory=list)
     list_calls: int = 0
+    scan_calls: int = 0
+    """The list calls of the incremental scan (the rest confirm, look up or cancel)."""
     get_calls: int = 0
     cancel_calls: int = 0
     runs_changed: int = 0
@@ -183,6 +185,10 @@ class RunStatusPoller:
         self._calls = 0
         self.report = TickReport()
         self._changed_groups: set[str] = set()
+        # This tick's workflow-wide answers: status -> number of the call that found no
+        # run of the workflow in it; statuses found occupied are not asked again.
+        self._workflow_clear: dict[str, int] = {}
+        self._workflow_occupied: set[str] = set()
 
     # -- ledger ---------------------------------------------------------------------
 
@@ -307,6 +313,7 @@ class RunStatusPoller:
                 page_size=PAGE_SIZE,
                 page_token=scan.token,
             )
+            self.report.scan_calls += 1
             runs = list(page.runs)
             if scan.upper is None:
                 top = runs[0].updated_at.timestamp() if runs else scan.lower
@@ -496,17 +503,22 @@ class RunStatusPoller:
             estimate = self.settled_estimate(group)
             due = force_confirm or now - group.last_confirm >= self.settings.safety_confirm_seconds
             # Runs created one by one are tracked exactly: none left means none open.
-            ready = estimate >= group.expected or not group.batches
-            if ready and not group.direct:
+            ready = (estimate >= group.expected or not group.batches) and not group.direct
+            if ready:
                 moved = estimate != group.confirmed_counts
                 due = (
                     due or moved or now - group.last_confirm >= self.settings.confirm_retry_seconds
                 )
-            if due and self._confirm(group):
+            if due and self._confirm(group, likely_settled=ready):
                 self._close(group)
 
-    def _confirm(self, group: OpenGroup) -> bool:
-        """Exact check, batch by batch and status by status; resumes where it stopped."""
+    def _confirm(self, group: OpenGroup, likely_settled: bool) -> bool:
+        """Exact check, status by status and batch by batch; resumes where it stopped.
+
+        A group that looks settled first asks the workflow as a whole (one call per
+        status, shared by every group this tick); only a status some run of the
+        workflow is still in is checked batch by batch.
+        """
         started, estimate = self.clock(), self.settled_estimate(group)
 
         def attempted() -> None:  # only an attempt that got answers counts as one
@@ -514,16 +526,31 @@ class RunStatusPoller:
             group.confirmed_counts = estimate
 
         order = self._confirm_order()
-        total = len(group.batches) * len(order)
+        per_status = len(group.batches)
+        total = per_status * len(order)
+        # The call after which this group's previous statuses were known empty (-1: in
+        # an earlier tick). A status is only known empty from an answer given after
+        # that: a run PENDING before then may be PROCESSING now.
+        previous_done = -1
         while group.confirm_pos < total:
-            batch = group.batches[group.confirm_pos // len(order)]
-            status = order[group.confirm_pos % len(order)]
-            page = self._list(batch_id=batch, status=status, page_size=1)
+            block, offset = divmod(group.confirm_pos, per_status)
+            status = order[block]
+            if likely_settled:
+                clear_at = self._workflow_clear_after(status, previous_done)
+                if clear_at is not None:
+                    attempted()
+                    group.confirm_pos = (block + 1) * per_status
+                    previous_done = clear_at
+                    self._changed_groups.add(group.id)
+                    continue
+            page = self._list(batch_id=group.batches[offset], status=status, page_size=1)
             attempted()
             if list(page.runs):
                 self._changed_groups.add(group.id)
                 return False
             group.confirm_pos += 1
+            if group.confirm_pos % per_status == 0:
+                previous_done = self._calls
             self._changed_groups.add(group.id)
         for run_id in list(group.direct):
             self._spend()
@@ -535,6 +562,21 @@ class RunStatusPoller:
             group.direct.remove(run_id)
         attempted()
         return True
+
+    def _workflow_clear_after(self, status: str, after: int) -> int | None:
+        """The number of a call, later than ``after``, that found no run of the workflow
+        in ``status`` (asking once more if needed); None when some run is in it."""
+        if status in self._workflow_occupied:
+            return None
+        seen = self._workflow_clear.get(status)
+        if seen is not None and seen > after:
+            return seen
+        page = self._list(workflow_id=self.settings.workflow_id, status=status, page_size=1)
+        if list(page.runs):
+            self._workflow_occupied.add(status)
+            return None
+        self._workflow_clear[status] = self._calls
+        return self._calls
 
     def _close(self, group: OpenGroup) -> None:
         c = self.cursor

@@ -23,6 +23,12 @@ def test_sensor_bench_stays_within_the_bound_on_a_quiet_workflow() -> None:
         assert tick["naive_calls"] >= 2000 * 0.99  # the seeds' pattern: every open run
 
 
+def test_sensor_bench_closes_everything_with_one_call_per_status_when_all_change() -> None:
+    ticks = sensor_bench.run(runs=3000, ticks=3, change_fraction=1.0)["ticks"]
+    assert all(t["scan_calls"] <= t["scan_bound"] for t in ticks)
+    assert [t["confirm_calls"] for t in ticks] == [0, 4, 0]  # PENDING..NEEDS_REVIEW, once
+
+
 MACHINE = {"cpu": "cpu", "cores": 2, "python": "3.11", "platform": "linux", "date": "today"}
 
 

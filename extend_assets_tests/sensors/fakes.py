@@ -44,6 +44,8 @@ class FakeExtend:
         self.fail_next = 0
         self.on_list: Callable[[int], None] | None = None
         """Called before each list call with the number of list calls so far."""
+        self.before_list: Callable[[dict[str, Any]], None] | None = None
+        """Called before each list call with its filters (status, batch_id, workflow_id)."""
         self._ids = itertools.count(1)
 
     # -- test controls -----------------------------------------------------------
@@ -106,6 +108,8 @@ class FakeExtend:
     ) -> FakePage:
         if self.on_list is not None:
             self.on_list(self.calls["list"])
+        if self.before_list is not None:
+            self.before_list({"status": status, "batch_id": batch_id, "workflow_id": workflow_id})
         self._maybe_fail()
         self.calls["list"] += 1
         pool = self.by_batch.get(batch_id, []) if batch_id else self.runs.values()

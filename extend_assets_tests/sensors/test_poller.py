@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import math
+import random
 
 import pytest
 
-from extend_assets.sensing.cursor import SensorCursor
+from extend_assets.sensing.cursor import CURSOR_VERSION, OpenGroup, SensorCursor
 from extend_assets.sensing.poller import (
+    TERMINAL,
     PollerSettings,
     RunStatusPoller,
     Submission,
@@ -90,13 +93,141 @@ def test_group_settles_over_ticks_and_is_requested_once() -> None:
     fake.set_status(everything[1999:], "FAILED")
     report = h.tick()
     assert [r.partitions for r in report.requests] == [(DAY1, DAY2)]
-    # exact confirmation: 2 batches x 4 unsettled statuses (plus at most one scan page)
-    assert 2 * 4 <= report.list_calls <= 1 + 2 * 4
+    # The change rate seen so far predicts a costly scan and one run is left: the tick
+    # confirms per batch instead, 2 batches x 4 unsettled statuses.
+    assert report.mode == "per-batch" and report.list_calls == 2 * 4
     for _ in range(3):
         fake.advance(30)
         assert h.tick().requests == []
     assert len(h.requests) == 1
     assert h.cursor.open == [] and len(h.cursor.closed) == 1
+
+
+def test_settled_groups_are_confirmed_with_one_call_per_status_in_all() -> None:
+    fake = FakeExtend()
+    h = Harness(fake)
+    everything = []
+    for number in range(3):
+        batches = []
+        for _ in range(4):
+            batch, runs = fake.add_batch(50, DAY1)
+            batches.append(batch)
+            everything += runs
+        h.submit(f"run-{number}", batches, 200, [DAY1])
+    h.tick()
+    fake.advance(30)
+    fake.set_status(everything, "PROCESSED")
+    report = h.tick()
+    read = report.runs_changed + report.overlap_rereads
+    assert report.mode == "scan" and len(report.requests) == 3
+    # 3 groups x 4 batches x 4 statuses would be 48 calls; the workflow as a whole: 4
+    assert report.list_calls <= scan_bound(read) + 4
+
+
+def test_a_settled_group_beside_an_open_one_is_confirmed_batch_by_batch() -> None:
+    fake = FakeExtend()
+    h = Harness(fake)
+    done_batch, done_runs = fake.add_batch(20, DAY1)
+    open_batch, _ = fake.add_batch(20, DAY2)
+    h.submit("done", [done_batch], 20, [DAY1])
+    h.submit("open", [open_batch], 20, [DAY2])
+    h.tick()
+    fake.advance(30)
+    fake.set_status(done_runs, "PROCESSED")
+    report = h.tick()
+    assert [r.partitions for r in report.requests] == [(DAY1,)]
+    assert [g.id for g in h.cursor.open] == ["open"]
+
+
+class CheckedPoller(RunStatusPoller):
+    """Fails the test if a group closes while one of its runs is unsettled on the server."""
+
+    fake: FakeExtend
+
+    def _close(self, group: OpenGroup) -> None:
+        unsettled = [
+            run.id
+            for batch in group.batches
+            for run in self.fake.by_batch[batch]
+            if run.status not in TERMINAL
+        ]
+        assert not unsettled, f"{group.id} closed with {len(unsettled)} run(s) unsettled"
+        super()._close(group)
+
+
+def test_a_workflow_wide_answer_older_than_a_groups_last_check_is_asked_again() -> None:
+    """G1 learns "no run is PROCESSING"; then G2's last PENDING run starts PROCESSING and
+    G2's PENDING check comes back empty. The old answer must not close G2."""
+    fake = FakeExtend()
+    h = Harness(fake)
+    g1_batch, g1_runs = fake.add_batch(2, DAY1)
+    g2_batch, (done, late) = fake.add_batch(2, DAY2)
+    h.submit("g1", [g1_batch], 2, [DAY1])
+    h.submit("g2", [g2_batch], 2, [DAY2])
+    h.tick()
+    fake.advance(30)
+    fake.set_status([done], "PROCESSED")
+    h.tick()
+    fake.advance(30)
+    fake.set_status(g1_runs, "PROCESSED")  # g1 settles in the same tick as
+    fake.touch([done])  # g2's estimate says 2 of 2: `done` is sighted again
+
+    def start_late_run(call: dict[str, object]) -> None:
+        if call["batch_id"] == g2_batch and call["status"] == "PENDING":
+            fake.set_status([late], "PROCESSING")
+
+    fake.before_list = start_late_run
+    cursor = SensorCursor.from_json(h.cursor_json)
+    poller = CheckedPoller(fake, cursor, h.settings, lambda: fake.now)
+    poller.fake = fake
+    report = poller.tick()
+    assert report.error is None
+    assert [r.partitions for r in report.requests] == [(DAY1,)]
+    assert [g.id for g in cursor.open] == ["g2"]
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_no_group_closes_early_while_runs_move_between_confirmation_calls(seed: int) -> None:
+    """Runs move on during the calls of a tick and settled runs are touched again (which
+    inflates the estimates): confirmation must still never close a group early."""
+    rng = random.Random(seed)
+    fake = FakeExtend()
+    submissions = []
+    for number in range(3):
+        batches = []
+        for _ in range(3):
+            batch, _ = fake.add_batch(4, DAY1)
+            batches.append(batch)
+        submissions.append(Submission(f"g{number}", (DAY1,), tuple(batches), (), 12, fake.now))
+    step = {"PENDING": "PROCESSING", "PROCESSING": "PROCESSED"}
+
+    def move(_: int) -> None:
+        fake.advance(0.01)
+        everyone = list(fake.runs.values())
+        movable = [r for r in everyone if r.status in step]
+        if movable and rng.random() < 0.6:
+            run = rng.choice(movable)
+            fake.set_status([run.id], step[run.status])
+        settled = [r for r in everyone if r.status == "PROCESSED"]
+        if settled and rng.random() < 0.5:
+            fake.touch([rng.choice(settled).id])  # a metadata update: sighted again
+
+    fake.on_list = move
+    settings = PollerSettings(workflow_id="wf", confirm_retry_seconds=0.0)
+    cursor_json: str | None = None
+    for _ in range(200):
+        cursor = SensorCursor.from_json(cursor_json)
+        poller = CheckedPoller(fake, cursor, settings, lambda: fake.now)
+        poller.fake = fake
+        if poller.accepts_submissions and submissions:
+            poller.add_submissions(submissions)
+            submissions = []
+        poller.tick()
+        cursor_json = cursor.to_json()
+        fake.advance(1)
+        if not SensorCursor.from_json(cursor_json).open:
+            break
+    assert SensorCursor.from_json(cursor_json).open == []
 
 
 def test_updates_at_the_watermark_are_neither_missed_nor_counted_twice() -> None:
@@ -306,7 +437,8 @@ def test_cursor_stays_small_and_unknown_versions_start_over() -> None:
     assert len(h.cursor_json or "") < 8_000
     assert SensorCursor.from_json('{"version": 999, "open": 5}').open == []
     assert SensorCursor.from_json("not json").open == []
-    assert SensorCursor.from_json('{"version": 1, "open": [{"bad": 1}]}').open == []
+    bad_group = json.dumps({"version": CURSOR_VERSION, "open": [{"bad": 1}]})
+    assert SensorCursor.from_json(bad_group).open == []
 
 
 @pytest.mark.parametrize("policy", ["wait", "settle"])
