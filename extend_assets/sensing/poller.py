@@ -189,6 +189,8 @@ class RunStatusPoller:
         # run of the workflow in it; statuses found occupied are not asked again.
         self._workflow_clear: dict[str, int] = {}
         self._workflow_occupied: set[str] = set()
+        # Per group, the call after which its statuses so far were known empty this tick.
+        self._statuses_done_at: dict[str, int] = {}
 
     # -- ledger ---------------------------------------------------------------------
 
@@ -531,7 +533,7 @@ class RunStatusPoller:
         # The call after which this group's previous statuses were known empty (-1: in
         # an earlier tick). A status is only known empty from an answer given after
         # that: a run PENDING before then may be PROCESSING now.
-        previous_done = -1
+        previous_done = self._statuses_done_at.get(group.id, -1)
         while group.confirm_pos < total:
             block, offset = divmod(group.confirm_pos, per_status)
             status = order[block]
@@ -540,7 +542,7 @@ class RunStatusPoller:
                 if clear_at is not None:
                     attempted()
                     group.confirm_pos = (block + 1) * per_status
-                    previous_done = clear_at
+                    previous_done = self._statuses_done_at[group.id] = clear_at
                     self._changed_groups.add(group.id)
                     continue
             page = self._list(batch_id=group.batches[offset], status=status, page_size=1)
@@ -550,7 +552,7 @@ class RunStatusPoller:
                 return False
             group.confirm_pos += 1
             if group.confirm_pos % per_status == 0:
-                previous_done = self._calls
+                previous_done = self._statuses_done_at[group.id] = self._calls
             self._changed_groups.add(group.id)
         for run_id in list(group.direct):
             self._spend()

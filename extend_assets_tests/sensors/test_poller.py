@@ -186,6 +186,38 @@ def test_a_workflow_wide_answer_older_than_a_groups_last_check_is_asked_again() 
     assert [g.id for g in cursor.open] == ["g2"]
 
 
+def test_an_answer_from_before_a_groups_earlier_check_in_the_same_tick_is_not_reused() -> None:
+    """Before the scan g2 (due by the safety net) finds PENDING empty only after g1 learned
+    "no run is PROCESSING", then finds its last run PROCESSING. After the scan g2 looks
+    settled; the old workflow-wide answer must not close it."""
+    fake = FakeExtend()
+    b1, g1_runs = fake.add_batch(2, DAY1)
+    b2, (late, done) = fake.add_batch(2, DAY2)
+    fake.advance(50)
+    fake.set_status(g1_runs, "PROCESSED")
+    fake.set_status([done], "PROCESSED")
+    fake.advance(50)
+    now = fake.now
+    g1 = OpenGroup("g1", [DAY1], [b1], 2, start=now - 200, wm=now - 60,
+                   counts={"PROCESSED": 2}, last_confirm=now - 1, last_change=now)  # fmt: skip
+    g2 = OpenGroup("g2", [DAY2], [b2], 2, start=now - 200, wm=now - 60,
+                   counts={"PROCESSED": 1}, last_confirm=now - 601, last_change=now)  # fmt: skip
+    cursor = SensorCursor(open=[g1, g2], wm=now - 60, wm_rechecked=True)
+
+    def start_late_run(call: dict[str, object]) -> None:
+        if call["batch_id"] == b2 and call["status"] == "PENDING":
+            fake.set_status([late], "PROCESSING")
+
+    fake.before_list = start_late_run
+    poller = CheckedPoller(fake, cursor, PollerSettings(workflow_id="wf"), lambda: fake.now)
+    poller.fake = fake
+    report = poller.tick()
+    assert report.error is None and report.mode == "scan"
+    assert [r.partitions for r in report.requests] == [(DAY1,)]
+    (left,) = cursor.open
+    assert left.id == "g2" and poller.settled_estimate(left) >= 2  # it looked settled
+
+
 @pytest.mark.parametrize("seed", range(12))
 def test_no_group_closes_early_while_runs_move_between_confirmation_calls(seed: int) -> None:
     """Runs move on during the calls of a tick and settled runs are touched again (which
