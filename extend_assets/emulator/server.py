@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict
@@ -10,22 +9,14 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from werkzeug.serving import WSGIRequestHandler, make_server
-
 from extend_assets.emulator.config import DEFAULT_API_KEY, load_workflows
 from extend_assets.emulator.documents import DEFAULT_MAX_FILE_BYTES
 from extend_assets.emulator.engine import Engine
 from extend_assets.emulator.faults import FaultPlan, Faults
 from extend_assets.emulator.routes import EmulatorApp
+from extend_assets.emulator.serving import BackgroundServer
 from extend_assets.emulator.state import Backend
 from extend_assets.emulator.webhooks import WebhookSender
-
-
-class QuietHandler(WSGIRequestHandler):
-    """No access log: request lines can carry tokens (presigned URLs), and tests want quiet."""
-
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        return None
 
 
 class EmulatorServer:
@@ -57,7 +48,7 @@ class EmulatorServer:
         if webhook_url and not webhook_secret:
             raise ValueError("webhook_url needs webhook_secret to sign events with")
         self.host = host
-        self._requested_port = port
+        self._http = BackgroundServer(host, port, "emulator")
         self.api_keys = tuple(api_keys)
         self.backend = Backend(load_workflows(config_path), state_path)
         self.fault_plan = FaultPlan(requests_per_second=requests_per_second)
@@ -73,28 +64,16 @@ class EmulatorServer:
         self.webhooks = WebhookSender(webhook_url, webhook_secret or "") if webhook_url else None
         if self.webhooks is not None:
             self.backend.add_listener(self.webhooks.send)
-        self._server: Any = None
-        self._thread: threading.Thread | None = None
 
     # -- lifecycle --------------------------------------------------------------------
 
     def start(self) -> EmulatorServer:
-        self._server = make_server(
-            self.host, self._requested_port, self.app, threaded=True, request_handler=QuietHandler
-        )
-        self._server.daemon_threads = True
+        self._http.start(self.app)
         self.engine.start()
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, name="extend-emulator-http", daemon=True
-        )
-        self._thread.start()
         return self
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+        self._http.stop()
         self.engine.stop()
         if self.webhooks is not None:
             self.webhooks.close()
@@ -113,13 +92,11 @@ class EmulatorServer:
 
     @property
     def port(self) -> int:
-        if self._server is None:
-            raise RuntimeError("the emulator is not running; call start() first")
-        return int(self._server.server_port)
+        return self._http.port
 
     @property
     def base_url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return self._http.url
 
     @property
     def api_key(self) -> str:

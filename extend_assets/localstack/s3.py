@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
-from werkzeug.serving import make_server
-
-from extend_assets.emulator.server import QuietHandler
+from extend_assets.emulator.serving import BackgroundServer
 from extend_assets.localstack.presign import PresignValidator
 
 
@@ -35,10 +32,8 @@ class LocalS3Server:
         self.region = region
         self.access_key = access_key
         self.secret_key = secret_key
-        self._requested_port = port
+        self._http = BackgroundServer(host, port, "S3 server")
         self._clock = clock
-        self._server: Any = None
-        self._thread: threading.Thread | None = None
         self.validator: PresignValidator | None = None
 
     def start(self) -> LocalS3Server:
@@ -48,25 +43,11 @@ class LocalS3Server:
         self.validator = PresignValidator(
             moto_app, {self.access_key: self.secret_key}, lambda: self._clock()
         )
-        self._server = make_server(
-            self.host,
-            self._requested_port,
-            self.validator,
-            threaded=True,
-            request_handler=QuietHandler,
-        )
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, name="local-s3", daemon=True
-        )
-        self._thread.start()
+        self._http.start(self.validator)
         return self
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+        self._http.stop()
 
     def __enter__(self) -> LocalS3Server:
         return self.start()
@@ -81,13 +62,11 @@ class LocalS3Server:
 
     @property
     def port(self) -> int:
-        if self._server is None:
-            raise RuntimeError("the S3 server is not running; call start() first")
-        return int(self._server.server_port)
+        return self._http.port
 
     @property
     def endpoint_url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return self._http.url
 
     def set_clock(self, clock: Callable[[], float]) -> None:
         """The clock presigned URLs expire against (tests move it forward)."""
