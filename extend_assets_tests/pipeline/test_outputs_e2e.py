@@ -37,11 +37,8 @@ def truth_of(stack: Any) -> dict[str, dict[str, Any]]:
     return {doc.key: doc.truth for doc in stack.documents}
 
 
-def test_tables_match_the_ground_truth_and_a_review_reaches_them(
-    corpus_stack: Any, instance: DagsterInstance, tmp_path: Path
-) -> None:
-    stack = corpus_stack
-    db_path = tmp_path / "tables.duckdb"
+def build_on(stack: Any, db_path: Path, **options: Any) -> Any:
+    """The pipeline over the corpus stack's bucket, settling reviews at once."""
     defs, _ = build(
         stack.emulator,
         stack.s3,
@@ -49,7 +46,17 @@ def test_tables_match_the_ground_truth_and_a_review_reaches_them(
         bucket=stack.bucket,
         prefix_template=f"{stack.prefix}{{date}}/",
         review_policy="settle",
+        **options,
     )
+    return defs
+
+
+def test_tables_match_the_ground_truth_and_a_review_reaches_them(
+    corpus_stack: Any, instance: DagsterInstance, tmp_path: Path
+) -> None:
+    stack = corpus_stack
+    db_path = tmp_path / "tables.duckdb"
+    defs = build_on(stack, db_path)
     pipeline = runner(defs, instance)
     partitions = sorted({doc.partition for doc in stack.documents})
     submitted = pipeline.submit(partitions)
@@ -123,15 +130,7 @@ def test_checks_pass_and_metadata_describes_the_table(
 ) -> None:
     stack = corpus_stack
     db_path = tmp_path / "tables.duckdb"
-    defs, _ = build(
-        stack.emulator,
-        stack.s3,
-        db_path,
-        bucket=stack.bucket,
-        prefix_template=f"{stack.prefix}{{date}}/",
-        review_policy="settle",
-        failure_rate_threshold=0.5,
-    )
+    defs = build_on(stack, db_path, failure_rate_threshold=0.5)
     pipeline = runner(defs, instance)
     partition = sorted({doc.partition for doc in stack.documents})[-1]
     pipeline.submit([partition])
