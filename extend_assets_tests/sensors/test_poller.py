@@ -142,7 +142,9 @@ def test_a_settled_group_beside_an_open_one_is_confirmed_batch_by_batch() -> Non
 class CheckedPoller(RunStatusPoller):
     """Fails the test if a group closes while one of its runs is unsettled on the server."""
 
-    fake: FakeExtend
+    def __init__(self, fake: FakeExtend, cursor: SensorCursor, settings: PollerSettings) -> None:
+        super().__init__(fake, cursor, settings, lambda: fake.now)
+        self.fake = fake
 
     def _close(self, group: OpenGroup) -> None:
         unsettled = [
@@ -178,8 +180,7 @@ def test_a_workflow_wide_answer_older_than_a_groups_last_check_is_asked_again() 
 
     fake.before_list = start_late_run
     cursor = SensorCursor.from_json(h.cursor_json)
-    poller = CheckedPoller(fake, cursor, h.settings, lambda: fake.now)
-    poller.fake = fake
+    poller = CheckedPoller(fake, cursor, h.settings)
     report = poller.tick()
     assert report.error is None
     assert [r.partitions for r in report.requests] == [(DAY1,)]
@@ -209,8 +210,7 @@ def test_an_answer_from_before_a_groups_earlier_check_in_the_same_tick_is_not_re
             fake.set_status([late], "PROCESSING")
 
     fake.before_list = start_late_run
-    poller = CheckedPoller(fake, cursor, PollerSettings(workflow_id="wf"), lambda: fake.now)
-    poller.fake = fake
+    poller = CheckedPoller(fake, cursor, PollerSettings(workflow_id="wf"))
     report = poller.tick()
     assert report.error is None and report.mode == "scan"
     assert [r.partitions for r in report.requests] == [(DAY1,)]
@@ -249,8 +249,7 @@ def test_no_group_closes_early_while_runs_move_between_confirmation_calls(seed: 
     cursor_json: str | None = None
     for _ in range(200):
         cursor = SensorCursor.from_json(cursor_json)
-        poller = CheckedPoller(fake, cursor, settings, lambda: fake.now)
-        poller.fake = fake
+        poller = CheckedPoller(fake, cursor, settings)
         if poller.accepts_submissions and submissions:
             poller.add_submissions(submissions)
             submissions = []
