@@ -7,13 +7,13 @@ fsync the directory). Layout under the root::
     events/{position}.json          the landed event (JSON record, see LandedEvent)
     by-run/{runId}/{position}       empty index entries, to read a run's events
     by-batch/{batchId}/{position}   empty index entries, to read a batch's events
-    ids/{eventId}                   dedupe marker, written last; holds the position
+    ids/{eventId}                   marker: "pending P" first, "landed P" last
 
 ``position`` is ``{UTC receive time, µs}_{eventId}``, so names sort in landing order and
 a reader resumes with "everything after position P" (:meth:`LandingZone.read_after`).
-A redelivered eventId finds its marker and is a no-op. Should the receiver die after
-the event but before its marker, the redelivery lands a second copy under a new
-position: readers dedupe by eventId within a call, and consumers stay idempotent.
+A redelivered eventId finds its marker and is a no-op; one cut short by a crash is
+finished without a second copy. (Two receiver replicas landing the same eventId at
+the same instant could both write it; readers dedupe by eventId within a call.)
 
 A write starts with the position's timestamp and ends within the store's timeouts,
 so readers hold back positions younger than ``settle_seconds`` (default 120 s, far
@@ -126,28 +126,43 @@ class LandingZone(ABC):
     def land(
         self, event: WebhookEvent, *, delivered_as: str = "json", now: datetime | None = None
     ) -> LandResult:
-        """Store ``event`` durably unless its eventId already landed; LandingError if not."""
+        """Store ``event`` durably unless its eventId already landed; LandingError if not.
+
+        The marker ``ids/{eventId}`` is written first as ``pending P`` and last as
+        ``landed P``: a delivery cut short anywhere is finished by the redelivery
+        without a second copy of the event.
+        """
         with self._event_lock(event.event_id):
-            previous = self._get_optional(f"ids/{event.event_id}")
-            if previous is not None:
-                return LandResult(landed=False, position=previous.decode())
+            marker_key = f"ids/{event.event_id}"
+            state, position = _read_marker(self._get_optional(marker_key))
+            if state == "landed":
+                return LandResult(landed=False, position=position)
+            if state == "pending" and self._get_optional(f"events/{position}.json") is not None:
+                self._write_indexes(event, position)  # the cut-short delivery got this far
+                self._put(marker_key, f"landed {position}".encode())
+                return LandResult(landed=False, position=position)
             received = now or datetime.now(UTC)
             position = event_position(event.event_id, received)
+            self._put(marker_key, f"pending {position}".encode())
             body = json.dumps(to_record(event, received, delivered_as), separators=(",", ":"))
             self._put(f"events/{position}.json", body.encode())
-            if event.run_id:
-                self._put(f"by-run/{_key_part(event.run_id)}/{position}", b"")
-            if event.batch_id:
-                self._put(f"by-batch/{_key_part(event.batch_id)}/{position}", b"")
-            self._put(f"ids/{event.event_id}", position.encode())
+            self._write_indexes(event, position)
+            self._put(marker_key, f"landed {position}".encode())
             return LandResult(landed=True, position=position)
+
+    def _write_indexes(self, event: WebhookEvent, position: str) -> None:
+        if event.run_id:
+            self._put(f"by-run/{_key_part(event.run_id)}/{position}", b"")
+        if event.batch_id:
+            self._put(f"by-batch/{_key_part(event.batch_id)}/{position}", b"")
+
+    def contains(self, event_id: str) -> bool:
+        """True once the event is fully landed."""
+        return _read_marker(self._get_optional(f"ids/{event_id}"))[0] == "landed"
 
     @abstractmethod
     def check(self) -> None:
         """LandingError unless the zone is reachable and writable (called at startup)."""
-
-    def contains(self, event_id: str) -> bool:
-        return self._get_optional(f"ids/{event_id}") is not None
 
     # -- reading ----------------------------------------------------------------------
 
@@ -402,6 +417,13 @@ def _default_s3_client() -> Any:
 
 def _key_part(value: str) -> str:
     return quote(value, safe="-_.")
+
+
+def _read_marker(body: bytes | None) -> tuple[str, str]:
+    if body is None:
+        return "absent", ""
+    state, _, position = body.decode().partition(" ")
+    return state, position
 
 
 def _dedupe(events: list[LandedEvent]) -> list[LandedEvent]:
