@@ -95,7 +95,10 @@ class WebhookSender:
         self.dropped_ids: list[str] = []  # never sent (drop_rate)
         self.undelivered_ids: list[str] = []  # gave up after max_attempts
         self.counts = {"attempts": 0, "failed_attempts": 0, "duplicates_sent": 0}
-        self._rng = random.Random(self.delivery.seed)
+        seed = self.delivery.seed  # one generator per fault: each sequence is reproducible
+        self._drop_rng, self._duplicate_rng, self._order_rng = (
+            random.Random(f"{seed}:{kind}") for kind in ("drop", "duplicate", "order")
+        )
         self._cond = threading.Condition()
         self._heap: list[_Attempt] = []
         self._held: list[_Attempt] = []
@@ -122,7 +125,7 @@ class WebhookSender:
         body = json.dumps(event).encode()
         with self._cond:
             self.event_ids.append(event["eventId"])
-            if self.delivery.drop_rate and self._rng.random() < self.delivery.drop_rate:
+            if self.delivery.drop_rate and self._drop_rng.random() < self.delivery.drop_rate:
                 self.dropped_ids.append(event["eventId"])
                 return
             attempt = self._attempt(event["eventId"], body, time.monotonic())
@@ -171,7 +174,7 @@ class WebhookSender:
         return _Attempt(due, self._seq, event_id, body, duplicate=duplicate)
 
     def _release_held(self) -> None:
-        self._rng.shuffle(self._held)
+        self._order_rng.shuffle(self._held)
         now = time.monotonic()
         for attempt in self._held:
             self._seq += 1
@@ -227,7 +230,7 @@ class WebhookSender:
                 return
             self.delivered_ids.append(attempt.event_id)
             rate = self.delivery.duplicate_rate
-            if rate and self._rng.random() < rate:
+            if rate and self._duplicate_rng.random() < rate:
                 heapq.heappush(
                     self._heap,
                     self._attempt(attempt.event_id, attempt.body, time.monotonic(), True),
