@@ -7,6 +7,7 @@
                 200 ``ignored`` for event types it does not land (unknown ones included),
                 502 a ``signed_data_url`` payload could not be fetched (Extend retries),
                 503 the landing zone failed (Extend retries),
+                500 an unexpected error (counted as failed: internal; Extend retries),
                 200 ``landed`` once the event is durably stored, or ``duplicate``.
                 Nothing is stored for any refusal.
 ``GET /healthz`` status, API version, landing zone and the counters.
@@ -176,6 +177,10 @@ def create_app(config: ReceiverConfig) -> Starlette:
             counters.refused("client_disconnected")
             access_log.info("%s %s - client disconnected", request.method, request.url.path)
             return JSONResponse({}, status_code=400)
+        except Exception as error:  # a bug: answer 500 so Extend retries; name the type only
+            counters.failed("internal")
+            logger.error("event %s: unexpected %s", event_id, type(error).__name__)
+            return _answer(request, 500, "failed:internal", event_id)
 
     async def healthz(request: Request) -> JSONResponse:
         return JSONResponse(
