@@ -9,7 +9,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from extend_assets.emulator.config import DEFAULT_API_KEY, load_workflows
+from extend_assets.emulator.config import DEFAULT_API_KEY, WebhookDelivery, load_workflows
 from extend_assets.emulator.documents import DEFAULT_MAX_FILE_BYTES
 from extend_assets.emulator.engine import Engine
 from extend_assets.emulator.faults import FaultPlan, Faults
@@ -24,7 +24,8 @@ class EmulatorServer:
 
     ``latency`` is the seconds each run takes to process; ``runs_per_minute`` caps
     throughput (runs stay PENDING beyond it, as on Extend; 0 pauses processing); ``requests_per_second``
-    turns on 429s; ``state_path`` keeps runs in SQLite across restarts.
+    turns on 429s; ``state_path`` keeps runs in SQLite across restarts; ``webhook_url``
+    gets signed events, delivered (retries, faults) as ``webhook_delivery`` says.
     """
 
     def __init__(
@@ -40,6 +41,7 @@ class EmulatorServer:
         requests_per_second: float | None = None,
         webhook_url: str | None = None,
         webhook_secret: str | None = None,
+        webhook_delivery: WebhookDelivery | None = None,
         workers: int = 4,
         max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
     ) -> None:
@@ -61,7 +63,11 @@ class EmulatorServer:
             faults=self.fault_plan,
         )
         self.app = EmulatorApp(self.backend, self.engine, self.api_keys, self.fault_plan)
-        self.webhooks = WebhookSender(webhook_url, webhook_secret or "") if webhook_url else None
+        self.webhooks = (
+            WebhookSender(webhook_url, webhook_secret or "", webhook_delivery)
+            if webhook_url
+            else None
+        )
         if self.webhooks is not None:
             self.backend.add_listener(self.webhooks.send)
 
