@@ -21,6 +21,7 @@ ENGINE_PACKAGES = [
     "extend_assets.samples",
     "extend_assets.sensing",
     "extend_assets.submission",
+    "extend_assets.webhooks",
 ]
 
 
