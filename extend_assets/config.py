@@ -14,7 +14,7 @@ import re
 import sys
 from collections.abc import Sequence
 from datetime import date
-from typing import Any
+from typing import Any, Literal
 
 from dagster import AssetKey, TimeWindowPartitionsDefinition
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -128,6 +128,35 @@ class ExtendWorkflowConfig(BaseModel):
         description="Runs PENDING/PROCESSING longer than this are reported as stuck.",
     )
     cancel_stuck_runs: bool = Field(default=False, description="Cancel stuck runs too.")
+    completion: Literal["polling", "webhooks"] = Field(
+        default="polling",
+        description="How settled runs are learnt: `polling` (no setup) or `webhooks` (events "
+        "landed by `extend-assets webhooks` in `webhook_landing`; no GET per run).",
+    )
+    webhook_landing: str | None = Field(
+        default=None,
+        description="With `completion='webhooks'`: the receiver's landing zone, "
+        "`s3://BUCKET/PREFIX` or a local directory.",
+    )
+    webhook_reconcile_after_seconds: float = Field(
+        default=900.0,
+        description="Webhooks: a group with no new event for this long is confirmed through "
+        "the API (lost deliveries; cancelled runs send no event on 2025-04-21).",
+    )
+    webhook_settle_seconds: float = Field(
+        default=120.0,
+        description="Webhooks: landed events younger than this are read on a later tick "
+        "(an event still being written is never skipped).",
+    )
+    raw_runs_dir: str | None = Field(
+        default=None,
+        description="Directory of the raw WorkflowRun JSON (gzip JSONL); default beside the "
+        "DuckDB file, else under DAGSTER_HOME.",
+    )
+    runs_chunk_size: int = Field(
+        default=1000,
+        description="Runs fetched, written and flattened per chunk (memory is bounded by it).",
+    )
 
     # -- validators: each message names the option and the fix ----------------------------
 
@@ -242,7 +271,29 @@ class ExtendWorkflowConfig(BaseModel):
             raise _bad("stuck_after_seconds", value, "must be positive.", "6 hours is the default.")
         return value
 
+    @field_validator("runs_chunk_size")
+    @classmethod
+    def _chunk(cls, value: int) -> int:
+        if not 1 <= value <= 100_000:
+            raise _bad("runs_chunk_size", value, "is outside 1..100000.", "1000 is a good value.")
+        return value
+
+    @field_validator("webhook_reconcile_after_seconds", "webhook_settle_seconds")
+    @classmethod
+    def _non_negative(cls, value: float, info: Any) -> float:
+        if value < 0:
+            raise _bad(info.field_name, value, "is negative.", "Use seconds, e.g. 900.")
+        return value
+
     def model_post_init(self, context: Any) -> None:
+        if self.completion == "webhooks" and not self.webhook_landing:
+            raise _bad(
+                "webhook_landing",
+                self.webhook_landing,
+                "is missing while completion='webhooks'.",
+                "Pass the receiver's --landing (s3://BUCKET/PREFIX or a directory), or use "
+                "completion='polling'.",
+            )
         if self.raw_text_source is None:
             if not self.bucket:
                 raise _bad(

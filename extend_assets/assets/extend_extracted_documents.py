@@ -25,12 +25,8 @@ from extend_assets.assets.keys import AssetKeys
 from extend_assets.assets.metadata import documents_metadata
 from extend_assets.config import ExtendWorkflowConfig
 from extend_assets.outputs.frames import status_counts, storable
-from extend_assets.outputs.matching import (
-    rows_without_runs,
-    schema_of,
-    sources_and_runs,
-    with_partition_date,
-)
+from extend_assets.outputs.matching import rows_without_runs, with_partition_date
+from extend_assets.outputs.stream import flatten_in_chunks
 from extend_assets.resources import ExtendResource
 
 
@@ -72,9 +68,7 @@ def build_extracted_documents_asset(
         context: AssetExecutionContext, runs: pd.DataFrame, source_documents: pd.DataFrame
     ) -> Iterator[Output[pd.DataFrame] | AssetCheckResult]:
         listed = source_documents if s3_mode else None
-        raws, sources = sources_and_runs(runs)
-        schema = schema_of(raws)
-        flat = flatten.flatten_documents(raws, sources=sources, schema=schema)
+        flat = flatten_in_chunks(runs, flatten.flatten_documents)
         extra = rows_without_runs(runs, listed)
         frame = pd.concat([flat, extra], ignore_index=True) if len(extra) else flat
         frame = storable(with_partition_date(frame))

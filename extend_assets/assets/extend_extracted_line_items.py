@@ -9,7 +9,8 @@ from extend_assets import flatten
 from extend_assets.assets.keys import AssetKeys
 from extend_assets.assets.metadata import preview, table_schema
 from extend_assets.outputs.frames import storable
-from extend_assets.outputs.matching import schema_of, sources_and_runs, with_partition_date
+from extend_assets.outputs.matching import with_partition_date
+from extend_assets.outputs.stream import flatten_in_chunks
 
 
 def build_extracted_line_items_asset(keys: AssetKeys, common: dict[str, Any]) -> AssetsDefinition:
@@ -25,8 +26,7 @@ def build_extracted_line_items_asset(keys: AssetKeys, common: dict[str, Any]) ->
     def extend_extracted_line_items(
         context: AssetExecutionContext, runs: pd.DataFrame
     ) -> Output[pd.DataFrame]:
-        raws, sources = sources_and_runs(runs)
-        frame = flatten.flatten_line_items(raws, sources=sources, schema=schema_of(raws))
+        frame = flatten_in_chunks(runs, flatten.flatten_line_items)
         frame = storable(with_partition_date(frame))
         return Output(
             frame,

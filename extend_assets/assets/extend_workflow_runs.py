@@ -1,5 +1,14 @@
-"""``extend_workflow_runs``: the full Extend WorkflowRun of every document the ledger sent."""
+"""``extend_workflow_runs``: the full Extend WorkflowRun of every document the ledger sent.
 
+Runs are streamed: taken from landed webhook events (``completion="webhooks"``) or
+fetched with GET, chunk by chunk, their raw JSON appended to gzip JSONL files (see
+:mod:`extend_assets.outputs.stream`); the table keeps ids, status and each run's file
+URI and line, never the JSON itself.
+"""
+
+import os
+import re
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -7,16 +16,41 @@ from dagster import AssetExecutionContext, AssetIn, AssetsDefinition, MetadataVa
 
 from extend_assets.assets.keys import AssetKeys
 from extend_assets.config import ExtendWorkflowConfig
-from extend_assets.outputs.fetch import fetch_runs, run_ids_of_batches
 from extend_assets.outputs.frames import MISSING, run_frame, status_counts
-from extend_assets.outputs.matching import match_runs_to_ledger
+from extend_assets.outputs.stream import LedgerMatcher, RawRunWriter, RunStream, listed_statuses
 from extend_assets.resources import ExtendResource
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.=-]+")
+
+
+def raw_runs_root(s: ExtendWorkflowConfig, instance: Any) -> Path:
+    """``raw_runs_dir``, else beside the DuckDB file (EXTEND_DUCKDB_PATH), else DAGSTER_HOME."""
+    if s.raw_runs_dir:
+        return Path(s.raw_runs_dir)
+    database = os.environ.get("EXTEND_DUCKDB_PATH")
+    if database and database != ":memory:":
+        return Path(database).resolve().parent / "extend_raw_runs"
+    home = os.environ.get("DAGSTER_HOME")
+    if home:
+        return Path(home) / "extend_raw_runs"
+    return Path(instance.storage_directory()) / "extend_raw_runs"
+
+
+def raw_runs_directory(context: AssetExecutionContext, s: ExtendWorkflowConfig) -> Path:
+    """One directory per workflow, partition (or range) and Dagster run."""
+    if context.has_partition_key_range and not context.has_partition_key:
+        window = context.partition_key_range
+        partition = f"{window.start}..{window.end}"
+    else:
+        partition = context.partition_key
+    root = raw_runs_root(s, context.instance)
+    return root / s.name / _UNSAFE.sub("_", partition) / context.run.run_id
 
 
 def build_workflow_runs_asset(
     s: ExtendWorkflowConfig, keys: AssetKeys, common: dict[str, Any]
 ) -> AssetsDefinition:
-    """``extend_workflow_runs``: every run of the partition's ledger, fetched."""
+    """``extend_workflow_runs``: every run of the partition's ledger, streamed to files."""
 
     @asset(
         key=keys.runs,
@@ -24,7 +58,8 @@ def build_workflow_runs_asset(
         kinds={"extend", "pandas"},
         pool=s.pool,
         required_resource_keys={s.extend_resource_key},
-        description="The full Extend WorkflowRun of every submitted document (raw JSON kept).",
+        description="Every submitted document's Extend run: ids, status and the URI of its "
+        "raw WorkflowRun JSON (gzip JSONL files).",
         **common,
     )
     def extend_workflow_runs(
@@ -33,29 +68,53 @@ def build_workflow_runs_asset(
         extend: ExtendResource = getattr(context.resources, s.extend_resource_key)
         batch_ids = sorted({str(b) for b in ledger["batch_id"].dropna()})
         direct_ids = [str(r) for r in ledger["run_id"].dropna()]
-        with extend.get_client() as client:
-            listed_ids = run_ids_of_batches(client, batch_ids)
-            run_ids = list(dict.fromkeys([*listed_ids, *direct_ids]))
+        directory = raw_runs_directory(context, s)
+        matcher = LedgerMatcher(ledger)
+        with RawRunWriter(directory, s.runs_chunk_size) as writer, extend.get_client() as client:
+            stream = RunStream(matcher, writer)
+            wanted: dict[str, str | None] = listed_statuses(client, batch_ids)
+            for run_id in direct_ids:
+                wanted.setdefault(run_id, None)
             context.log.info(
-                f"Fetching {len(run_ids)} run(s) from {len(batch_ids)} batch(es) and "
-                f"{len(direct_ids)} direct run(s)."
+                f"{len(wanted)} run(s) in {len(batch_ids)} batch(es) and {len(direct_ids)} "
+                f"direct run(s); completion: {s.completion}."
             )
-            runs = fetch_runs(
+            if s.completion == "webhooks" and s.webhook_landing:
+                from extend_assets.webhooks import open_landing_zone
+
+                zone = open_landing_zone(s.webhook_landing)
+                events = zone.iter_events_for(runs=direct_ids, batches=batch_ids)
+                stream.take_events(events, wanted, s.runs_chunk_size)
+                context.log.info(
+                    f"{stream.counts.from_events} run(s) taken from landed events; "
+                    f"{len(wanted) - len(stream.done)} left to fetch."
+                )
+            stream.fetch_gaps(
                 client,
-                run_ids,
+                wanted,
+                chunk_size=s.runs_chunk_size,
                 max_workers=s.fetch_workers,
                 progress=lambda done, total: context.log.info(f"Fetched {done}/{total} runs."),
             )
-        rows = match_runs_to_ledger(ledger, runs)
-        frame = run_frame(rows)
-        counts = status_counts(frame["status"])
+        counts = stream.counts
+        context.log.info(
+            f"Runs from landed events: {counts.from_events}; fetched by GET: {counts.fetched}; "
+            f"{len(writer.files)} raw file(s) under {directory}."
+        )
+        frame = run_frame(matcher.rows)
+        statuses = status_counts(frame["status"])
         return Output(
             frame,
             metadata={
                 "dagster/row_count": len(frame),
-                "runs_fetched": len(runs),
-                "status_counts": MetadataValue.json(counts),
-                "missing_runs": counts.get(MISSING, 0),
+                "runs_fetched": counts.fetched,
+                "runs_from_events": counts.from_events,
+                "runs_fetched_by_get": counts.fetched,
+                "raw_files": len(writer.files),
+                "raw_runs_uri": MetadataValue.url(directory.as_uri()),
+                "completion": s.completion,
+                "status_counts": MetadataValue.json(statuses),
+                "missing_runs": statuses.get(MISSING, 0),
             },
         )
 

@@ -44,7 +44,7 @@ def table_schema(frame: pd.DataFrame) -> TableSchema:
 def preview(frame: pd.DataFrame, rows: int = 5, max_columns: int = 12) -> MetadataValue:
     """A Markdown preview of the first rows, with no URLs (presigned ones are credentials)."""
     head = frame.head(rows)
-    head = head[[c for c in head.columns if c != "raw_json"][:max_columns]]
+    head = head[[c for c in head.columns if c not in ("raw_json", "raw_uri")][:max_columns]]
     head = head.map(lambda v: "<url>" if isinstance(v, str) and "://" in v and "?" in v else v)
     try:
         return MetadataValue.md(head.to_markdown(index=False))

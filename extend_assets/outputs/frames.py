@@ -21,7 +21,8 @@ RUN_COLUMNS = [
     "batch_id",
     "run_id",
     "status",
-    "raw_json",
+    "raw_uri",
+    "raw_line",
 ]
 
 # Statuses of rows for documents that never became an Extend run.
@@ -32,7 +33,8 @@ MISSING = "MISSING"
 def run_frame(rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
     frame = pd.DataFrame(list(rows), columns=RUN_COLUMNS)
     frame["partition_date"] = pd.to_datetime(frame["partition_date"])
-    return as_strings(frame, [c for c in RUN_COLUMNS if c != "partition_date"])
+    frame["raw_line"] = frame["raw_line"].astype("Int64")
+    return as_strings(frame, [c for c in RUN_COLUMNS if c not in ("partition_date", "raw_line")])
 
 
 def storable(frame: pd.DataFrame) -> pd.DataFrame:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import pandas as pd
@@ -61,18 +61,14 @@ def match_runs_to_ledger(ledger: pd.DataFrame, runs: Sequence[WorkflowRun]) -> l
     return rows
 
 
-def sources_and_runs(
-    runs_frame: pd.DataFrame,
-) -> tuple[list[dict[str, Any]], dict[str, flatten.SourceRef]]:
-    raws: list[dict[str, Any]] = []
+def source_refs(runs_frame: pd.DataFrame) -> dict[str, flatten.SourceRef]:
+    """The source document of each run of the runs table (ids only, no raw JSON)."""
     sources: dict[str, flatten.SourceRef] = {}
     for row in runs_frame.itertuples(index=False):
-        if not isinstance(row.raw_json, str):
+        if not isinstance(row.run_id, str):
             continue
-        raw = json.loads(row.raw_json)
-        raws.append(raw)
         is_text = str(row.bucket).startswith("text:")
-        sources[str(row.run_id)] = flatten.SourceRef(
+        sources[row.run_id] = flatten.SourceRef(
             bucket=None if is_text else str(row.bucket),
             key=None if is_text else str(row.key),
             etag=None if is_text else str(row.etag),
@@ -80,10 +76,10 @@ def sources_and_runs(
             batch_id=None if pd.isna(row.batch_id) else str(row.batch_id),
             source_id=str(row.key) if is_text else None,
         )
-    return raws, sources
+    return sources
 
 
-def schema_of(raws: Sequence[Mapping[str, Any]]) -> Mapping[str, Any] | None:
+def schema_of(raws: Iterable[Mapping[str, Any]]) -> Mapping[str, Any] | None:
     """The extraction schema, read from the first run that carries one."""
     for raw in raws:
         schema = flatten.extraction_schema(raw)
@@ -106,7 +102,7 @@ def rows_without_runs(runs: pd.DataFrame, listed: pd.DataFrame | None) -> pd.Dat
     """Rows for documents Extend never ran: skipped at listing, or missing from Extend."""
     rows: list[dict[str, Any]] = []
     for row in runs.itertuples(index=False):
-        if not isinstance(row.raw_json, str):
+        if not isinstance(row.raw_uri, str):
             rows.append(
                 {
                     "partition": row.partition,

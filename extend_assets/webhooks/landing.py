@@ -232,6 +232,25 @@ class LandingZone(ABC):
         """Every landed event of runs in these batches, oldest first, once per eventId."""
         return self._indexed("by-batch", batch_ids)
 
+    def iter_events_for(
+        self, *, runs: Iterable[str] = (), batches: Iterable[str] = ()
+    ) -> Iterator[LandedEvent]:
+        """The landed events of these runs and batches, oldest first, once per eventId.
+
+        Only the index is listed up front; events are read one at a time as the caller
+        consumes them, so a partition's payloads are never all in memory.
+        """
+        positions: set[str] = set()
+        for index, ids in (("by-batch", batches), ("by-run", runs)):
+            for value in dict.fromkeys(ids):
+                positions.update(self._list(f"{index}/{_key_part(value)}/", after=None, limit=None))
+        seen: set[str] = set()
+        for position in sorted(positions):
+            event = self.read(position)
+            if event.event_id not in seen:
+                seen.add(event.event_id)
+                yield event
+
     def _indexed(self, index: str, ids: Iterable[str]) -> list[LandedEvent]:
         positions: set[str] = set()
         for value in dict.fromkeys(ids):

@@ -1,0 +1,354 @@
+"""Streaming a partition's runs: matched to the ledger and written chunk by chunk.
+
+Memory must not grow with the partition, so no step holds every raw run at once:
+
+- :class:`LedgerMatcher` knows, per ledger document, which run it got (ids and status
+  only, a few strings per document);
+- :class:`RawRunWriter` appends each matched run's raw JSON to gzip JSONL files of at
+  most ``chunk_size`` lines under the run's directory; the runs table keeps the file's
+  URI and the line (``raw_uri``, ``raw_line``);
+- :func:`iter_raw_chunks` reads those files back one file (one chunk) at a time for the
+  documents and line-items tables.
+
+Runs come from two sources, in this order: landed webhook events (``from_events``, no
+API call) and GETs for whatever the events did not cover (``gaps``). Both feed
+:meth:`RunStream.add`.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import unquote, urlsplit
+
+import pandas as pd
+
+from extend_assets.client import SUBMISSION_METADATA_KEY, ExtendClient, WorkflowRun
+from extend_assets.outputs.frames import MISSING
+from extend_assets.outputs.matching import schema_of, source_refs
+from extend_assets.submission.ledger_table import partition_date
+
+RAW_FILE = "runs-{:05d}.jsonl.gz"
+# Statuses a landed event may carry for a run that is done for now.
+SETTLED_STATUSES = frozenset({"PROCESSED", "FAILED", "REJECTED", "CANCELLED", "NEEDS_REVIEW"})
+
+
+class LandedEventLike(Protocol):
+    """The part of ``extend_assets.webhooks.LandedEvent`` read here."""
+
+    @property
+    def run_id(self) -> str | None: ...
+
+    @property
+    def run_status(self) -> str | None: ...
+
+    @property
+    def api_version(self) -> str: ...
+
+    @property
+    def payload(self) -> dict[str, Any]: ...
+
+
+def run_from_event(event: LandedEventLike) -> WorkflowRun:
+    """The WorkflowRun a landed event carries, whichever API version it was delivered in.
+
+    2025-04-21 payloads are the run as ``GET /workflow_runs/{id}`` returns it; the
+    2026-02-09 shape slots in here once the client parses it.
+    """
+    return WorkflowRun.from_json(event.payload)
+
+
+def identity_of(metadata: Mapping[str, Any]) -> tuple[str, str, str, str] | None:
+    """(bucket, key, etag, submission id) of a run, from the metadata we put on it."""
+    submission = str(metadata.get(SUBMISSION_METADATA_KEY, ""))
+    if "bucket" in metadata:
+        return (
+            str(metadata.get("bucket")),
+            str(metadata.get("key")),
+            str(metadata.get("etag")),
+            submission,
+        )
+    if "source_id" in metadata:
+        return (str(metadata.get("source")), str(metadata.get("source_id")), "", submission)
+    return None
+
+
+class LedgerMatcher:
+    """Exactly one row per ledger document: the first run seen for it, else MISSING."""
+
+    def __init__(self, ledger: pd.DataFrame) -> None:
+        self._rows: list[dict[str, Any]] = []
+        self._by_run: dict[str, list[int]] = {}
+        self._by_document: dict[tuple[str, str, str, str], list[int]] = {}
+        for index, entry in enumerate(ledger.itertuples(index=False)):
+            self._rows.append(
+                {
+                    "partition": entry.partition,
+                    "partition_date": partition_date(str(entry.partition)),
+                    "bucket": entry.bucket,
+                    "key": entry.key,
+                    "etag": entry.etag,
+                    "submission_id": entry.submission_id,
+                    "batch_id": entry.batch_id,
+                    "run_id": None,
+                    "status": MISSING,
+                    "raw_uri": None,
+                    "raw_line": None,
+                }
+            )
+            if isinstance(entry.run_id, str):
+                self._by_run.setdefault(entry.run_id, []).append(index)
+            else:
+                is_text = str(entry.bucket).startswith("text:")
+                identity = (
+                    str(entry.bucket),
+                    str(entry.key),
+                    "" if is_text else str(entry.etag),
+                    str(entry.submission_id),
+                )
+                self._by_document.setdefault(identity, []).append(index)
+
+    def open_rows(self, run: WorkflowRun) -> list[int]:
+        """The unfilled ledger rows this run belongs to (none: not ours, or already filled)."""
+        found = self._by_run.get(run.id)
+        if found is None:
+            identity = identity_of(run.metadata or {})
+            found = self._by_document.get(identity, []) if identity is not None else []
+        return [i for i in found if self._rows[i]["run_id"] is None]
+
+    def fill(self, rows: Sequence[int], run: WorkflowRun, uri: str, line: int) -> None:
+        for i in rows:
+            row = self._rows[i]
+            row["run_id"] = run.id
+            row["status"] = str(run.status)
+            row["batch_id"] = run.batch_id or row["batch_id"]
+            row["raw_uri"] = uri
+            row["raw_line"] = line
+
+    @property
+    def rows(self) -> list[dict[str, Any]]:
+        return self._rows
+
+    @property
+    def filled(self) -> int:
+        return sum(1 for row in self._rows if row["run_id"] is not None)
+
+
+class RawRunWriter:
+    """Appends raw runs to ``runs-NNNNN.jsonl.gz`` files of at most ``chunk_size`` lines."""
+
+    def __init__(self, directory: Path, chunk_size: int) -> None:
+        if chunk_size < 1:
+            raise ValueError("chunk_size must be at least 1")
+        self.directory = directory
+        self.chunk_size = chunk_size
+        self.files: list[str] = []
+        self.lines = 0
+        self._handle: Any = None
+        self._in_file = 0
+        directory.mkdir(parents=True, exist_ok=True)
+
+    def add(self, raw: Mapping[str, Any]) -> tuple[str, int]:
+        """Write one run; its file's URI and its line number (0-based) in that file."""
+        if self._handle is None or self._in_file >= self.chunk_size:
+            self._rotate()
+        line = self._in_file
+        self._handle.write(json.dumps(raw, default=str, separators=(",", ":")).encode() + b"\n")
+        self._in_file += 1
+        self.lines += 1
+        return self.files[-1], line
+
+    def _rotate(self) -> None:
+        self._close_file()
+        path = self.directory / RAW_FILE.format(len(self.files) + 1)
+        self._handle = gzip.open(path, "wb", compresslevel=3)  # noqa: SIM115 - closed on rotate or close()
+        self._in_file = 0
+        self.files.append(path.as_uri())
+
+    def _close_file(self) -> None:
+        if self._handle is not None:
+            self._handle.close()
+            self._handle = None
+
+    def close(self) -> None:
+        self._close_file()
+
+    def __enter__(self) -> RawRunWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def path_of(uri: str) -> Path:
+    parts = urlsplit(uri)
+    if parts.scheme not in ("", "file"):
+        raise ValueError(f"raw runs at {uri!r}: only local files (file://) are supported")
+    return Path(unquote(parts.path))
+
+
+def iter_raw_file(uri: str) -> Iterator[dict[str, Any]]:
+    with gzip.open(path_of(uri), "rb") as handle:
+        for line in handle:
+            if line.strip():
+                yield json.loads(line)
+
+
+def iter_raw_chunks(uris: Iterable[str]) -> Iterator[list[dict[str, Any]]]:
+    """The raw runs of each file, one file (at most one chunk) at a time."""
+    for uri in dict.fromkeys(uris):
+        yield list(iter_raw_file(uri))
+
+
+@dataclass
+class StreamCounts:
+    from_events: int = 0
+    """Runs taken from landed events (no API call)."""
+    fetched: int = 0
+    """Runs fetched with GET /workflow_runs/{id} (polling mode, or the gaps events left)."""
+    not_ours: int = 0
+    """Runs read that belong to no ledger row of these partitions (batches span days)."""
+    stale_events: int = 0
+    """Events skipped because the run's status has moved on since (a newer event or GET wins)."""
+    chunks: list[int] = field(default_factory=list)
+    """Runs handled per chunk, in order."""
+
+
+class RunStream:
+    """Takes runs one chunk at a time, writes the ones of the ledger, forgets their JSON."""
+
+    def __init__(self, matcher: LedgerMatcher, writer: RawRunWriter) -> None:
+        self.matcher = matcher
+        self.writer = writer
+        self.counts = StreamCounts()
+        self.done: set[str] = set()
+
+    def add(self, runs: Iterable[WorkflowRun], *, from_events: bool) -> int:
+        """Write the runs that fill ledger rows; the number written."""
+        written = handled = 0
+        for run in runs:
+            handled += 1
+            self.done.add(run.id)
+            rows = self.matcher.open_rows(run)
+            if not rows:
+                self.counts.not_ours += 1
+                continue
+            uri, line = self.writer.add(run.raw)
+            self.matcher.fill(rows, run, uri, line)
+            written += 1
+            if from_events:
+                self.counts.from_events += 1
+            else:
+                self.counts.fetched += 1
+        if handled:
+            self.counts.chunks.append(handled)
+        return written
+
+    def take_events(
+        self,
+        events: Iterable[LandedEventLike],
+        wanted: Mapping[str, str | None],
+        chunk_size: int,
+    ) -> None:
+        """Runs from landed events, chunk by chunk.
+
+        ``wanted`` maps each run id to its status as listed now (None: not listed, e.g.
+        created one by one). An event is taken when it says the run is where the listing
+        says it is (a needs_review event of a run reviewed since is stale: its run is
+        fetched instead); for unlisted runs, any settled event. Duplicates of a run
+        (another event, a redelivery) are skipped once the run is written.
+        """
+        chunk: list[WorkflowRun] = []
+        for event in events:
+            run_id = event.run_id
+            if not run_id or run_id in self.done or run_id not in wanted:
+                continue
+            listed = wanted[run_id]
+            status = event.run_status
+            if (listed is not None and status != listed) or status not in SETTLED_STATUSES:
+                self.counts.stale_events += 1
+                continue
+            self.done.add(run_id)
+            chunk.append(run_from_event(event))
+            if len(chunk) >= chunk_size:
+                self.add(chunk, from_events=True)
+                chunk = []
+        if chunk:
+            self.add(chunk, from_events=True)
+
+    def fetch_gaps(
+        self,
+        client: ExtendClient,
+        wanted: Iterable[str],
+        *,
+        chunk_size: int,
+        max_workers: int = 16,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> None:
+        """GET every wanted run not yet taken, ``chunk_size`` at a time, concurrently."""
+        gaps = [run_id for run_id in wanted if run_id not in self.done]
+        total = len(gaps)
+        if not total:
+            return
+        with ThreadPoolExecutor(max_workers=max(1, min(max_workers, total))) as pool:
+            for start in range(0, total, chunk_size):
+                ids = gaps[start : start + chunk_size]
+                self.add(pool.map(client.get_workflow_run, ids), from_events=False)
+                if progress is not None:
+                    progress(min(start + chunk_size, total), total)
+
+
+def listed_statuses(client: ExtendClient, batch_ids: Iterable[str]) -> dict[str, str | None]:
+    """Every run of the batches with its current status: ceil(runs / 1000) list calls each."""
+    found: dict[str, str | None] = {}
+    for batch_id in batch_ids:
+        for summary in client.list_workflow_runs(batch_id=batch_id, page_size=1000):
+            found.setdefault(summary.id, str(summary.status))
+    return found
+
+
+FlattenFn = Callable[..., pd.DataFrame]
+
+
+def raw_uris(runs_frame: pd.DataFrame) -> list[str]:
+    """The raw-run files of a runs table, in order, once each."""
+    if "raw_uri" not in runs_frame.columns:
+        return []
+    return list(dict.fromkeys(str(u) for u in runs_frame["raw_uri"].dropna()))
+
+
+def flatten_in_chunks(
+    runs_frame: pd.DataFrame,
+    flatten_fn: FlattenFn,
+    *,
+    on_chunk: Callable[[int], None] | None = None,
+) -> pd.DataFrame:
+    """``flatten_fn`` over the raw runs of ``runs_frame``, one file at a time.
+
+    Only one chunk of raw runs is in memory at once; the chunks' frames are concatenated
+    at the end. Every chunk follows the same schema (read from the first run that
+    carries one), so their columns agree.
+    """
+    uris = raw_uris(runs_frame)
+    sources = source_refs(runs_frame)
+    schema = schema_of(run for chunk in iter_raw_chunks(uris) for run in chunk)
+    frames: list[pd.DataFrame] = []
+    errors: dict[str, int] = {}
+    for chunk in iter_raw_chunks(uris):
+        frame = flatten_fn(chunk, sources=sources, schema=schema)
+        for column, count in frame.attrs.get("coercion_errors_by_column", {}).items():
+            errors[column] = errors.get(column, 0) + count
+        frames.append(frame)
+        if on_chunk is not None:
+            on_chunk(len(chunk))
+    if not frames:
+        return flatten_fn([], sources=sources, schema=schema)
+    out = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    out.attrs["coercion_errors"] = sum(errors.values())
+    out.attrs["coercion_errors_by_column"] = errors
+    return out
