@@ -31,6 +31,8 @@ from extend_assets.errors import ExtendAssetsConfigError
 from extend_assets.event_log import progress_observations, read_submitted_groups
 from extend_assets.resources import ExtendResource
 from extend_assets.sensing import PartitionRequest, PollerSettings, RunStatusPoller, SensorCursor
+from extend_assets.sensing.events import EventSettler
+from extend_assets.webhooks import WebhookError, open_landing_zone
 
 
 def build_extend_run_status_sensor(
@@ -48,13 +50,32 @@ def build_extend_run_status_sensor(
     default_status: DefaultSensorStatus = DefaultSensorStatus.RUNNING,
     clock: Callable[[], float] = time.time,
     partitions_def: PartitionsDefinition | None = None,
+    completion: str = "polling",
+    webhook_landing: str | None = None,
+    reconcile_after_seconds: float = 900.0,
+    event_settle_seconds: float = 120.0,
 ) -> SensorDefinition:
     """A sensor that requests ``target`` for a group's partitions once all its runs settled.
 
     ``partitions_def`` (optional) lets a group of contiguous partitions go out as one
     ranged run; without it the sensor looks it up on ``batches_asset_key`` in the code
     location, and falls back to one run per partition.
+
+    ``completion="webhooks"`` reads the events ``extend-assets webhooks`` landed in
+    ``webhook_landing`` instead of listing runs, and confirms through the API only the
+    groups that heard nothing for ``reconcile_after_seconds`` (see
+    :mod:`extend_assets.sensing.events`).
     """
+    if completion not in ("polling", "webhooks"):
+        raise ExtendAssetsConfigError(
+            f"build_extend_run_status_sensor(completion={completion!r}): use 'polling' or "
+            "'webhooks'."
+        )
+    if completion == "webhooks" and not webhook_landing:
+        raise ExtendAssetsConfigError(
+            "build_extend_run_status_sensor(completion='webhooks'): pass webhook_landing, the "
+            "receiver's landing zone (s3://BUCKET/PREFIX or a directory)."
+        )
     if review_policy not in REVIEW_POLICIES:
         raise ExtendAssetsConfigError(
             f"build_extend_run_status_sensor(review_policy={review_policy!r}): use 'wait' "
@@ -71,6 +92,8 @@ def build_extend_run_status_sensor(
         tick_budget_seconds=tick_budget_seconds,
         stuck_after_seconds=stuck_after_seconds,
         cancel_stuck=cancel_stuck,
+        reconcile_after_seconds=reconcile_after_seconds,
+        event_settle_seconds=event_settle_seconds,
     )
 
     @sensor(
@@ -86,7 +109,18 @@ def build_extend_run_status_sensor(
         cursor = SensorCursor.from_json(context.cursor, policy=review_policy)
         resource = getattr(context.resources, extend_resource_key)
         with sensor_client(resource, tick_budget_seconds) as client:
-            poller = RunStatusPoller(client, cursor, settings, clock)
+            if completion == "webhooks":
+                try:
+                    zone = open_landing_zone(webhook_landing or "")
+                except (WebhookError, ValueError) as error:
+                    return SensorResult(
+                        cursor=cursor.to_json(),
+                        skip_reason=f"Landing zone {webhook_landing} is not usable ({error}); "
+                        "the next tick tries again.",
+                    )
+                poller: RunStatusPoller = EventSettler(client, cursor, settings, clock, zone)
+            else:
+                poller = RunStatusPoller(client, cursor, settings, clock)
             if poller.accepts_submissions:
                 groups, last_id = read_submitted_groups(
                     context.instance, batches_asset_key, cursor.last_storage_id

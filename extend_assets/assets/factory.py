@@ -123,6 +123,10 @@ def build_extend_workflow_assets(
         tick_budget_seconds=s.sensor_tick_budget_seconds,
         stuck_after_seconds=s.stuck_after_seconds,
         cancel_stuck=s.cancel_stuck_runs,
+        completion=s.completion,
+        webhook_landing=s.webhook_landing,
+        reconcile_after_seconds=s.webhook_reconcile_after_seconds,
+        event_settle_seconds=s.webhook_settle_seconds,
     )
     return ExtendWorkflowDefinitions(
         assets=assets,

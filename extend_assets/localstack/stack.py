@@ -29,6 +29,9 @@ class LocalStack:
         s3_port: int = 0,
         emulator_port: int = 0,
         runs_per_minute: float | None = None,
+        webhook_url: str | None = None,
+        webhook_secret: str | None = None,
+        webhook_delivery: Any = None,
     ) -> None:
         from extend_assets.emulator import EmulatorServer
 
@@ -40,6 +43,9 @@ class LocalStack:
             latency=emulator_latency,
             state_path=emulator_state,
             runs_per_minute=runs_per_minute,
+            webhook_url=webhook_url,
+            webhook_secret=webhook_secret,
+            webhook_delivery=webhook_delivery,
         )
         self.documents: list[SampleDocument] = generate_corpus(
             documents, days=days, seed=seed, prefix=prefix

@@ -92,6 +92,8 @@ class SensorCursor:
     """Runs of the workflow changing per second (all runs, ours or not), from past scans."""
     last_scan_at: float | None = None
     last_stuck_check: float = 0.0
+    events_position: str | None = None
+    """Webhook completion: landed events up to this position were read."""
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), separators=(",", ":"), sort_keys=True)
@@ -133,11 +135,16 @@ def _parse(data: Mapping[str, Any]) -> SensorCursor:
         change_rate=_opt_float(data.get("change_rate")),
         last_scan_at=_opt_float(data.get("last_scan_at")),
         last_stuck_check=float(data.get("last_stuck_check") or 0.0),
+        events_position=_opt_str(data.get("events_position")),
     )
 
 
 def _opt_int(value: Any) -> int | None:
     return None if value is None else int(value)
+
+
+def _opt_str(value: Any) -> str | None:
+    return None if value is None else str(value)
 
 
 def _opt_float(value: Any) -> float | None:

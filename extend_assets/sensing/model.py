@@ -109,12 +109,25 @@ class TickReport:
     out_of_budget: bool = False
     mode: str = "idle"
     stuck_runs: list[str] = field(default_factory=list)
+    events_read: int = 0
+    """Landed webhook events read this tick (webhook completion)."""
+    runs_settled_from_events: int = 0
+    """Runs of the groups closed this tick on the strength of their events alone."""
+    runs_reconciled: int = 0
+    """Runs of the groups closed this tick by confirming through the API (no event seen)."""
 
     def summary(self, cursor: SensorCursor) -> str:
         scan = " (scan continues next tick)" if cursor.scan is not None else ""
-        parts = [
-            f"{len(cursor.open)} group(s) open",
-            f"{self.runs_changed} run(s) changed",
+        parts = [f"{len(cursor.open)} group(s) open"]
+        if self.mode == "webhooks":
+            parts += [
+                f"{self.events_read} event(s) read",
+                f"{self.runs_settled_from_events} run(s) settled from events",
+                f"{self.runs_reconciled} run(s) reconciled by API",
+            ]
+        else:
+            parts.append(f"{self.runs_changed} run(s) changed")
+        parts += [
             f"{self.list_calls} list call(s)",
             f"{self.get_calls} get call(s)",
             f"{len(self.requests)} request(s)",
@@ -151,6 +164,13 @@ class PollerSettings:
     max_review_lookups: int = 50
     max_cancels: int = 100
     max_boundary_ids: int = 2_000
+    event_settle_seconds: float = 120.0
+    """Webhooks: landed events younger than this are read on a later tick."""
+    reconcile_after_seconds: float = 900.0
+    """Webhooks: an open group with no new event for this long is confirmed through the API."""
+    event_page_size: int = 1000
+    max_event_pages: int = 100
+    """Webhooks: at most this many pages of landed events per tick (the rest next tick)."""
 
 
 def run_state_key(run_id: str, ts: float) -> str:
