@@ -17,7 +17,10 @@ from dagster import DagsterInstance, instance_for_test
 
 from extend_assets.emulator.config import WebhookDelivery
 from extend_assets_tests.assets.harness import build, runner, table
+from extend_assets_tests.webhooks import conftest as webhook_fixtures
 from extend_assets_tests.webhooks.conftest import SECRET, Receiver, all_text, wait_for
+
+make_receiver = webhook_fixtures.make_receiver  # the receiver fixture, shared
 
 FAST = WebhookDelivery(initial_delay=0.05, multiplier=2.0, max_delay=0.4, timeout=5.0)
 GET_RUN = "GET /workflow_runs/{id}"
@@ -110,6 +113,7 @@ def test_webhook_mode_survives_a_receiver_restart_duplicates_and_reordering_and_
 
         # The same corpus through polling gives the same table.
         polling_db = tmp_path / "polling.duckdb"
+        (tmp_path / "home2").mkdir()
         with instance_for_test(temp_dir=str(tmp_path / "home2")) as instance2:
             polling = _pipeline(stack, polling_db, instance2, review_policy="settle")
             polling.submit(partitions, reprocess="all")
@@ -162,7 +166,7 @@ def test_a_dropped_event_is_reconciled_by_the_api(
 
 
 def test_runs_stream_in_chunks_to_compressed_files(
-    make_receiver: Callable[..., Receiver], tmp_path: Path, instance: DagsterInstance
+    tmp_path: Path, instance: DagsterInstance
 ) -> None:
     """Polling mode with chunk size 4: runs are written file by file, never all at once."""
     from extend_assets.localstack import LocalStack
