@@ -166,7 +166,7 @@ class RawRunWriter:
     def _rotate(self) -> None:
         self._close_file()
         path = self.directory / RAW_FILE.format(len(self.files) + 1)
-        self._handle = gzip.open(path, "wb", compresslevel=3)  # noqa: SIM115 - closed on rotate or close()
+        self._handle = gzip.open(path, "wb", compresslevel=1)  # noqa: SIM115 - closed on rotate or close()
         self._in_file = 0
         self.files.append(path.as_uri())
 
@@ -336,7 +336,8 @@ def flatten_in_chunks(
     """
     uris = raw_uris(runs_frame)
     sources = source_refs(runs_frame)
-    schema = schema_of(run for chunk in iter_raw_chunks(uris) for run in chunk)
+    # Lazily, line by line: reading stops at the first run that carries the schema.
+    schema = schema_of(run for uri in uris for run in iter_raw_file(uri))
     frames: list[pd.DataFrame] = []
     errors: dict[str, int] = {}
     for chunk in iter_raw_chunks(uris):

@@ -1,0 +1,240 @@
+"""The outputs job of one partition, polling against webhooks, side by side.
+
+One set-up per size: the servers (local S3, the emulator) run in another process and
+the real receiver (``extend-assets webhooks``) in a third; N invoices are uploaded,
+submitted in one run, processed by the emulator and their events delivered, signed, to
+the receiver, which lands them (on ``/dev/shm`` when there is one: this measures the
+outputs job, not the disk). Then the outputs job (runs, documents, line items) runs
+once per completion mode, each in a fresh process so that its peak RSS is its own.
+API calls are the emulator's own counts; time at 10 requests/s is computed from them.
+
+    .venv/bin/python -m bench.outputs_bench --documents 1000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from bench.pipeline_bench import DAY, Servers, servers
+from extend_assets_tests.ports import free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+SECRET = "wss_bench_outputs_secret"
+BUCKET = "bench-outputs"
+TEMPLATE_KEY = "invoices/2025-01-15/000016-invoice-INV-000016.txt"  # 8 fields, 4 line items
+ENDPOINTS = {
+    "GET /workflow_runs": "list",
+    "GET /workflow_runs/{id}": "get",
+    "POST /workflow_runs/batch": "batch",
+}
+MODES = ("polling", "webhooks")
+
+
+def _template() -> bytes:
+    from extend_assets.samples.corpus import generate_corpus
+
+    for doc in generate_corpus(30, days=1, seed=1):
+        if doc.key == TEMPLATE_KEY:
+            return doc.body
+    raise RuntimeError("the template invoice is missing from the sample corpus")
+
+
+def _upload(srv: Servers, count: int) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    body = _template()
+    client = srv.s3_client()
+    client.create_bucket(Bucket=BUCKET)
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        list(
+            pool.map(
+                lambda i: client.put_object(
+                    Bucket=BUCKET, Key=f"d/{DAY}/inv-{i:07d}.txt", Body=body,
+                    ContentType="text/plain; charset=utf-8",
+                ),
+                range(count),
+            )
+        )  # fmt: skip
+
+
+def _definitions(srv: Servers, home: Path, mode: str, landing: str) -> Any:
+    from dagster import Definitions
+
+    from extend_assets.assets import build_extend_workflow_assets
+    from extend_assets.io_manager import ExtendDuckDBIOManager
+    from extend_assets.resources import ExtendResource
+    from extend_assets_tests.assets.harness import SAMPLE_WORKFLOW_ID, s3_source
+
+    workflow = build_extend_workflow_assets(
+        name="t",
+        workflow_id=SAMPLE_WORKFLOW_ID,
+        bucket=BUCKET,
+        prefix_template="d/{date}/",
+        start_date="2025-01-01",
+        review_policy="settle",
+        completion=mode,
+        webhook_landing=landing if mode == "webhooks" else None,
+        raw_runs_dir=str(home / f"raw-{mode}"),
+    )
+    return Definitions(
+        assets=workflow.assets,
+        jobs=workflow.jobs,
+        sensors=workflow.sensors,
+        resources={
+            # No client-side limit worth the name: the time at 10 req/s is computed.
+            "extend": ExtendResource(
+                api_key=srv.api_key, base_url=srv.emulator_url, requests_per_second=5000
+            ),
+            "documents": s3_source(srv),
+            "io_manager": ExtendDuckDBIOManager(database=str(home / "tables.duckdb")),
+        },
+    )
+
+
+def run_outputs(mode: str, home: str, landing: str, s3_url: str, emulator_url: str) -> dict[str, Any]:
+    """In a fresh process: the outputs job of the partition; its time, memory and calls."""
+    from dagster import DagsterInstance
+
+    srv = Servers(s3_url, emulator_url)
+    defs = _definitions(srv, Path(home), mode, landing)
+    job = defs.resolve_job_def("t_extend_outputs")
+    srv.control("reset", {})
+    rss_before = peak_rss_mib()
+    with DagsterInstance.from_config(home) as instance:
+        cpu, wall = time.process_time(), time.perf_counter()
+        profiler = None
+        if os.environ.get("BENCH_PROFILE"):
+            import cProfile
+
+            profiler = cProfile.Profile()
+            profiler.enable()
+        result = job.execute_in_process(
+            instance=instance, partition_key=DAY, raise_on_error=True,
+            run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+        )  # fmt: skip
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        if profiler is not None:
+            profiler.disable()
+            profiler.dump_stats(os.environ["BENCH_PROFILE"] + f".{mode}")
+    counters = srv.control("counters")
+    meta: dict[str, Any] = {}
+    for event in result.get_asset_materialization_events():
+        m = event.materialization
+        if m is not None and m.asset_key.path[-1] == "extend_workflow_runs":
+            meta = {k: getattr(v, "value", v) for k, v in m.metadata.items()}
+    return {
+        "mode": mode,
+        "seconds": round(wall, 2),
+        "cpu_seconds": round(cpu, 2),
+        "peak_rss_mib": peak_rss_mib(),
+        "rss_before_run_mib": rss_before,
+        "calls": {name: int(counters.get(route, 0)) for route, name in ENDPOINTS.items()},
+        "runs_from_events": int(meta.get("runs_from_events", 0)),
+        "runs_fetched_by_get": int(meta.get("runs_fetched_by_get", 0)),
+        "raw_files": int(meta.get("raw_files", 0)),
+    }
+
+
+def peak_rss_mib() -> float:
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def _child(mode: str, home: Path, landing: Path, srv: Servers) -> dict[str, Any]:
+    args = ", ".join(repr(a) for a in (mode, str(home), str(landing), srv.s3_url, srv.emulator_url))
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "DAGSTER_HOME": str(home)}
+    done = subprocess.run(
+        [sys.executable, "-c",
+         f"import json; from bench.outputs_bench import run_outputs; print(json.dumps(run_outputs({args})))"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=3600, check=False,
+    )  # fmt: skip
+    if done.returncode != 0:
+        raise RuntimeError(f"outputs {mode}: {done.stderr[-3000:]}")
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def _wait(predicate: Any, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"timed out waiting for {what}")
+        time.sleep(0.5)
+
+
+def _landed(landing: Path) -> int:
+    try:
+        return sum(1 for _ in os.scandir(landing / "events"))
+    except FileNotFoundError:
+        return 0
+
+
+def bench_outputs(documents: int) -> dict[str, Any]:
+    from dagster import instance_for_test
+
+    from extend_assets.cli.runner import PipelineRunner
+
+    scratch = Path("/dev/shm") if Path("/dev/shm").is_dir() else None
+    work = Path(tempfile.mkdtemp(prefix="bench-outputs-", dir=scratch))
+    landing, home = work / "landing", work / "home"
+    home.mkdir()
+    port = free_port()
+    receiver_env = {**os.environ, "EXTEND_WEBHOOK_SECRET": SECRET}
+    receiver = subprocess.Popen(
+        [sys.executable, "-m", "extend_assets.webhooks.cli", "--host", "127.0.0.1",
+         "--port", str(port), "--landing", str(landing), "--api-version", "2025-04-21"],
+        env=receiver_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        url = f"http://127.0.0.1:{port}/"
+        _wait(lambda: _healthy(url), 60, "the receiver")
+        with servers(webhook_url=url, webhook_secret=SECRET) as srv:
+            started = time.perf_counter()
+            _upload(srv, documents)
+            with instance_for_test(temp_dir=str(home)) as instance:
+                defs = _definitions(srv, home, "polling", str(landing))
+                PipelineRunner(defs, instance, "t", log_level="WARNING").submit([DAY])
+            _wait(lambda: srv.control("idle")["idle"], 3600, "the emulator")
+            _wait(lambda: _landed(landing) >= documents, 3600, "the events")
+            setup = time.perf_counter() - started
+            os.environ["DAGSTER_HOME"] = str(home)
+            modes = {mode: _child(mode, home, landing, srv) for mode in MODES}
+    finally:
+        receiver.terminate()
+        receiver.wait(timeout=30)
+        shutil.rmtree(work, ignore_errors=True)
+    for result in modes.values():
+        calls = sum(result["calls"].values())
+        result["seconds_at_10_rps"] = round(calls / 10, 1)
+        result["documents_per_second"] = round(documents / result["seconds"])
+        result["gets_per_run"] = round(result["calls"]["get"] / documents, 3)
+    return {"documents": documents, "setup_seconds_not_counted": round(setup, 1), **modes}
+
+
+def _healthy(url: str) -> bool:
+    try:
+        return requests.get(url + "healthz", timeout=1).status_code == 200
+    except requests.RequestException:
+        return False
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--documents", type=int, default=1000)
+    args = parser.parse_args()
+    print(json.dumps(bench_outputs(args.documents)))
+
+
+if __name__ == "__main__":
+    main()
