@@ -103,7 +103,9 @@ def _definitions(srv: Servers, home: Path, mode: str, landing: str) -> Any:
     )
 
 
-def run_outputs(mode: str, home: str, landing: str, s3_url: str, emulator_url: str) -> dict[str, Any]:
+def run_outputs(
+    mode: str, home: str, landing: str, s3_url: str, emulator_url: str
+) -> dict[str, Any]:
     """In a fresh process: the outputs job of the partition; its time, memory and calls."""
     from dagster import DagsterInstance
 

@@ -60,3 +60,19 @@ def test_the_profile_attributes_flattening_to_its_two_tables() -> None:
     assert set(shares) == set(profile.HOT_PATHS["flatten"])
     tables = shares["documents table"] + shares["line-items table"]
     assert 0.5 < tables <= 1.0  # the two tables are nearly all of the profiled work
+
+
+def test_the_outputs_section_renders_both_modes_side_by_side() -> None:
+    def mode(name: str, gets: int) -> dict[str, object]:
+        return {"mode": name, "seconds": 2.0, "peak_rss_mib": 300.0, "documents_per_second": 500,
+                "calls": {"list": 1, "get": gets, "batch": 0}, "gets_per_run": gets / 1000,
+                "seconds_at_10_rps": (1 + gets) / 10, "runs_from_events": 1000 - gets,
+                "runs_fetched_by_get": gets}  # fmt: skip
+
+    outputs = [
+        {"documents": 1000, "polling": mode("polling", 1000), "webhooks": mode("webhooks", 0)}
+    ]
+    text = render({"machine": MACHINE, "submission": [], "polling": [], "flatten": [],
+                   "outputs": outputs})  # fmt: skip
+    assert "| 1,000 | polling | 1 | 1,000 | 0 | 1.0 |" in text
+    assert "| 1,000 | webhooks | 1 | 0 | 0 | 0.0 |" in text
