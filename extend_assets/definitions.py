@@ -11,6 +11,10 @@ Variables (all optional except the key at run time):
   EXTEND_REQUESTS_PER_SECOND  client-side rate limit, your plan's QPS (default 10, PAYG)
   EXTEND_REVIEW_POLICY      "wait" (default) for human reviews, or "settle" to build tables now
   EXTEND_SENSOR_INTERVAL_SECONDS  seconds between run-status sensor ticks (default 30)
+  EXTEND_COMPLETION         "polling" (default) or "webhooks" (needs EXTEND_WEBHOOK_LANDING)
+  EXTEND_WEBHOOK_LANDING    the receiver's landing zone: s3://BUCKET/PREFIX or a directory
+  EXTEND_WEBHOOK_RECONCILE_AFTER_SECONDS, EXTEND_WEBHOOK_SETTLE_SECONDS  (defaults 900, 120)
+  EXTEND_RAW_RUNS_DIR       where raw runs are streamed (default beside the DuckDB file)
   AWS_ENDPOINT_URL, AWS_*   standard boto3 settings (S3 endpoint, region, credentials)
 """
 
@@ -37,6 +41,22 @@ def duckdb_path() -> str:
     return str(Path(home) / "extend.duckdb")
 
 
+def completion_options() -> dict[str, object]:
+    """The completion options set in the environment (none: the factory's defaults)."""
+    options: dict[str, object] = {}
+    for option, variable, kind in (
+        ("completion", "EXTEND_COMPLETION", str),
+        ("webhook_landing", "EXTEND_WEBHOOK_LANDING", str),
+        ("webhook_reconcile_after_seconds", "EXTEND_WEBHOOK_RECONCILE_AFTER_SECONDS", float),
+        ("webhook_settle_seconds", "EXTEND_WEBHOOK_SETTLE_SECONDS", float),
+        ("raw_runs_dir", "EXTEND_RAW_RUNS_DIR", str),
+    ):
+        value = os.environ.get(variable)
+        if value:
+            options[option] = kind(value)
+    return options
+
+
 def build_definitions() -> Definitions:
     """Definitions from the environment; builds objects only, calls nothing."""
     workflow = build_extend_workflow_assets(
@@ -47,6 +67,7 @@ def build_definitions() -> Definitions:
         start_date=os.environ.get("EXTEND_START_DATE", "2025-01-13"),
         review_policy=os.environ.get("EXTEND_REVIEW_POLICY", "wait"),
         sensor_interval_seconds=int(os.environ.get("EXTEND_SENSOR_INTERVAL_SECONDS", "30")),
+        **completion_options(),
     )
     base_url = EnvVar("EXTEND_BASE_URL") if os.environ.get("EXTEND_BASE_URL") else DEFAULT_BASE_URL
     local_s3 = bool(os.environ.get("AWS_ENDPOINT_URL"))

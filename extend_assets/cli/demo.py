@@ -9,9 +9,15 @@ downstream job for what the sensor requests, and prints what came out.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import secrets
 import shutil
+import socket
+import subprocess
 import sys
+import time
+import urllib.request
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -43,6 +49,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--max-ticks", type=int, default=300, help="give up after this many sensor ticks"
     )
+    parser.add_argument(
+        "--webhooks",
+        action="store_true",
+        help="complete through webhooks: the emulator sends signed events to the real "
+        "receiver (extend-assets webhooks on 127.0.0.1), the sensor reads what it landed",
+    )
 
 
 @dataclass
@@ -54,6 +66,9 @@ class DemoResult:
     sensor_ticks: int
     outputs_runs: int
     sample_rows: list[dict[str, Any]] = field(default_factory=list)
+    api_calls: dict[str, int] = field(default_factory=dict)
+    completion: str = "polling"
+    events_landed: int = 0
 
 
 def run(args: argparse.Namespace) -> int:
@@ -66,6 +81,7 @@ def run(args: argparse.Namespace) -> int:
             latency=args.latency,
             max_ticks=args.max_ticks,
             out=sys.stdout,
+            webhooks=args.webhooks,
         )
     except DemoError as error:
         print(f"\nDemo failed: {error}", file=sys.stderr)
@@ -109,6 +125,7 @@ def run_demo(
     latency: float,
     max_ticks: int,
     out: TextIO,
+    webhooks: bool = False,
 ) -> DemoResult:
     from extend_assets.localstack import LocalStack
 
@@ -117,7 +134,25 @@ def run_demo(
     say(
         f"Starting the local stack: Extend emulator + S3, {documents} documents over {days} day(s)..."
     )
-    with LocalStack(documents=documents, days=days, seed=seed, emulator_latency=latency) as stack:
+    with contextlib.ExitStack() as stack_of_servers:
+        receiver = (
+            stack_of_servers.enter_context(DemoReceiver(home / "landing", home / "receiver.log"))
+            if webhooks
+            else None
+        )
+        if receiver is not None:
+            say(f"  webhook receiver (extend-assets webhooks) at {receiver.url}, landing in "
+                f"{receiver.landing}")  # fmt: skip
+        stack = stack_of_servers.enter_context(
+            LocalStack(
+                documents=documents,
+                days=days,
+                seed=seed,
+                emulator_latency=latency,
+                webhook_url=receiver.url if receiver else None,
+                webhook_secret=receiver.secret if receiver else None,
+            )
+        )
         env = {
             **stack.env(),
             "DAGSTER_HOME": str(home),
@@ -125,6 +160,16 @@ def run_demo(
             # Nobody reviews in a demo: tables are built as runs settle, NEEDS_REVIEW included.
             "EXTEND_REVIEW_POLICY": "settle",
         }
+        if receiver is not None:
+            env.update(
+                {
+                    "EXTEND_COMPLETION": "webhooks",
+                    "EXTEND_WEBHOOK_LANDING": str(receiver.landing),
+                    # a local directory: a landed event is whole within milliseconds
+                    "EXTEND_WEBHOOK_SETTLE_SECONDS": "0.5",
+                    "EXTEND_WEBHOOK_RECONCILE_AFTER_SECONDS": "30",
+                }
+            )
         partitions = sorted({doc.partition for doc in stack.documents})
         env["EXTEND_START_DATE"] = partitions[0]
         say(f"  Extend emulator at {env['EXTEND_BASE_URL']}, S3 at {env['AWS_ENDPOINT_URL']}")
@@ -141,10 +186,16 @@ def run_demo(
                     result = runner.submit(partitions)
                     submitted = submitted_count(result)
                     say(f"  submitted {submitted} document(s) to Extend.")
-                    say("Waiting for Extend to process the runs (the sensor polls)...")
+                    say(
+                        "Waiting for Extend to process the runs (the sensor reads landed events)..."
+                        if receiver
+                        else "Waiting for Extend to process the runs (the sensor polls)..."
+                    )
                     report = runner.settle(partitions, max_ticks=max_ticks, pause_seconds=0.2)
                 except PipelineRunError as error:
                     raise DemoError(str(error)) from None
+        calls = api_calls(stack.emulator.counters())
+        landed = receiver.landed() if receiver is not None else 0
         db_path = home / "extend.duckdb"
         counts, rows = read_summary(db_path)
     return DemoResult(
@@ -155,7 +206,87 @@ def run_demo(
         sensor_ticks=report.ticks,
         outputs_runs=report.outputs_runs,
         sample_rows=rows,
+        api_calls=calls,
+        completion="webhooks" if webhooks else "polling",
+        events_landed=landed,
     )
+
+
+ENDPOINTS = {
+    "GET /workflow_runs": "list",
+    "GET /workflow_runs/{id}": "get",
+    "POST /workflow_runs/batch": "batch",
+    "POST /workflow_runs": "create",
+}
+
+
+def api_calls(counters: Mapping[str, int]) -> dict[str, int]:
+    """Requests the emulator received, by endpoint (list / get / batch, and any others)."""
+    calls = {name: int(counters.get(route, 0)) for route, name in ENDPOINTS.items()}
+    for route, count in counters.items():
+        if route.startswith(("GET ", "POST ", "DELETE ")) and route not in ENDPOINTS:
+            calls[route] = int(count)
+    return {
+        name: count for name, count in calls.items() if count or name in ("list", "get", "batch")
+    }
+
+
+class DemoReceiver:
+    """``extend-assets webhooks`` on 127.0.0.1 in a subprocess, with a fresh signing secret."""
+
+    def __init__(self, landing: Path, log_path: Path) -> None:
+        self.landing = landing
+        self.log_path = log_path
+        self.secret = "wss_demo_" + secrets.token_hex(16)
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}/"
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> DemoReceiver:
+        env = {**os.environ, "EXTEND_WEBHOOK_SECRET": self.secret}
+        with open(self.log_path, "ab") as log:
+            self._process = subprocess.Popen(
+                [sys.executable, "-m", "extend_assets.webhooks.cli", "--host", "127.0.0.1",
+                 "--port", str(self.port), "--landing", str(self.landing),
+                 "--api-version", "2025-04-21"],
+                env=env, stdout=log, stderr=subprocess.STDOUT,
+            )  # fmt: skip
+        deadline = time.monotonic() + 60
+        while not self._healthy():
+            if self._process.poll() is not None or time.monotonic() > deadline:
+                self.__exit__()
+                raise DemoError(
+                    f"the webhook receiver did not start (is the 'webhooks' extra installed?); "
+                    f"see {self.log_path}"
+                )
+            time.sleep(0.1)
+        return self
+
+    def _healthy(self) -> bool:
+        try:
+            with urllib.request.urlopen(self.url + "healthz", timeout=1) as answer:
+                return bool(answer.status == 200)
+        except OSError:
+            return False
+
+    def landed(self) -> int:
+        events = self.landing / "events"
+        return sum(1 for _ in events.glob("*.json")) if events.is_dir() else 0
+
+    def __exit__(self, *exc: object) -> None:
+        if self._process is not None and self._process.poll() is None:
+            self._process.terminate()
+            try:
+                self._process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait(timeout=5)
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def submitted_count(result: ExecuteInProcessResult) -> int:
@@ -197,6 +328,10 @@ def print_summary(result: DemoResult, out: TextIO) -> None:
         f"  submitted to Extend: {result.submitted}; sensor ticks: {result.sensor_ticks}; "
         f"output runs: {result.outputs_runs}"
     )
+    calls = ", ".join(f"{name} {count}" for name, count in result.api_calls.items())
+    say(f"  completion: {result.completion}; Extend API calls by endpoint: {calls}")
+    if result.completion == "webhooks":
+        say(f"  webhook events landed by the receiver: {result.events_landed}")
     say("  documents by status:")
     for status, count in sorted(result.status_counts.items()):
         say(f"    {status:<14} {count}")
