@@ -142,6 +142,29 @@ class LedgerMatcher:
         return sum(1 for row in self._rows if row["run_id"] is not None)
 
 
+def without_presigned_urls(raw: dict[str, Any]) -> dict[str, Any]:
+    """The run with its files' presigned URLs (credentials, valid for a while) nulled."""
+    holders = [raw, *(o for o in raw.get("outputs") or [] if isinstance(o, dict))]
+    if not any(
+        isinstance(f, dict) and f.get("presignedUrl") for h in holders for f in h.get("files") or []
+    ):
+        return raw
+    out = dict(raw)
+    out["files"] = _scrub_files(raw.get("files"))
+    if isinstance(raw.get("outputs"), list):
+        out["outputs"] = [
+            {**o, "files": _scrub_files(o.get("files"))} if isinstance(o, dict) else o
+            for o in raw["outputs"]
+        ]
+    return out
+
+
+def _scrub_files(files: Any) -> Any:
+    if not isinstance(files, list):
+        return files
+    return [{**f, "presignedUrl": None} if isinstance(f, dict) else f for f in files]
+
+
 class RawRunWriter:
     """Appends raw runs to ``runs-NNNNN.jsonl.gz`` files of at most ``chunk_size`` lines."""
 
@@ -243,7 +266,7 @@ class RunStream:
             if not rows:
                 self.counts.not_ours += 1
                 continue
-            uri, line = self.writer.add(run.raw)
+            uri, line = self.writer.add(without_presigned_urls(run.raw))
             self.matcher.fill(rows, run, uri, line)
             written += 1
             if from_events:

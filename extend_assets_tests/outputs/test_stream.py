@@ -121,3 +121,15 @@ def test_events_of_an_unparsed_api_version_are_fetched_instead(tmp_path: Path) -
         )
         stream.fetch_gaps(client, ["run_0"], chunk_size=10)  # type: ignore[arg-type]
     assert stream.counts.unparsed_events == 1 and client.gets == ["run_0"]
+
+
+def test_presigned_urls_are_not_written(tmp_path: Path) -> None:
+    signed = "https://s3.example/doc.pdf?X-Amz-Signature=abc"
+    run = {**raw(0), "files": [{"id": "f1", "presignedUrl": signed}],
+           "outputs": [{"id": "o1", "files": [{"id": "f1", "presignedUrl": signed}]}]}  # fmt: skip
+    matcher = LedgerMatcher(ledger(1))
+    with RawRunWriter(tmp_path / "raw", chunk_size=10) as writer:
+        RunStream(matcher, writer).add([WorkflowRun.from_json(run)], from_events=False)
+    (written,) = iter_raw_file(writer.files[0])
+    assert "X-Amz-Signature" not in str(written)
+    assert written["files"][0]["id"] == "f1"
