@@ -71,6 +71,7 @@ def build_extracted_documents_asset(
         flat = flatten_in_chunks(runs, flatten.flatten_documents)
         extra = rows_without_runs(runs, listed)
         frame = pd.concat([flat, extra], ignore_index=True) if len(extra) else flat
+        del flat  # only the final frame stays
         frame = storable(with_partition_date(frame))
         context.log.info(f"{len(frame)} document row(s): {status_counts(frame['status'])}.")
         yield Output(frame, metadata=documents_metadata(frame))

@@ -39,7 +39,7 @@ def run_frame(rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
 
 def storable(frame: pd.DataFrame) -> pd.DataFrame:
     """Give columns DuckDB can type: all-null object columns become strings, dicts JSON."""
-    out = frame.copy()
+    out = frame.copy(deep=False)  # columns are replaced, never written into
     for column in out.columns:
         series = out[column]
         if series.dtype != object:

@@ -90,7 +90,7 @@ def schema_of(raws: Iterable[Mapping[str, Any]]) -> Mapping[str, Any] | None:
 
 def with_partition_date(frame: pd.DataFrame) -> pd.DataFrame:
     """Add the column the IO manager partitions on (``partition_expr``)."""
-    frame = frame.copy()
+    frame = frame.copy(deep=False)  # one column added; the rest shared
     partitions = (
         frame["partition"] if "partition" in frame.columns else pd.Series([], dtype="string")
     )
