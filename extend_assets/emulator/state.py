@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
+from urllib.parse import unquote, urlsplit
 
 from extend_assets.emulator import wire
 from extend_assets.emulator.config import Workflow
@@ -479,8 +480,8 @@ def _set_path(value: dict[str, Any], path: str, new: Any) -> Any:
 def _name_from_url(url: Any) -> str | None:
     if not isinstance(url, str) or not url:
         return None
-    path = url.split("?", 1)[0].rstrip("/")
-    return path.rsplit("/", 1)[-1] or None
+    path = urlsplit(url).path.rstrip("/")
+    return unquote(path.rsplit("/", 1)[-1]) or None
 
 
 def _make_token(key: tuple[float, str], fingerprint: str) -> str:
