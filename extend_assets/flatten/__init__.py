@@ -12,18 +12,12 @@ Values a column cannot hold become null and are counted in
 ``frame.attrs["coercion_errors"]`` (see :func:`coercion_errors`).
 """
 
+from extend_assets.flatten.documents import DOCUMENT_COLUMNS, flatten_documents
+from extend_assets.flatten.frames import CONFIDENCE_SUFFIX, coercion_errors
+from extend_assets.flatten.line_items import LINE_ITEM_COLUMNS, flatten_line_items
 from extend_assets.flatten.runs import SourceRef, extraction_schema
 from extend_assets.flatten.schema import ArrayField, ColumnSpec, array_fields, schema_columns
-from extend_assets.flatten.tables import (
-    CONFIDENCE_SUFFIX,
-    DOCUMENT_COLUMNS,
-    LINE_ITEM_COLUMNS,
-    SPLIT_COLUMNS,
-    coercion_errors,
-    flatten_documents,
-    flatten_line_items,
-    flatten_splits,
-)
+from extend_assets.flatten.splits import SPLIT_COLUMNS, flatten_splits
 
 __all__ = [
     "CONFIDENCE_SUFFIX",
