@@ -1,4 +1,5 @@
-"""A client for Extend's workflow-run API (version 2025-04-21). No Dagster in here."""
+"""A client for Extend's workflow-run API, versions 2025-04-21 and 2026-02-09 (one typed
+model for both). No Dagster in here."""
 
 from extend_assets.client.client import API_VERSION, DEFAULT_BASE_URL, ExtendClient
 from extend_assets.client.errors import (
@@ -8,28 +9,45 @@ from extend_assets.client.errors import (
     ExtendForbiddenError,
     ExtendNotFoundError,
     ExtendOutcomeUnknownError,
+    ExtendPartialSubmissionError,
+    ExtendPaymentRequiredError,
     ExtendRateLimitedError,
     ExtendResponseError,
     ExtendServerError,
     ExtendTimeoutError,
     ExtendUnauthorizedError,
+    ExtendUnprocessableError,
     WaitTimeoutError,
 )
 from extend_assets.client.models import (
+    OPEN_STATUSES,
     TERMINAL_STATUSES,
     File,
     ProcessorRun,
+    StepRun,
+    Usage,
     WorkflowRun,
     WorkflowRunPage,
     WorkflowRunStatus,
     WorkflowRunSummary,
 )
+from extend_assets.client.polling import PollingSchedule
 from extend_assets.client.ratelimit import RateLimiter
 from extend_assets.client.redact import redact_text, redact_url
+from extend_assets.client.wire import (
+    API_2025,
+    API_2026,
+    SUPPORTED_API_VERSIONS,
+    UnsupportedApiVersionError,
+)
 
 __all__ = [
+    "API_2025",
+    "API_2026",
     "API_VERSION",
     "DEFAULT_BASE_URL",
+    "OPEN_STATUSES",
+    "SUPPORTED_API_VERSIONS",
     "TERMINAL_STATUSES",
     "ExtendBadRequestError",
     "ExtendClient",
@@ -38,14 +56,21 @@ __all__ = [
     "ExtendForbiddenError",
     "ExtendNotFoundError",
     "ExtendOutcomeUnknownError",
+    "ExtendPartialSubmissionError",
+    "ExtendPaymentRequiredError",
     "ExtendRateLimitedError",
     "ExtendResponseError",
     "ExtendServerError",
     "ExtendTimeoutError",
     "ExtendUnauthorizedError",
+    "ExtendUnprocessableError",
     "File",
+    "PollingSchedule",
     "ProcessorRun",
     "RateLimiter",
+    "StepRun",
+    "UnsupportedApiVersionError",
+    "Usage",
     "WaitTimeoutError",
     "WorkflowRun",
     "WorkflowRunPage",

@@ -1,4 +1,9 @@
-"""``ExtendClient``: the workflow-run API (version 2025-04-21) over one pooled session."""
+"""``ExtendClient``: the workflow-run API over one pooled session, in either version.
+
+``api_version`` ("2025-04-21", the default, or "2026-02-09") picks the request builders
+and response readers of :mod:`extend_assets.client.wire`; every method returns the same
+typed models (:mod:`extend_assets.client.models`) whichever version is spoken.
+"""
 
 from __future__ import annotations
 
@@ -19,6 +24,7 @@ from extend_assets.client.errors import (
     ExtendConnectionError,
     ExtendError,
     ExtendOutcomeUnknownError,
+    ExtendPartialSubmissionError,
     ExtendRateLimitedError,
     ExtendResponseError,
     ExtendServerError,
@@ -27,11 +33,13 @@ from extend_assets.client.errors import (
     error_for_status,
 )
 from extend_assets.client.models import (
+    OPEN_STATUSES,
     TERMINAL_STATUSES,
     WorkflowRun,
     WorkflowRunPage,
     WorkflowRunSummary,
 )
+from extend_assets.client.polling import PollingSchedule, poll_until
 from extend_assets.client.ratelimit import RateLimiter
 from extend_assets.client.redact import redact_text
 from extend_assets.client.retry import RetryPolicy, parse_retry_after
@@ -40,16 +48,16 @@ from extend_assets.client.validation import (
     MAX_RUN_FILES,
     SORT_BY,
     SORT_DIR,
-    batch_input,
     check_choice,
     check_page_size,
     check_priority,
     clean_metadata,
-    wire_file,
 )
+from extend_assets.client.wire import DEFAULT_API_VERSION, wire_for
+from extend_assets.client.wire.inputs import FileInput, batch_input, file_input, text_input
 
 DEFAULT_BASE_URL = "https://api.extend.ai"
-API_VERSION = "2025-04-21"
+API_VERSION = DEFAULT_API_VERSION
 logger = logging.getLogger("extend_assets.client")
 
 
@@ -100,6 +108,7 @@ class ExtendClient:
             )
         if not base_url.startswith(("http://", "https://")):
             raise ValueError(f"base_url must start with http:// or https://, got {base_url!r}")
+        self._wire = wire_for(api_version)  # refuses unknown versions, naming the known
         self._api_key = api_key
         self.base_url = base_url.rstrip("/")
         self.api_version = api_version
@@ -169,30 +178,92 @@ class ExtendClient:
         version: str | None = None,
         priority: int | None = None,
         metadata: Mapping[str, Any] | None = None,
+        *,
+        secrets: Mapping[str, Any] | None = None,
     ) -> list[WorkflowRun]:
-        """``POST /workflow_runs``: one run per file or raw text (at most 50)."""
+        """``POST /workflow_runs``: one run per file or raw text (at most 50).
+
+        2025-04-21 sends them in one request. 2026-02-09 takes ONE file per request, so
+        each input is its own POST, in order; if one fails after others created runs,
+        :class:`ExtendPartialSubmissionError` (an :class:`ExtendOutcomeUnknownError`)
+        carries the runs created so far: reconcile before sending again. To run several
+        files as ONE run (2026), use :meth:`run_package`. ``secrets`` need 2026.
+        """
         _require_id("workflow_id", workflow_id)
         if (files is None) == (raw_texts is None):
             raise ValueError("run_workflow: give exactly one of files or raw_texts")
         items: Sequence[Any] = files if files is not None else raw_texts or []
-        if not 1 <= len(items) <= MAX_RUN_FILES:
+        if isinstance(items, str | bytes | Mapping) or not 1 <= len(items) <= MAX_RUN_FILES:
+            count = len(items) if not isinstance(items, str | bytes | Mapping) else "not a list of"
             raise ValueError(
-                f"run_workflow: {len(items)} inputs; send 1 to {MAX_RUN_FILES} per call "
+                f"run_workflow: {count} inputs; send 1 to {MAX_RUN_FILES} per call "
                 "(use batch_run_workflow for more)"
             )
+        inputs = [
+            file_input(item, f"files[{i}]")
+            if files is not None
+            else text_input(item, f"raw_texts[{i}]")
+            for i, item in enumerate(items)
+        ]
+        return self._create(workflow_id, inputs, version, priority, metadata, secrets)
+
+    def run_package(
+        self,
+        workflow_id: str,
+        files: Sequence[Mapping[str, Any]],
+        version: str | None = None,
+        priority: int | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        *,
+        secrets: Mapping[str, Any] | None = None,
+    ) -> WorkflowRun:
+        """``POST /workflow_runs`` with a ``package``: 2 to 50 files (URLs or file ids,
+        no duplicates) processed together as ONE run with one merged result (2026 only)."""
+        _require_id("workflow_id", workflow_id)
         check_priority(priority)
-        body: dict[str, Any] = {"workflowId": workflow_id}
-        if files is not None:
-            body["files"] = [wire_file(f, f"files[{i}]") for i, f in enumerate(files)]
-        else:
-            body["rawTexts"] = [str(text) for text in items]
-        if version is not None:
-            body["version"] = str(version)
-        if priority is not None:
-            body["priority"] = priority
+        inputs = [file_input(item, f"package.files[{i}]") for i, item in enumerate(files)]
+        cleaned = clean_metadata(metadata, "run_package")
+        body = self._wire.build.package_body(
+            workflow_id, version, inputs, priority, cleaned, _secrets(secrets)
+        )
+        (run,) = self._post_runs(body, workflow_id, version)
+        return run
+
+    def _create(
+        self,
+        workflow_id: str,
+        inputs: Sequence[FileInput],
+        version: str | None,
+        priority: int | None,
+        metadata: Mapping[str, Any] | None,
+        secrets: Mapping[str, Any] | None,
+    ) -> list[WorkflowRun]:
+        check_priority(priority)
         cleaned = clean_metadata(metadata, "run_workflow")
-        if cleaned is not None:
-            body["metadata"] = cleaned
+        bodies = self._wire.build.create_bodies(
+            workflow_id, version, inputs, priority, cleaned, _secrets(secrets)
+        )
+        created: list[WorkflowRun] = []
+        for number, body in enumerate(bodies):
+            try:
+                created += self._post_runs(body, workflow_id, version)
+            except ExtendError as error:
+                if not created:
+                    raise
+                raise ExtendPartialSubmissionError(
+                    f"POST /workflow_runs: input {number + 1} of {len(bodies)} failed after "
+                    f"{len(created)} run(s) were created ({error.message}); reconcile before "
+                    "sending the rest again",
+                    created_runs=created,
+                    status=error.status,
+                    code=error.code,
+                    request_id=error.request_id,
+                ) from None
+        return created
+
+    def _post_runs(
+        self, body: dict[str, Any], workflow_id: str, version: str | None
+    ) -> list[WorkflowRun]:
         data = self._request(
             "POST",
             "/workflow_runs",
@@ -200,32 +271,32 @@ class ExtendClient:
             creates_runs=True,
             subject=_workflow_subject(workflow_id, version),
         )
-        runs = data.get("workflowRuns")
-        if not isinstance(runs, list):
-            raise ExtendOutcomeUnknownError(
-                "POST /workflow_runs answered without a workflowRuns list; runs may exist."
-            )
-        return [WorkflowRun.from_json(run) for run in runs if isinstance(run, Mapping)]
+        runs: list[WorkflowRun] = self._wire.read.created_runs(data)
+        return runs
 
     def batch_run_workflow(
         self,
         workflow_id: str,
         inputs: Sequence[Mapping[str, Any]],
         version: str | None = None,
+        priority: int | None = None,
     ) -> str:
-        """``POST /workflow_runs/batch``: 1 to 1000 inputs; returns the batch id."""
+        """``POST /workflow_runs/batch``: 1 to 1000 inputs; returns the batch id.
+
+        Each input is ``{"file": {...}}`` or ``{"rawText": "..."}`` with optional
+        ``metadata`` / ``secrets``, in both versions. ``priority`` (1-100) needs
+        2026-02-09 (2025 batches always run at 90).
+        """
         _require_id("workflow_id", workflow_id)
-        if not 1 <= len(inputs) <= MAX_BATCH_INPUTS:
+        if isinstance(inputs, str | bytes | Mapping) or not 1 <= len(inputs) <= MAX_BATCH_INPUTS:
+            count = len(inputs) if not isinstance(inputs, str | bytes | Mapping) else "no"
             raise ValueError(
-                f"batch_run_workflow: {len(inputs)} inputs; send 1 to {MAX_BATCH_INPUTS} per "
+                f"batch_run_workflow: {count} inputs; send 1 to {MAX_BATCH_INPUTS} per "
                 "batch (batch_run_workflow_all splits any number)"
             )
-        body: dict[str, Any] = {
-            "workflowId": workflow_id,
-            "inputs": [batch_input(item, i) for i, item in enumerate(inputs)],
-        }
-        if version is not None:
-            body["version"] = str(version)
+        check_priority(priority)
+        checked = [batch_input(item, i) for i, item in enumerate(inputs)]
+        body = self._wire.build.batch_body(workflow_id, version, checked, priority)
         data = self._request(
             "POST",
             "/workflow_runs/batch",
@@ -233,11 +304,7 @@ class ExtendClient:
             creates_runs=True,
             subject=_workflow_subject(workflow_id, version),
         )
-        batch_id = data.get("batchId")
-        if not isinstance(batch_id, str) or not batch_id:
-            raise ExtendOutcomeUnknownError(
-                "POST /workflow_runs/batch answered without a batchId; the batch may exist."
-            )
+        batch_id: str = self._wire.read.batch_id(data)
         return batch_id
 
     def batch_run_workflow_all(
@@ -245,10 +312,13 @@ class ExtendClient:
         workflow_id: str,
         inputs: Sequence[Mapping[str, Any]],
         version: str | None = None,
+        priority: int | None = None,
     ) -> list[str]:
         """Any number of inputs as ceil(N / 1000) batches; the batch ids in order."""
         return [
-            self.batch_run_workflow(workflow_id, inputs[start : start + MAX_BATCH_INPUTS], version)
+            self.batch_run_workflow(
+                workflow_id, inputs[start : start + MAX_BATCH_INPUTS], version, priority
+            )
             for start in range(0, len(inputs), MAX_BATCH_INPUTS)
         ]
 
@@ -280,14 +350,8 @@ class ExtendClient:
         data = self._request(
             "GET", "/workflow_runs", params={k: v for k, v in params.items() if v is not None}
         )
-        runs = data.get("workflowRuns")
-        if not isinstance(runs, list):
-            raise ExtendResponseError("GET /workflow_runs answered without a workflowRuns list.")
-        token = data.get("nextPageToken")
-        return WorkflowRunPage(
-            runs=[WorkflowRunSummary.from_json(r) for r in runs if isinstance(r, Mapping)],
-            next_page_token=str(token) if token else None,
-        )
+        page: WorkflowRunPage = self._wire.read.page(data)
+        return page
 
     def list_workflow_runs(
         self,
@@ -325,7 +389,7 @@ class ExtendClient:
     def get_workflow_run(self, workflow_run_id: str) -> WorkflowRun:
         _require_id("workflow_run_id", workflow_run_id)
         data = self._request("GET", f"/workflow_runs/{quote(workflow_run_id, safe='')}")
-        return _run_of(data, "GET /workflow_runs/{id}")
+        return self._run_of(data, "GET /workflow_runs/{id}")
 
     def update_workflow_run(
         self,
@@ -333,7 +397,8 @@ class ExtendClient:
         name: str | None = None,
         metadata: Mapping[str, Any] | None = None,
     ) -> WorkflowRun:
-        """Sets the name and merges ``metadata`` into the run's (incoming keys win)."""
+        """Sets the name and merges ``metadata`` into the run's (incoming keys win).
+        (2026 runs carry no name, so a new name is not visible in the answer.)"""
         _require_id("workflow_run_id", workflow_run_id)
         body: dict[str, Any] = {}
         if name is not None:
@@ -344,19 +409,24 @@ class ExtendClient:
         data = self._request(
             "POST", f"/workflow_runs/{quote(workflow_run_id, safe='')}", json_body=body
         )
-        return _run_of(data, "POST /workflow_runs/{id}")
+        return self._run_of(data, "POST /workflow_runs/{id}")
 
     def cancel_workflow_run(self, workflow_run_id: str) -> WorkflowRun:
         """Only PENDING or PROCESSING runs can be cancelled (else a bad-request error)."""
         _require_id("workflow_run_id", workflow_run_id)
         data = self._request("POST", f"/workflow_runs/{quote(workflow_run_id, safe='')}/cancel")
-        return _run_of(data, "POST /workflow_runs/{id}/cancel")
+        return self._run_of(data, "POST /workflow_runs/{id}/cancel")
 
     def delete_workflow_run(self, workflow_run_id: str) -> str:
         """Deletes the run and its data for good; returns the deleted run's id."""
         _require_id("workflow_run_id", workflow_run_id)
         data = self._request("DELETE", f"/workflow_runs/{quote(workflow_run_id, safe='')}")
-        return str(data.get("workflowRunId") or workflow_run_id)
+        deleted: str = self._wire.read.deleted_id(data, workflow_run_id)
+        return deleted
+
+    def _run_of(self, data: Mapping[str, Any], action: str) -> WorkflowRun:
+        run: WorkflowRun = self._wire.read.one_run(data, action)
+        return run
 
     def wait_for_run(
         self, workflow_run_id: str, timeout: float = 300.0, poll_interval: float = 2.0
@@ -377,22 +447,57 @@ class ExtendClient:
     def create_and_poll(
         self,
         workflow_id: str,
-        files: Sequence[Mapping[str, Any]] | None = None,
-        raw_texts: Sequence[str] | None = None,
+        file: Mapping[str, Any] | None = None,
+        *,
+        raw_text: str | None = None,
+        package: Sequence[Mapping[str, Any]] | None = None,
         version: str | None = None,
         priority: int | None = None,
         metadata: Mapping[str, Any] | None = None,
-        timeout: float = 300.0,
-        poll_interval: float = 2.0,
-    ) -> list[WorkflowRun]:
-        """``run_workflow`` then wait for every run; ``timeout`` covers them all."""
-        started = self._clock()
-        runs = self.run_workflow(workflow_id, files, raw_texts, version, priority, metadata)
-        finished = []
-        for run in runs:
-            left = max(0.0, timeout - (self._clock() - started))
-            finished.append(self.wait_for_run(run.id, timeout=left, poll_interval=poll_interval))
-        return finished
+        secrets: Mapping[str, Any] | None = None,
+        max_wait: float | None = None,
+        schedule: PollingSchedule | None = None,
+    ) -> WorkflowRun:
+        """Run ONE document (a ``file``, a ``raw_text`` or, on 2026, a ``package``) and
+        poll it as the official SDK 1.20 ``create_and_poll`` does: a GET at once, then
+        every 1 s for 30 s, then x1.15 up to 30 s, with jitter (:class:`PollingSchedule`).
+
+        The wait ends at any status but PENDING, PROCESSING or CANCELLING (so also at
+        NEEDS_REVIEW and REJECTED). ``max_wait`` seconds (None: no limit, as in the
+        SDK) bound it with :class:`WaitTimeoutError`; the run keeps going on Extend.
+        """
+        if sum(x is not None for x in (file, raw_text, package)) != 1:
+            raise ValueError("create_and_poll: give exactly one of file, raw_text or package")
+        if package is not None:
+            run = self.run_package(
+                workflow_id, package, version, priority, metadata, secrets=secrets
+            )
+        else:
+            source = (
+                file_input(file, "file") if file is not None else text_input(raw_text, "raw_text")
+            )
+            (run,) = self._create(workflow_id, [source], version, priority, metadata, secrets)
+        return self.poll_run(run.id, max_wait=max_wait, schedule=schedule)
+
+    run_and_wait = create_and_poll
+
+    def poll_run(
+        self,
+        workflow_run_id: str,
+        *,
+        max_wait: float | None = None,
+        schedule: PollingSchedule | None = None,
+    ) -> WorkflowRun:
+        """GET the run until it leaves PENDING/PROCESSING/CANCELLING (SDK 1.20 schedule)."""
+        return poll_until(
+            lambda: self.get_workflow_run(workflow_run_id),
+            lambda run: run.status not in OPEN_STATUSES,
+            schedule=schedule or PollingSchedule(),
+            clock=self._clock,
+            sleep=self._sleep,
+            max_wait=max_wait,
+            describe=lambda run: f"workflow run {workflow_run_id} is still {run.status}",
+        )
 
     # -- transport ----------------------------------------------------------------
 
@@ -448,10 +553,16 @@ class ExtendClient:
                 error = parsed
                 if isinstance(error, ExtendRateLimitedError):
                     retry_after = error.retry_after
-                elif not isinstance(error, ExtendServerError | ExtendResponseError):
-                    raise error
                 elif creates_runs:
-                    raise self._unknown(action, f"Extend answered HTTP {response.status_code}")
+                    if isinstance(error, ExtendServerError | ExtendResponseError):
+                        raise self._unknown(action, f"Extend answered HTTP {response.status_code}")
+                    raise error  # a 4xx: nothing was created, and a POST is never resent
+                elif error.retryable is False:
+                    raise error  # Extend says trying again will not help
+                elif not isinstance(error, ExtendServerError | ExtendResponseError) and (
+                    error.retryable is not True
+                ):
+                    raise error
             delay = self._retry.delay(retry_number, retry_after)
             if not self._retry.allows(retry_number, self._clock() - started, delay):
                 error.message += f" (gave up after {retry_number} attempt(s))"
@@ -516,8 +627,9 @@ def _workflow_subject(workflow_id: str, version: str | None) -> str:
     return f"workflow {workflow_id}" + (f" version {version}" if version else "")
 
 
-def _run_of(data: Mapping[str, Any], action: str) -> WorkflowRun:
-    run = data.get("workflowRun")
-    if not isinstance(run, Mapping) or not run.get("id"):
-        raise ExtendResponseError(f"{action} answered without a workflowRun object.")
-    return WorkflowRun.from_json(run)
+def _secrets(secrets: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    if secrets is None:
+        return None
+    if not isinstance(secrets, Mapping):
+        raise ValueError("secrets must be a dict")
+    return dict(secrets)
