@@ -7,42 +7,26 @@ typed models (:mod:`extend_assets.client.models`) whichever version is spoken.
 
 from __future__ import annotations
 
-import json
 import logging
-import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from importlib.metadata import PackageNotFoundError, version
 from types import TracebackType
 from typing import Any
 from urllib.parse import quote
 
 import requests
-from requests.adapters import HTTPAdapter
 
 from extend_assets.client.errors import (
-    ExtendConnectionError,
     ExtendError,
-    ExtendOutcomeUnknownError,
     ExtendPartialSubmissionError,
-    ExtendRateLimitedError,
     ExtendResponseError,
-    ExtendServerError,
-    ExtendTimeoutError,
-    WaitTimeoutError,
-    error_for_status,
 )
 from extend_assets.client.models import (
-    OPEN_STATUSES,
-    TERMINAL_STATUSES,
     WorkflowRun,
     WorkflowRunPage,
     WorkflowRunSummary,
 )
-from extend_assets.client.polling import PollingSchedule, poll_until
-from extend_assets.client.ratelimit import RateLimiter
-from extend_assets.client.redact import redact_text
-from extend_assets.client.retry import RetryPolicy, parse_retry_after
+from extend_assets.client.transport import Transport
 from extend_assets.client.validation import (
     MAX_BATCH_INPUTS,
     MAX_RUN_FILES,
@@ -53,6 +37,7 @@ from extend_assets.client.validation import (
     check_priority,
     clean_metadata,
 )
+from extend_assets.client.waiting import Waiting
 from extend_assets.client.wire import DEFAULT_API_VERSION, wire_for
 from extend_assets.client.wire.inputs import FileInput, batch_input, file_input, text_input
 
@@ -61,25 +46,7 @@ API_VERSION = DEFAULT_API_VERSION
 logger = logging.getLogger("extend_assets.client")
 
 
-def _user_agent() -> str:
-    try:
-        return f"extend-assets/{version('extend-assets')}"
-    except PackageNotFoundError:
-        return "extend-assets/0.1.0"
-
-
-def _not_sent(error: requests.ConnectionError) -> bool:
-    """True when the request certainly never left: the connection was never made."""
-    if isinstance(error, requests.ConnectTimeout):
-        return True
-    text = repr(error)
-    return any(
-        marker in text
-        for marker in ("NewConnectionError", "Connection refused", "NameResolutionError")
-    )
-
-
-class ExtendClient:
+class ExtendClient(Waiting):
     """A client for Extend's workflow runs. Thread-safe; use one per process or step.
 
     ``sleep`` and ``clock`` are injectable so retries and waits can be tested without
@@ -109,35 +76,27 @@ class ExtendClient:
         if not base_url.startswith(("http://", "https://")):
             raise ValueError(f"base_url must start with http:// or https://, got {base_url!r}")
         self._wire = wire_for(api_version)  # refuses unknown versions, naming the known
-        self._api_key = api_key
         self.base_url = base_url.rstrip("/")
         self.api_version = api_version
         self.timeout = timeout
         self.workspace_id = workspace_id
         self._sleep = sleep
         self._clock = clock
-        self._retry = RetryPolicy(max_retries=max_retries, max_retry_time=max_retry_time)
-        self._limiter = (
-            RateLimiter(requests_per_second, clock=clock, sleep=sleep)
-            if requests_per_second
-            else None
+        self._transport = Transport(
+            api_key,
+            self.base_url,
+            api_version,
+            timeout=timeout,
+            max_retries=max_retries,
+            max_retry_time=max_retry_time,
+            requests_per_second=requests_per_second,
+            workspace_id=workspace_id,
+            sleep=sleep,
+            clock=clock,
+            session=session,
+            pool_size=pool_size,
         )
-        self._own_session = session is None
-        self._session = session or requests.Session()
-        if self._own_session:
-            adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0)
-            self._session.mount("http://", adapter)
-            self._session.mount("https://", adapter)
-        self._headers = {
-            "Authorization": f"Bearer {api_key}",
-            "x-extend-api-version": api_version,
-            "User-Agent": _user_agent(),
-            "Accept": "application/json",
-        }
-        if workspace_id:
-            self._headers["x-extend-workspace-id"] = workspace_id
-        self._count_lock = threading.Lock()
-        self._request_count = 0
+        self._request = self._transport.request
 
     def __repr__(self) -> str:
         return (
@@ -148,8 +107,7 @@ class ExtendClient:
     # -- lifecycle --------------------------------------------------------------
 
     def close(self) -> None:
-        if self._own_session:
-            self._session.close()
+        self._transport.close()
 
     def __enter__(self) -> ExtendClient:
         return self
@@ -165,8 +123,7 @@ class ExtendClient:
     @property
     def request_count(self) -> int:
         """HTTP requests actually sent by this client, retries included."""
-        with self._count_lock:
-            return self._request_count
+        return self._transport.request_count
 
     # -- runs -------------------------------------------------------------------
 
@@ -183,11 +140,10 @@ class ExtendClient:
     ) -> list[WorkflowRun]:
         """``POST /workflow_runs``: one run per file or raw text (at most 50).
 
-        2025-04-21 sends them in one request. 2026-02-09 takes ONE file per request, so
-        each input is its own POST, in order; if one fails after others created runs,
-        :class:`ExtendPartialSubmissionError` (an :class:`ExtendOutcomeUnknownError`)
-        carries the runs created so far: reconcile before sending again. To run several
-        files as ONE run (2026), use :meth:`run_package`. ``secrets`` need 2026.
+        2025-04-21 sends them in one request. 2026-02-09 takes ONE file per request: each
+        input is its own POST, in order; a failure after runs were created raises
+        :class:`ExtendPartialSubmissionError` (an ExtendOutcomeUnknownError) with the runs
+        created so far. Several files as ONE run (2026): :meth:`run_package`.
         """
         _require_id("workflow_id", workflow_id)
         if (files is None) == (raw_texts is None):
@@ -427,195 +383,6 @@ class ExtendClient:
     def _run_of(self, data: Mapping[str, Any], action: str) -> WorkflowRun:
         run: WorkflowRun = self._wire.read.one_run(data, action)
         return run
-
-    def wait_for_run(
-        self, workflow_run_id: str, timeout: float = 300.0, poll_interval: float = 2.0
-    ) -> WorkflowRun:
-        """Polls until the run is PROCESSED, FAILED, CANCELLED, NEEDS_REVIEW or REJECTED."""
-        deadline = self._clock() + timeout
-        while True:
-            run = self.get_workflow_run(workflow_run_id)
-            if run.status in TERMINAL_STATUSES:
-                return run
-            remaining = deadline - self._clock()
-            if remaining <= 0:
-                raise WaitTimeoutError(
-                    f"workflow run {workflow_run_id} is still {run.status} after {timeout:.0f} s"
-                )
-            self._sleep(min(poll_interval, remaining))
-
-    def create_and_poll(
-        self,
-        workflow_id: str,
-        file: Mapping[str, Any] | None = None,
-        *,
-        raw_text: str | None = None,
-        package: Sequence[Mapping[str, Any]] | None = None,
-        version: str | None = None,
-        priority: int | None = None,
-        metadata: Mapping[str, Any] | None = None,
-        secrets: Mapping[str, Any] | None = None,
-        max_wait: float | None = None,
-        schedule: PollingSchedule | None = None,
-    ) -> WorkflowRun:
-        """Run ONE document (a ``file``, a ``raw_text`` or, on 2026, a ``package``) and
-        poll it as the official SDK 1.20 ``create_and_poll`` does: a GET at once, then
-        every 1 s for 30 s, then x1.15 up to 30 s, with jitter (:class:`PollingSchedule`).
-
-        The wait ends at any status but PENDING, PROCESSING or CANCELLING (so also at
-        NEEDS_REVIEW and REJECTED). ``max_wait`` seconds (None: no limit, as in the
-        SDK) bound it with :class:`WaitTimeoutError`; the run keeps going on Extend.
-        """
-        if sum(x is not None for x in (file, raw_text, package)) != 1:
-            raise ValueError("create_and_poll: give exactly one of file, raw_text or package")
-        if package is not None:
-            run = self.run_package(
-                workflow_id, package, version, priority, metadata, secrets=secrets
-            )
-        else:
-            source = (
-                file_input(file, "file") if file is not None else text_input(raw_text, "raw_text")
-            )
-            (run,) = self._create(workflow_id, [source], version, priority, metadata, secrets)
-        return self.poll_run(run.id, max_wait=max_wait, schedule=schedule)
-
-    run_and_wait = create_and_poll
-
-    def poll_run(
-        self,
-        workflow_run_id: str,
-        *,
-        max_wait: float | None = None,
-        schedule: PollingSchedule | None = None,
-    ) -> WorkflowRun:
-        """GET the run until it leaves PENDING/PROCESSING/CANCELLING (SDK 1.20 schedule)."""
-        return poll_until(
-            lambda: self.get_workflow_run(workflow_run_id),
-            lambda run: run.status not in OPEN_STATUSES,
-            schedule=schedule or PollingSchedule(),
-            clock=self._clock,
-            sleep=self._sleep,
-            max_wait=max_wait,
-            describe=lambda run: f"workflow run {workflow_run_id} is still {run.status}",
-        )
-
-    # -- transport ----------------------------------------------------------------
-
-    def _request(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: Mapping[str, Any] | None = None,
-        json_body: Any = None,
-        creates_runs: bool = False,
-        subject: str | None = None,
-    ) -> dict[str, Any]:
-        """Send with retries. Requests that create runs are retried only when they
-        cannot have reached Extend (429, no connection made); otherwise the caller
-        gets ExtendOutcomeUnknownError to reconcile."""
-        action = f"{method} {path}" + (f" ({subject})" if subject else "")
-        url = self.base_url + path
-        data = None if json_body is None else json.dumps(json_body, ensure_ascii=False).encode()
-        headers = dict(self._headers)
-        if data is not None:
-            headers["Content-Type"] = "application/json"
-        started = self._clock()
-        retry_number = 0
-        while True:
-            retry_number += 1
-            if self._limiter is not None:
-                self._limiter.acquire()
-            with self._count_lock:
-                self._request_count += 1
-            logger.debug("%s %s params=%s", method, path, redact_text(str(params or {})))
-            error: ExtendError
-            retry_after: float | None = None
-            try:
-                response = self._session.request(
-                    method, url, params=params, data=data, headers=headers, timeout=self.timeout
-                )
-            except requests.Timeout as exc:
-                sent = not isinstance(exc, requests.ConnectTimeout)
-                error = ExtendTimeoutError(f"{action}: no answer within {self.timeout:.0f} s")
-                if creates_runs and sent:
-                    raise self._unknown(action, "the answer timed out") from None
-            except requests.ConnectionError as exc:
-                if creates_runs and not _not_sent(exc):
-                    raise self._unknown(action, "the connection broke") from None
-                error = ExtendConnectionError(
-                    f"{action}: could not connect to {self.base_url} ({type(exc).__name__})"
-                )
-            else:
-                parsed = self._parse(response, action, creates_runs)
-                if isinstance(parsed, dict):
-                    return parsed
-                error = parsed
-                if isinstance(error, ExtendRateLimitedError):
-                    retry_after = error.retry_after
-                elif creates_runs:
-                    if isinstance(error, ExtendServerError | ExtendResponseError):
-                        raise self._unknown(action, f"Extend answered HTTP {response.status_code}")
-                    raise error  # a 4xx: nothing was created, and a POST is never resent
-                elif error.retryable is False:
-                    raise error  # Extend says trying again will not help
-                elif not isinstance(error, ExtendServerError | ExtendResponseError) and (
-                    error.retryable is not True
-                ):
-                    raise error
-            delay = self._retry.delay(retry_number, retry_after)
-            if not self._retry.allows(retry_number, self._clock() - started, delay):
-                error.message += f" (gave up after {retry_number} attempt(s))"
-                raise error
-            logger.warning(
-                "%s: %s; retry %d/%d in %.1f s",
-                action,
-                error.message,
-                retry_number,
-                self._retry.max_retries,
-                delay,
-            )
-            self._sleep(delay)
-
-    def _parse(
-        self, response: requests.Response, action: str, creates_runs: bool
-    ) -> dict[str, Any] | ExtendError:
-        request_id = response.headers.get("x-request-id") or response.headers.get(
-            "x-extend-request-id"
-        )
-        text = redact_text(response.text, [self._api_key])
-        if response.status_code >= 400:
-            retry_after = parse_retry_after(response.headers.get("Retry-After"), time.time())
-            return error_for_status(
-                response.status_code,
-                text,
-                action=action,
-                request_id=request_id,
-                retry_after=retry_after,
-            )
-        try:
-            body = response.json()
-        except ValueError:
-            return ExtendResponseError(
-                f"{action} answered HTTP {response.status_code} with a body that is not JSON "
-                f"({len(response.content)} bytes)",
-                status=response.status_code,
-                request_id=request_id,
-            )
-        if not isinstance(body, dict) or body.get("success") is False:
-            return ExtendResponseError(
-                f"{action} answered HTTP {response.status_code} without success: "
-                f"{redact_text(str(body)[:200], [self._api_key])}",
-                status=response.status_code,
-                request_id=request_id,
-            )
-        return body
-
-    @staticmethod
-    def _unknown(action: str, why: str) -> ExtendOutcomeUnknownError:
-        return ExtendOutcomeUnknownError(
-            f"{action}: {why} after the request was sent; Extend may have created the runs"
-        )
 
 
 def _require_id(name: str, value: str) -> None:
