@@ -48,10 +48,11 @@ def install_sdk120(cache_dir: Path) -> Path:
 
 
 def run_with_sdk120(target: Path, script: str, *args: str, timeout: float = 180) -> str:
-    """Run ``script`` (a file beside this one) with SDK 1.20 importable; its stdout."""
+    """Run ``script`` (a path, or a file beside this one) with SDK 1.20 importable; its
+    stdout."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(target), str(HERE.parent.parent)])}
     done = subprocess.run(
-        [sys.executable, str(HERE / script), *args],
+        [sys.executable, str(HERE / script), *args],  # HERE / an absolute path = that path
         env=env,
         capture_output=True,
         text=True,
