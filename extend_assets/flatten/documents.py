@@ -23,6 +23,8 @@ from extend_assets.flatten.runs import (
     confidence,
     extraction,
     processor_runs,
+    reviewed_by,
+    workflow_version,
 )
 from extend_assets.flatten.schema import ColumnSpec, plan_of
 
@@ -129,12 +131,12 @@ def _run_row(
     return (
         *source_row(run, sources),
         _inner(run, "workflow", "id"),
-        _inner(run, "workflow", "version"),
+        workflow_version(run),
         run.get("status"),
         run.get("failureReason"),
         run.get("failureMessage"),
         run.get("reviewed") is True,
-        run.get("reviewedBy"),
+        reviewed_by(run),
         run.get("reviewedAt"),
         any(p.get("edited") is True for p in processors),
         run.get("initialRunAt"),
