@@ -92,7 +92,7 @@ def test_a_processed_run_has_typed_step_runs_nested_citations_and_usage(
 
 
 def test_split_steps_render_as_split_and_insights_narrow_to_reasoning() -> None:
-    record = {
+    record: dict[str, Any] = {
         "id": "workflow_run_s", "workflowId": "workflow_x", "workflowName": "W", "version": "1",
         "versionId": "workflow_version_x", "status": "PROCESSED", "metadata": {},
         "batchId": None, "fileId": "file_1", "name": "a.pdf", "fileType": "PDF",
