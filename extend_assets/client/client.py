@@ -7,7 +7,6 @@ typed models (:mod:`extend_assets.client.models`) whichever version is spoken.
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from types import TracebackType
@@ -21,11 +20,7 @@ from extend_assets.client.errors import (
     ExtendPartialSubmissionError,
     ExtendResponseError,
 )
-from extend_assets.client.models import (
-    WorkflowRun,
-    WorkflowRunPage,
-    WorkflowRunSummary,
-)
+from extend_assets.client.models import WorkflowRun, WorkflowRunPage, WorkflowRunSummary
 from extend_assets.client.transport import Transport
 from extend_assets.client.validation import (
     MAX_BATCH_INPUTS,
@@ -43,7 +38,6 @@ from extend_assets.client.wire.inputs import FileInput, batch_input, file_input,
 
 DEFAULT_BASE_URL = "https://api.extend.ai"
 API_VERSION = DEFAULT_API_VERSION
-logger = logging.getLogger("extend_assets.client")
 
 
 class ExtendClient(Waiting):
