@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -13,7 +14,11 @@ from extend_assets.config import options_table
 from extend_assets.errors import ExtendAssetsConfigError, ExtendAssetsError, PartitionSelectionError
 
 README = Path(__file__).resolve().parents[1] / "README.md"
-GOOD = {"workflow_id": "workflow_x", "bucket": "docs", "prefix_template": "in/{date}/"}
+GOOD: dict[str, Any] = {
+    "workflow_id": "workflow_x",
+    "bucket": "docs",
+    "prefix_template": "in/{date}/",
+}
 
 
 def test_the_readme_lists_every_option_as_generated() -> None:
