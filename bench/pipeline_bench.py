@@ -125,7 +125,7 @@ def peak_rss_mib() -> float:
 def bench_submission(documents: int) -> dict[str, Any]:
     from dagster import DagsterInstance
 
-    from extend_assets_tests.pipeline.harness import build, runner
+    from extend_assets_tests.assets.harness import build, runner
 
     with servers(runs_per_minute=0) as srv, tempfile.TemporaryDirectory() as tmp:
         upload_seconds = upload(srv, "bench-submit", documents)
@@ -159,7 +159,7 @@ def bench_submission(documents: int) -> dict[str, Any]:
 
 def bench_fetch(documents: int, rate: float, latency: float = 0.02) -> dict[str, Any]:
     from extend_assets.client import ExtendClient
-    from extend_assets.fetch import fetch_runs
+    from extend_assets.outputs.fetch import fetch_runs
 
     with servers(requests_per_second=rate) as srv:
         with ExtendClient(
@@ -198,9 +198,9 @@ def bench_fetch(documents: int, rate: float, latency: float = 0.02) -> dict[str,
 def bench_e2e(documents: int) -> dict[str, Any]:
     from dagster import DagsterInstance
 
+    from extend_assets.cli.runner import PipelineRunner
     from extend_assets.localstack import LocalStack
-    from extend_assets.runner import PipelineRunner
-    from extend_assets_tests.pipeline.harness import build
+    from extend_assets_tests.assets.harness import build
 
     latency = 0.02
     with (

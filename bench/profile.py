@@ -68,7 +68,7 @@ def profile_submission(documents: int) -> Profiler:
     from dagster import DagsterInstance
 
     from bench.pipeline_bench import DAY, servers, upload
-    from extend_assets_tests.pipeline.harness import build, runner
+    from extend_assets_tests.assets.harness import build, runner
 
     with servers(runs_per_minute=0) as srv, tempfile.TemporaryDirectory() as tmp:
         upload(srv, "bench-profile", documents)

@@ -21,15 +21,17 @@ import random
 import time
 from typing import Any
 
+from extend_assets.sensing import PollerSettings, RunStatusPoller, SubmittedGroup
 from extend_assets.sensing.cursor import SensorCursor
-from extend_assets.sensing.poller import PollerSettings, RunStatusPoller, Submission
-from extend_assets_tests.sensors.fakes import FakeExtend
+from extend_assets_tests.sensing.fakes import FakeExtend
 
 NEXT = {"PENDING": "PROCESSING", "PROCESSING": "PROCESSED"}
 UNSETTLED = {"PENDING", "PROCESSING", "CANCELLING", "NEEDS_REVIEW"}
 
 
-def build(runs: int, per_batch: int, batches_per_group: int) -> tuple[FakeExtend, list[Submission]]:
+def build(
+    runs: int, per_batch: int, batches_per_group: int
+) -> tuple[FakeExtend, list[SubmittedGroup]]:
     fake = FakeExtend()
     submissions = []
     batches: list[str] = []
@@ -40,7 +42,7 @@ def build(runs: int, per_batch: int, batches_per_group: int) -> tuple[FakeExtend
     for number, start in enumerate(range(0, len(batches), batches_per_group)):
         group = batches[start : start + batches_per_group]
         submissions.append(
-            Submission(
+            SubmittedGroup(
                 group_id=f"dagster-run-{number}",
                 partitions=(f"2025-01-{number + 1:02d}",),
                 batch_ids=tuple(group),

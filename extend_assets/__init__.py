@@ -14,17 +14,33 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "ExtendClient": "extend_assets.client",
     "ExtendResource": "extend_assets.resources",
-    "S3DocumentSource": "extend_assets.sources",
+    "S3DocumentSource": "extend_assets.resources",
+    "ExtendDuckDBIOManager": "extend_assets.io_manager",
+    "ExtendWorkflowConfig": "extend_assets.config",
     "build_extend_workflow_assets": "extend_assets.assets",
     "ExtendWorkflowDefinitions": "extend_assets.assets",
-    "build_extend_run_status_sensor": "extend_assets.sensors",
+    "build_extend_run_status_sensor": "extend_assets.sensor_builder",
+    "ExtendAssetsError": "extend_assets.errors",
+    "ExtendAssetsConfigError": "extend_assets.errors",
+    "PartitionSelectionError": "extend_assets.errors",
+    "DocumentSourceError": "extend_assets.errors",
+    "SubmissionError": "extend_assets.errors",
+    "TableNameClashError": "extend_assets.errors",
 }
 
 __all__ = [
+    "DocumentSourceError",
+    "ExtendAssetsConfigError",
+    "ExtendAssetsError",
     "ExtendClient",
+    "ExtendDuckDBIOManager",
     "ExtendResource",
+    "ExtendWorkflowConfig",
     "ExtendWorkflowDefinitions",
+    "PartitionSelectionError",
     "S3DocumentSource",
+    "SubmissionError",
+    "TableNameClashError",
     "__version__",
     "build_extend_run_status_sensor",
     "build_extend_workflow_assets",
@@ -33,9 +49,18 @@ __all__ = [
 if TYPE_CHECKING:
     from extend_assets.assets import ExtendWorkflowDefinitions, build_extend_workflow_assets
     from extend_assets.client import ExtendClient
-    from extend_assets.resources import ExtendResource
-    from extend_assets.sensors import build_extend_run_status_sensor
-    from extend_assets.sources import S3DocumentSource
+    from extend_assets.config import ExtendWorkflowConfig
+    from extend_assets.errors import (
+        DocumentSourceError,
+        ExtendAssetsConfigError,
+        ExtendAssetsError,
+        PartitionSelectionError,
+        SubmissionError,
+        TableNameClashError,
+    )
+    from extend_assets.io_manager import ExtendDuckDBIOManager
+    from extend_assets.resources import ExtendResource, S3DocumentSource
+    from extend_assets.sensor_builder import build_extend_run_status_sensor
 
 
 def __getattr__(name: str) -> Any:

@@ -22,9 +22,9 @@ from pathlib import Path
 from dagster import Definitions, EnvVar
 
 from extend_assets.assets import build_extend_workflow_assets
-from extend_assets.resources import DEFAULT_BASE_URL, ExtendResource
-from extend_assets.sources import S3DocumentSource
-from extend_assets.storage import ExtendDuckDBIOManager
+from extend_assets.client import DEFAULT_BASE_URL
+from extend_assets.io_manager import ExtendDuckDBIOManager
+from extend_assets.resources import ExtendResource, S3DocumentSource
 
 SAMPLE_WORKFLOW_ID = "workflow_sampleInvoices0000000"
 
@@ -45,7 +45,7 @@ def build_definitions() -> Definitions:
         bucket=os.environ.get("EXTEND_S3_BUCKET", "extend-documents"),
         prefix_template=os.environ.get("EXTEND_S3_PREFIX", "invoices/{date}/"),
         start_date=os.environ.get("EXTEND_START_DATE", "2025-01-13"),
-        review_policy=os.environ.get("EXTEND_REVIEW_POLICY", "wait"),  # type: ignore[arg-type]
+        review_policy=os.environ.get("EXTEND_REVIEW_POLICY", "wait"),
         sensor_interval_seconds=int(os.environ.get("EXTEND_SENSOR_INTERVAL_SECONDS", "30")),
     )
     base_url = EnvVar("EXTEND_BASE_URL") if os.environ.get("EXTEND_BASE_URL") else DEFAULT_BASE_URL

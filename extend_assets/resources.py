@@ -1,24 +1,27 @@
-"""The Extend resource: configuration only, with a client built on demand.
+"""The resources: configuration only, each handing out a plain client on demand.
 
-Like dagster-fivetran's and dagster-dbt cloud_v2's resources, this holds settings
-(the key through ``EnvVar("EXTEND_API_KEY")``) and hands out a plain
-:class:`~extend_assets.client.ExtendClient`; nothing talks to Extend until a step
-or sensor asks for a client.
+Like dagster-fivetran's and dagster-dbt cloud_v2's resources, these hold settings (the
+key through ``EnvVar("EXTEND_API_KEY")``) and build clients when a step or sensor asks;
+nothing talks to Extend or S3 at definition time.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+from botocore.config import Config
 from dagster import ConfigurableResource
 from pydantic import Field
 
-from extend_assets.client import ExtendClient
-
-DEFAULT_BASE_URL = "https://api.extend.ai"
-API_VERSION = "2025-04-21"
+from extend_assets.client import API_VERSION, DEFAULT_BASE_URL, ExtendClient
+from extend_assets.submission import s3
+from extend_assets.submission.s3 import SourceObject
 
 
 class ExtendResource(ConfigurableResource):
-    """Connection settings for Extend's workflow-run API (version 2025-04-21)."""
+    """Connection settings for Extend's workflow-run API."""
 
     api_key: str = Field(
         description="Extend API key. Set it with EnvVar('EXTEND_API_KEY') so it never lands in config."
@@ -38,14 +41,64 @@ class ExtendResource(ConfigurableResource):
         default=None, description="Sent as x-extend-workspace-id; needed with organization keys."
     )
 
-    def get_client(self) -> ExtendClient:
-        """A new client with its own pooled HTTP session; close it (or use ``with``) when done."""
+    def get_client(
+        self, *, timeout: float | None = None, max_retries: int | None = None
+    ) -> ExtendClient:
+        """A new client with its own pooled HTTP session; close it (or use ``with``) when done.
+
+        ``timeout`` and ``max_retries`` tighten the configured values for one caller (a
+        sensor tick cannot wait as long as a step can).
+        """
         return ExtendClient(
             api_key=self.api_key,
             base_url=self.base_url,
             api_version=self.api_version,
-            timeout=self.timeout,
-            max_retries=self.max_retries,
+            timeout=self.timeout if timeout is None else min(self.timeout, timeout),
+            max_retries=self.max_retries
+            if max_retries is None
+            else min(self.max_retries, max_retries),
             requests_per_second=self.requests_per_second,
             workspace_id=self.workspace_id,
         )
+
+
+class S3DocumentSource(ConfigurableResource):
+    """Lists and presigns documents in S3 or an S3-compatible endpoint.
+
+    One resource serves AWS in production and the local moto server offline: the
+    endpoint, region and credentials come from config or from boto3's own standard
+    environment (``AWS_ENDPOINT_URL``, ``AWS_ACCESS_KEY_ID``, ``AWS_DEFAULT_REGION``...).
+    dagster-aws' ``S3Resource`` is not reused because presigned URLs for Extend must be
+    SigV4 (``s3v4``) and it does not let us choose the signature version.
+    """
+
+    endpoint_url: str | None = Field(
+        default=None,
+        description="S3 endpoint; unset means boto3's default (AWS, or AWS_ENDPOINT_URL if set).",
+    )
+    region_name: str | None = Field(default=None, description="AWS region (or AWS_DEFAULT_REGION).")
+    aws_access_key_id: str | None = Field(
+        default=None, description="Unset: boto3's credential chain."
+    )
+    aws_secret_access_key: str | None = Field(default=None, description="Use EnvVar for this.")
+    addressing_style: str = Field(
+        default="auto", description="'path' for local S3 servers, 'auto' or 'virtual' for AWS."
+    )
+
+    def get_client(self) -> Any:
+        """A boto3 S3 client that signs with SigV4, as presigned URLs for Extend need."""
+        session = boto3.session.Session(
+            aws_access_key_id=self.aws_access_key_id,
+            aws_secret_access_key=self.aws_secret_access_key,
+            region_name=self.region_name,
+        )
+        config = Config(
+            signature_version="s3v4",
+            s3={"addressing_style": self.addressing_style},
+            retries={"mode": "standard", "max_attempts": 5},
+        )
+        return session.client("s3", endpoint_url=self.endpoint_url, config=config)
+
+    def list_objects(self, bucket: str, prefix: str, client: Any = None) -> Iterator[SourceObject]:
+        """Every object under ``prefix`` (see :func:`extend_assets.submission.s3.list_objects`)."""
+        return s3.list_objects(client or self.get_client(), bucket, prefix)

@@ -1,6 +1,42 @@
-"""Shared fixtures: the Extend emulator and the local S3 server, both on loopback."""
+"""Shared fixtures: the Extend emulator and the local S3 server on loopback, and per-test
+pieces for the pipeline tests (a fresh bucket, Dagster instance and DuckDB file)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from dagster import DagsterInstance, instance_for_test
 
 pytest_plugins = [
     "extend_assets.emulator.pytest_plugin",
     "extend_assets.localstack.pytest_plugin",
 ]
+
+
+@pytest.fixture
+def bucket(local_s3: Any) -> str:
+    name = f"docs-{uuid.uuid4().hex[:12]}"
+    local_s3.boto3_client().create_bucket(Bucket=name)
+    return name
+
+
+@pytest.fixture
+def s3_client(local_s3: Any) -> Any:
+    return local_s3.boto3_client()
+
+
+@pytest.fixture
+def instance(tmp_path: Path) -> Iterator[DagsterInstance]:
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    with instance_for_test(temp_dir=str(home)) as test_instance:
+        yield test_instance
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "tables.duckdb"

@@ -2,6 +2,12 @@
 model for both). No Dagster in here."""
 
 from extend_assets.client.client import API_VERSION, DEFAULT_BASE_URL, ExtendClient
+from extend_assets.client.constants import (
+    REVIEW_POLICIES,
+    SUBMISSION_METADATA_KEY,
+    USAGE_TAGS_KEY,
+    ReviewPolicy,
+)
 from extend_assets.client.errors import (
     ExtendBadRequestError,
     ExtendConnectionError,
@@ -34,6 +40,12 @@ from extend_assets.client.models import (
 from extend_assets.client.polling import PollingSchedule
 from extend_assets.client.ratelimit import RateLimiter
 from extend_assets.client.redact import redact_text, redact_url
+from extend_assets.client.validation import (
+    MAX_BATCH_INPUTS,
+    MAX_METADATA_BYTES,
+    MAX_PAGE_SIZE,
+    MAX_RUN_FILES,
+)
 from extend_assets.client.wire import (
     API_2025,
     API_2026,
@@ -46,9 +58,16 @@ __all__ = [
     "API_2026",
     "API_VERSION",
     "DEFAULT_BASE_URL",
+    "MAX_BATCH_INPUTS",
+    "MAX_METADATA_BYTES",
+    "MAX_PAGE_SIZE",
+    "MAX_RUN_FILES",
     "OPEN_STATUSES",
+    "REVIEW_POLICIES",
+    "SUBMISSION_METADATA_KEY",
     "SUPPORTED_API_VERSIONS",
     "TERMINAL_STATUSES",
+    "USAGE_TAGS_KEY",
     "ExtendBadRequestError",
     "ExtendClient",
     "ExtendConnectionError",
@@ -68,6 +87,7 @@ __all__ = [
     "PollingSchedule",
     "ProcessorRun",
     "RateLimiter",
+    "ReviewPolicy",
     "StepRun",
     "UnsupportedApiVersionError",
     "Usage",

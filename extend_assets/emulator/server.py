@@ -9,7 +9,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from extend_assets.emulator.config import DEFAULT_API_KEY, load_workflows
+from extend_assets.emulator.config import DEFAULT_API_KEY, WebhookDelivery, load_workflows
 from extend_assets.emulator.documents import DEFAULT_MAX_FILE_BYTES
 from extend_assets.emulator.engine import Engine
 from extend_assets.emulator.faults import FaultPlan, Faults
@@ -26,7 +26,8 @@ class EmulatorServer:
 
     ``latency`` is the seconds each run takes to process; ``runs_per_minute`` caps
     throughput (runs stay PENDING beyond it, as on Extend; 0 pauses processing); ``requests_per_second``
-    turns on 429s; ``state_path`` keeps runs in SQLite across restarts.
+    turns on 429s; ``state_path`` keeps runs in SQLite across restarts; ``webhook_url``
+    gets signed events, delivered (retries, faults) as ``webhook_delivery`` says.
 
     It serves ``2025-04-21`` and ``2026-02-09`` on the same port, per request by the
     ``x-extend-api-version`` header. The webhook endpoint (``webhook_url``) is pinned to
@@ -47,6 +48,7 @@ class EmulatorServer:
         requests_per_second: float | None = None,
         webhook_url: str | None = None,
         webhook_secret: str | None = None,
+        webhook_delivery: WebhookDelivery | None = None,
         webhook_api_version: str = API_2025,
         webhook_url_threshold_bytes: int | None = None,
         workers: int = 4,
@@ -83,7 +85,11 @@ class EmulatorServer:
             if webhook_url
             else None
         )
-        self.webhooks = WebhookSender(webhook_url, webhook_secret or "") if webhook_url else None
+        self.webhooks = (
+            WebhookSender(webhook_url, webhook_secret or "", webhook_delivery)
+            if webhook_url
+            else None
+        )
         if self.webhooks is not None:
             self.backend.add_listener(self._send_webhook)
 

@@ -1,5 +1,7 @@
 """Run-status sensing: know when every Extend run of a submission settled, cheaply.
 
+No Dagster here: :mod:`extend_assets.sensor_builder` is the Dagster shell around it.
+
 Design
 ------
 *Groups.* The submission asset records, on each materialization, what one Dagster
@@ -70,15 +72,14 @@ observations, and cancelled only with ``cancel_stuck=True``.
 """
 
 from extend_assets.sensing.cursor import CURSOR_VERSION, SensorCursor
-from extend_assets.sensing.poller import (
+from extend_assets.sensing.model import (
     PartitionRequest,
     PollerSettings,
     Progress,
-    RunStatusPoller,
-    Submission,
+    SubmittedGroup,
     TickReport,
 )
-from extend_assets.sensing.sensor import build_extend_run_status_sensor, read_submissions
+from extend_assets.sensing.poller import RunStatusPoller
 
 __all__ = [
     "CURSOR_VERSION",
@@ -87,8 +88,6 @@ __all__ = [
     "Progress",
     "RunStatusPoller",
     "SensorCursor",
-    "Submission",
+    "SubmittedGroup",
     "TickReport",
-    "build_extend_run_status_sensor",
-    "read_submissions",
 ]

@@ -16,6 +16,7 @@ import responses
 from dagster import DagsterInstance, materialize
 
 from extend_assets.assets import build_extend_workflow_assets
+from extend_assets.cli.runner import first_failure
 from extend_assets.client import (
     ExtendBadRequestError,
     ExtendClient,
@@ -25,11 +26,9 @@ from extend_assets.client import (
     WorkflowRun,
 )
 from extend_assets.emulator import SAMPLE_WORKFLOW_ID, EmulatorServer
-from extend_assets.listing import PartitionSelectionError
+from extend_assets.errors import ExtendAssetsConfigError, PartitionSelectionError
 from extend_assets.resources import ExtendResource
-from extend_assets.runner import first_failure
-from extend_assets.settings import ExtendAssetsConfigError
-from extend_assets_tests.pipeline.harness import build, resources, runner, table
+from extend_assets_tests.assets.harness import build, resources, runner, table
 
 SECRET_KEY = "sk_live_never_print_me_0123456789"
 DAY = "2025-01-15"

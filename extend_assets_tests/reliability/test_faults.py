@@ -18,11 +18,11 @@ import duckdb
 import pytest
 from dagster import DagsterInstance
 
-from extend_assets.demo import patched_environ
+from extend_assets.cli.demo import patched_environ
+from extend_assets.cli.runner import PipelineRunner
 from extend_assets.emulator import EmulatorServer
-from extend_assets.runner import PipelineRunner
-from extend_assets_tests.pipeline.crash import kill_a_submission_mid_post
 from extend_assets_tests.ports import free_port
+from extend_assets_tests.reliability.crash import kill_a_submission_mid_post
 
 DOCUMENTS = 5000
 DAYS = 5

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import duckdb
 
-from extend_assets.demo import run_demo
+from extend_assets.cli.demo import run_demo
 from extend_assets.emulator import DEFAULT_API_KEY
 
 # What a presigned URL carries that must never be stored: its signature and credential.

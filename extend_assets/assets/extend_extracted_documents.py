@@ -1,0 +1,107 @@
+"""``extend_extracted_documents``: one row per source document, a typed column per field."""
+
+from collections.abc import Iterator
+from typing import Any
+
+import pandas as pd
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSpec,
+    AssetExecutionContext,
+    AssetIn,
+    AssetKey,
+    AssetsDefinition,
+    Output,
+    asset,
+)
+
+from extend_assets import flatten
+from extend_assets.assets.checks import (
+    completeness_check,
+    failure_rate_check,
+    low_confidence_check,
+)
+from extend_assets.assets.keys import AssetKeys
+from extend_assets.assets.metadata import documents_metadata
+from extend_assets.config import ExtendWorkflowConfig
+from extend_assets.outputs.frames import status_counts, storable
+from extend_assets.outputs.matching import (
+    rows_without_runs,
+    schema_of,
+    sources_and_runs,
+    with_partition_date,
+)
+from extend_assets.resources import ExtendResource
+
+
+def build_extracted_documents_asset(
+    s: ExtendWorkflowConfig, keys: AssetKeys, common: dict[str, Any], upstream_key: AssetKey
+) -> AssetsDefinition:
+    """``extend_extracted_documents`` and its checks."""
+    checks = [
+        AssetCheckSpec(
+            "completeness",
+            asset=keys.documents,
+            description="Every listed document has exactly one row.",
+        ),
+        AssetCheckSpec(
+            "failure_rate",
+            asset=keys.documents,
+            description=f"At most {s.failure_rate_threshold:.0%} of documents failed.",
+        ),
+        AssetCheckSpec(
+            "low_confidence_fields",
+            asset=keys.documents,
+            description=f"Extracted fields below {s.low_confidence_threshold} confidence, counted.",
+        ),
+    ]
+    s3_mode = s.raw_text_source_name is None
+
+    @asset(
+        key=keys.documents,
+        ins={"runs": AssetIn(keys.runs), "source_documents": AssetIn(upstream_key)},
+        kinds={"pandas", "duckdb"},
+        check_specs=checks,
+        required_resource_keys={s.extend_resource_key},
+        pool=s.pool if s.tag_runs_on_extend else None,
+        description="One row per source document: ids, status, review state, every extracted "
+        "field as a typed column and per-field confidence.",
+        **common,
+    )
+    def extend_extracted_documents(
+        context: AssetExecutionContext, runs: pd.DataFrame, source_documents: pd.DataFrame
+    ) -> Iterator[Output[pd.DataFrame] | AssetCheckResult]:
+        listed = source_documents if s3_mode else None
+        raws, sources = sources_and_runs(runs)
+        schema = schema_of(raws)
+        flat = flatten.flatten_documents(raws, sources=sources, schema=schema)
+        extra = rows_without_runs(runs, listed)
+        frame = pd.concat([flat, extra], ignore_index=True) if len(extra) else flat
+        frame = storable(with_partition_date(frame))
+        context.log.info(f"{len(frame)} document row(s): {status_counts(frame['status'])}.")
+        yield Output(frame, metadata=documents_metadata(frame))
+        yield completeness_check(frame, len(listed) if listed is not None else len(runs))
+        yield failure_rate_check(frame, s.failure_rate_threshold)
+        yield low_confidence_check(frame, s.low_confidence_threshold)
+        if s.tag_runs_on_extend:
+            _tag_runs(context, s, runs)
+
+    return extend_extracted_documents
+
+
+def _tag_runs(context: AssetExecutionContext, s: ExtendWorkflowConfig, runs: pd.DataFrame) -> None:
+    extend: ExtendResource = getattr(context.resources, s.extend_resource_key)
+    run_ids = [str(r) for r in runs["run_id"].dropna()]
+    with extend.get_client() as client:
+        for run_id, partition in zip(
+            run_ids, runs.loc[runs["run_id"].notna(), "partition"], strict=True
+        ):
+            client.update_workflow_run(
+                run_id,
+                metadata={
+                    "dagster_run_id": context.run.run_id,
+                    "dagster_asset": context.asset_key.to_user_string(),
+                    "dagster_partition": str(partition),
+                },
+            )
+    context.log.info(f"Tagged {len(run_ids)} Extend run(s) with this Dagster run's id.")

@@ -1,0 +1,40 @@
+"""``extend_extracted_line_items``: one row per element of each array-of-objects field."""
+
+from typing import Any
+
+import pandas as pd
+from dagster import AssetExecutionContext, AssetIn, AssetsDefinition, Output, asset
+
+from extend_assets import flatten
+from extend_assets.assets.keys import AssetKeys
+from extend_assets.assets.metadata import preview, table_schema
+from extend_assets.outputs.frames import storable
+from extend_assets.outputs.matching import schema_of, sources_and_runs, with_partition_date
+
+
+def build_extracted_line_items_asset(keys: AssetKeys, common: dict[str, Any]) -> AssetsDefinition:
+    """``extend_extracted_line_items``: one row per element of each array-of-objects field."""
+
+    @asset(
+        key=keys.line_items,
+        ins={"runs": AssetIn(keys.runs)},
+        kinds={"pandas", "duckdb"},
+        description="One row per element of each array-of-objects field (e.g. invoice line items).",
+        **common,
+    )
+    def extend_extracted_line_items(
+        context: AssetExecutionContext, runs: pd.DataFrame
+    ) -> Output[pd.DataFrame]:
+        raws, sources = sources_and_runs(runs)
+        frame = flatten.flatten_line_items(raws, sources=sources, schema=schema_of(raws))
+        frame = storable(with_partition_date(frame))
+        return Output(
+            frame,
+            metadata={
+                "dagster/row_count": len(frame),
+                "dagster/column_schema": table_schema(frame),
+                "preview": preview(frame),
+            },
+        )
+
+    return extend_extracted_line_items

@@ -1,0 +1,58 @@
+"""The frames of the runs table, and what makes any frame storable."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import pandas as pd
+
+from extend_assets.submission.ledger_table import as_strings
+
+RUN_COLUMNS = [
+    "partition",
+    "partition_date",
+    "bucket",
+    "key",
+    "etag",
+    "submission_id",
+    "batch_id",
+    "run_id",
+    "status",
+    "raw_json",
+]
+
+# Statuses of rows for documents that never became an Extend run.
+SKIPPED = "SKIPPED"
+MISSING = "MISSING"
+
+
+def run_frame(rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+    frame = pd.DataFrame(list(rows), columns=RUN_COLUMNS)
+    frame["partition_date"] = pd.to_datetime(frame["partition_date"])
+    return as_strings(frame, [c for c in RUN_COLUMNS if c != "partition_date"])
+
+
+def storable(frame: pd.DataFrame) -> pd.DataFrame:
+    """Give columns DuckDB can type: all-null object columns become strings, dicts JSON."""
+    out = frame.copy()
+    for column in out.columns:
+        series = out[column]
+        if series.dtype != object:
+            continue
+        non_null = series.dropna()
+        if non_null.empty:
+            out[column] = series.astype("string")
+        elif non_null.map(lambda v: isinstance(v, dict | list)).any():
+            out[column] = series.map(
+                lambda v: None if v is None else json.dumps(v, default=str)
+            ).astype("string")
+        elif non_null.map(lambda v: isinstance(v, str)).all():
+            out[column] = series.astype("string")
+    return out
+
+
+def status_counts(statuses: Iterable[Any]) -> dict[str, int]:
+    return dict(sorted(Counter(str(s) for s in statuses if s is not None and s == s).items()))

@@ -1,0 +1,182 @@
+"""The run-status sensor: the Dagster shell around :class:`~extend_assets.sensing.RunStatusPoller`.
+
+It reads new groups from the submission ledger (materializations of the batches
+asset), runs one poller tick within the time budget, and turns the outcome into
+run requests, progress observations, a log line and the next cursor.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from dagster import (
+    AssetKey,
+    DefaultSensorStatus,
+    PartitionsDefinition,
+    RunRequest,
+    SensorDefinition,
+    SensorEvaluationContext,
+    SensorResult,
+    sensor,
+)
+from dagster._core.storage.tags import (
+    ASSET_PARTITION_RANGE_END_TAG,
+    ASSET_PARTITION_RANGE_START_TAG,
+)
+
+from extend_assets.client import REVIEW_POLICIES, ReviewPolicy
+from extend_assets.errors import ExtendAssetsConfigError
+from extend_assets.event_log import progress_observations, read_submitted_groups
+from extend_assets.resources import ExtendResource
+from extend_assets.sensing import PartitionRequest, PollerSettings, RunStatusPoller, SensorCursor
+
+
+def build_extend_run_status_sensor(
+    *,
+    name: str,
+    workflow_id: str,
+    batches_asset_key: AssetKey,
+    target: Any,
+    extend_resource_key: str = "extend",
+    review_policy: ReviewPolicy = "wait",
+    minimum_interval_seconds: int = 30,
+    tick_budget_seconds: float = 20.0,
+    stuck_after_seconds: float = 6 * 3600,
+    cancel_stuck: bool = False,
+    default_status: DefaultSensorStatus = DefaultSensorStatus.RUNNING,
+    clock: Callable[[], float] = time.time,
+    partitions_def: PartitionsDefinition | None = None,
+) -> SensorDefinition:
+    """A sensor that requests ``target`` for a group's partitions once all its runs settled.
+
+    ``partitions_def`` (optional) lets a group of contiguous partitions go out as one
+    ranged run; without it the sensor looks it up on ``batches_asset_key`` in the code
+    location, and falls back to one run per partition.
+    """
+    if review_policy not in REVIEW_POLICIES:
+        raise ExtendAssetsConfigError(
+            f"build_extend_run_status_sensor(review_policy={review_policy!r}): use 'wait' "
+            "(request once reviews are done) or 'settle' (request now, again after review)."
+        )
+    if not 0 < tick_budget_seconds < 55:
+        raise ExtendAssetsConfigError(
+            f"build_extend_run_status_sensor(tick_budget_seconds={tick_budget_seconds}): "
+            "must stay well under Dagster's 60 s sensor timeout; 20 is a good value."
+        )
+    settings = PollerSettings(
+        workflow_id=workflow_id,
+        review_policy=review_policy,
+        tick_budget_seconds=tick_budget_seconds,
+        stuck_after_seconds=stuck_after_seconds,
+        cancel_stuck=cancel_stuck,
+    )
+
+    @sensor(
+        name=name,
+        target=target,
+        minimum_interval_seconds=minimum_interval_seconds,
+        default_status=default_status,
+        required_resource_keys={extend_resource_key},
+        description=f"Requests the output assets of Extend workflow {workflow_id} for each "
+        "group of partitions whose runs all settled; reports progress on the batches asset.",
+    )
+    def _run_status_sensor(context: SensorEvaluationContext) -> SensorResult:
+        cursor = SensorCursor.from_json(context.cursor, policy=review_policy)
+        resource = getattr(context.resources, extend_resource_key)
+        with sensor_client(resource, tick_budget_seconds) as client:
+            poller = RunStatusPoller(client, cursor, settings, clock)
+            if poller.accepts_submissions:
+                groups, last_id = read_submitted_groups(
+                    context.instance, batches_asset_key, cursor.last_storage_id
+                )
+                poller.add_submissions(groups)
+                cursor.last_storage_id = last_id
+            report = poller.tick()
+        context.log.info(f"Extend run status: {report.summary(cursor)}")
+        if report.stuck_runs:
+            action = "cancelled" if cancel_stuck else "left alone (cancel_stuck=False)"
+            context.log.warning(
+                f"{len(report.stuck_runs)} run(s) pending or processing for more than "
+                f"{stuck_after_seconds:.0f} s, {action}: {', '.join(report.stuck_runs[:20])}"
+            )
+        pdef = partitions_def or _partitions_def_of(context, batches_asset_key)
+        run_requests = [r for req in report.requests for r in to_run_requests(req, pdef)]
+        events = [
+            obs
+            for progress in report.progress
+            for obs in progress_observations(batches_asset_key, progress)
+        ]
+        # Even after an error the cursor holds only completed steps: keep them.
+        new_cursor = cursor.to_json()
+        if report.error and not run_requests:
+            return SensorResult(
+                cursor=new_cursor,
+                asset_events=events,
+                skip_reason=f"Extend did not answer ({report.error}); progress is kept in the "
+                "cursor and the next tick continues.",
+            )
+        return SensorResult(run_requests=run_requests, cursor=new_cursor, asset_events=events)
+
+    return _run_status_sensor
+
+
+def sensor_client(resource: Any, budget_seconds: float) -> Any:
+    """A client whose single call cannot outlast the tick: short timeout, one retry.
+
+    A step can afford long backoffs on 429 or 5xx; a sensor tick cannot, and it loses
+    nothing by stopping (the next tick continues from the cursor).
+    """
+    if not isinstance(resource, ExtendResource):
+        return resource.get_client()  # a stand-in (tests) or a subclass that knows best
+    return resource.get_client(timeout=max(1.0, budget_seconds / 2), max_retries=1)
+
+
+def to_run_requests(
+    request: PartitionRequest, partitions_def: PartitionsDefinition | None
+) -> list[RunRequest]:
+    """One ranged run when the partitions are contiguous, else one run per partition."""
+    tags = {"extend/reason": request.reason[:200]}
+    parts = list(request.partitions)
+    if len(parts) == 1:
+        return [RunRequest(run_key=request.run_key, partition_key=parts[0], tags=tags)]
+    ordered = _contiguous(parts, partitions_def)
+    if ordered is not None:
+        range_tags = {
+            ASSET_PARTITION_RANGE_START_TAG: ordered[0],
+            ASSET_PARTITION_RANGE_END_TAG: ordered[-1],
+        }
+        return [RunRequest(run_key=request.run_key, tags={**tags, **range_tags})]
+    return [
+        RunRequest(run_key=f"{request.run_key}-{part}", partition_key=part, tags=tags)
+        for part in sorted(parts)
+    ]
+
+
+def _contiguous(parts: Sequence[str], pdef: PartitionsDefinition | None) -> list[str] | None:
+    if pdef is None:
+        return None
+    try:
+        keys = list(pdef.get_partition_keys())
+    except Exception:  # dynamic partitions need an instance; fall back to one run each
+        return None
+    position = {key: i for i, key in enumerate(keys)}
+    if any(p not in position for p in parts):
+        return None
+    ordered = sorted(set(parts), key=position.__getitem__)
+    if position[ordered[-1]] - position[ordered[0]] + 1 != len(ordered):
+        return None
+    return ordered
+
+
+def _partitions_def_of(
+    context: SensorEvaluationContext, asset_key: AssetKey
+) -> PartitionsDefinition | None:
+    try:
+        repository = context.repository_def
+        if repository is None:
+            return None
+        return repository.asset_graph.get(asset_key).partitions_def
+    except Exception:  # not in a code location (a unit test) or an unknown key
+        return None

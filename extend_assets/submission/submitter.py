@@ -1,0 +1,348 @@
+"""Submitting documents to Extend in as few calls as the API allows, exactly once.
+
+The ledger module explains the exactly-once design; this module carries it out:
+reconcile open intents, then send the remaining documents in chunks (1000 per
+``POST /workflow_runs/batch``, or 50 per ``POST /workflow_runs`` when the user
+set a priority), recording each chunk's intent before its POST and its outcome
+after. Plain Python over the client; the Dagster asset wires it up.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from extend_assets.client import (
+    MAX_BATCH_INPUTS,
+    MAX_METADATA_BYTES,
+    MAX_RUN_FILES,
+    SUBMISSION_METADATA_KEY,
+    USAGE_TAGS_KEY,
+    ExtendClient,
+    ExtendError,
+    ExtendOutcomeUnknownError,
+)
+from extend_assets.errors import SubmissionError
+from extend_assets.submission.ledger import (
+    DocumentVersion,
+    LedgerEvent,
+    Submission,
+    new_submission_id,
+)
+
+# Runs are listed back to an intent's time minus this margin, for clock skew
+# between this machine and Extend.
+RECONCILE_MARGIN_SECONDS = 600.0
+
+logger = logging.getLogger("extend_assets.submission")
+
+
+@dataclass(frozen=True)
+class PendingDocument:
+    """A document version ready to go: where it is and what its run should carry."""
+
+    version: DocumentVersion
+    partition: str
+    file_name: str
+    metadata: Mapping[str, Any]
+    bucket: str | None = None
+    key: str | None = None
+    raw_text: str | None = None
+
+
+@dataclass
+class SubmitResult:
+    batch_ids: list[str] = field(default_factory=list)
+    run_ids: list[str] = field(default_factory=list)
+    documents_submitted: int = 0
+    submissions: list[LedgerEvent] = field(default_factory=list)
+
+
+@dataclass
+class ReconcileResult:
+    found: dict[str, LedgerEvent] = field(default_factory=dict)
+    abandoned: dict[str, LedgerEvent] = field(default_factory=dict)
+
+
+def run_metadata(
+    doc_metadata: Mapping[str, Any],
+    user_metadata: Mapping[str, Any],
+    usage_tags: Sequence[str],
+    submission_id: str,
+) -> dict[str, Any]:
+    """The metadata a run carries: the user's, the document's identity, the submission id."""
+    metadata: dict[str, Any] = {
+        **user_metadata,
+        **doc_metadata,
+        SUBMISSION_METADATA_KEY: submission_id,
+    }
+    if usage_tags:
+        metadata[USAGE_TAGS_KEY] = list(usage_tags)
+    return metadata
+
+
+def check_metadata_size(metadata: Mapping[str, Any], where: str) -> None:
+    size = len(json.dumps(metadata, separators=(",", ":"), ensure_ascii=False).encode())
+    if size > MAX_METADATA_BYTES:
+        raise SubmissionError(
+            f"Run metadata for {where} is {size} bytes; Extend accepts at most "
+            f"{MAX_METADATA_BYTES}. Shorten the `metadata` config of the Extend assets "
+            "(it is copied onto every run). Nothing was submitted."
+        )
+
+
+def chunked(items: Sequence[PendingDocument], size: int) -> Iterator[Sequence[PendingDocument]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+class Submitter:
+    """Sends pending documents and keeps the ledger in step with every POST."""
+
+    def __init__(
+        self,
+        client: ExtendClient,
+        workflow_id: str,
+        *,
+        record: Callable[[LedgerEvent], None],
+        presign: Callable[[str, str], str],
+        clock: Callable[[], float],
+        version: str | None = None,
+        priority: int | None = None,
+        user_metadata: Mapping[str, Any] | None = None,
+        usage_tags: Sequence[str] = (),
+        log: logging.Logger | Any = logger,
+    ) -> None:
+        self._client = client
+        self._workflow_id = workflow_id
+        self._record = record
+        self._presign = presign
+        self._clock = clock
+        self._version = version
+        self._priority = priority
+        self._user_metadata = dict(user_metadata or {})
+        self._usage_tags = tuple(usage_tags)
+        self._log = log
+
+    # -- checks before anything is sent ---------------------------------------------
+
+    def validate(self, documents: Sequence[PendingDocument]) -> None:
+        """Fail before the first POST if any document's run metadata is too large."""
+        for doc in documents:
+            metadata = run_metadata(
+                doc.metadata, self._user_metadata, self._usage_tags, "sub_" + "0" * 32
+            )
+            check_metadata_size(metadata, f"'{doc.file_name}' (partition {doc.partition})")
+
+    # -- reconciliation ----------------------------------------------------------------
+
+    def reconcile(
+        self, open_submissions: Sequence[Submission], known_batch_ids: set[str]
+    ) -> ReconcileResult:
+        """Find out what became of intents recorded without an outcome.
+
+        One submission id may span several partitions (a chunk crosses them in a
+        single-run backfill); its outcome is recorded for each of them.
+        """
+        result = ReconcileResult()
+        if not open_submissions:
+            return result
+        wanted: dict[str, list[Submission]] = {}
+        for sub in open_submissions:
+            wanted.setdefault(sub.submission_id, []).append(sub)
+        since = min(sub.recorded_at for sub in open_submissions) - RECONCILE_MARGIN_SECONDS
+        candidate_batches: dict[str, str] = {}
+        unbatched_runs: list[str] = []
+        for summary in self._client.list_workflow_runs(
+            workflow_id=self._workflow_id, sort_by="createdAt", sort_dir="desc", page_size=1000
+        ):
+            created = summary.created_at
+            if created is not None and created.timestamp() < since:
+                break
+            if summary.batch_id:
+                if summary.batch_id not in known_batch_ids:
+                    candidate_batches.setdefault(summary.batch_id, summary.id)
+            else:
+                unbatched_runs.append(summary.id)
+        found_batch: dict[str, str] = {}
+        for batch_id, run_id in candidate_batches.items():
+            submission_id = self._submission_of(run_id)
+            if submission_id in wanted:
+                found_batch.setdefault(submission_id, batch_id)
+        found_runs: dict[str, list[str]] = {}
+        if any(sid not in found_batch for sid in wanted):
+            for run_id in reversed(unbatched_runs):  # oldest first keeps the POST's order
+                submission_id = self._submission_of(run_id)
+                if submission_id in wanted and submission_id not in found_batch:
+                    found_runs.setdefault(submission_id, []).append(run_id)
+        for submission_id, subs in wanted.items():
+            for sub in subs:
+                if submission_id in found_batch:
+                    event = self._outcome(sub, "submitted", batch_id=found_batch[submission_id])
+                    result.found[f"{submission_id}/{sub.partition}"] = event
+                elif submission_id in found_runs:
+                    event = self._outcome(sub, "submitted", run_ids=found_runs[submission_id])
+                    result.found[f"{submission_id}/{sub.partition}"] = event
+                else:
+                    event = self._outcome(sub, "abandoned")
+                    result.abandoned[f"{submission_id}/{sub.partition}"] = event
+                self._record(event)
+        self._log.info(
+            f"Reconciled {len(wanted)} unfinished submission(s): "
+            f"{len(found_batch) + len(found_runs)} reached Extend, "
+            f"{len(wanted) - len(found_batch) - len(found_runs)} did not and will be resent."
+        )
+        return result
+
+    def _submission_of(self, run_id: str) -> str | None:
+        run = self._client.get_workflow_run(run_id)
+        value = (run.metadata or {}).get(SUBMISSION_METADATA_KEY)
+        return str(value) if value else None
+
+    def _outcome(
+        self,
+        sub: Submission,
+        phase: str,
+        batch_id: str | None = None,
+        run_ids: Sequence[str] = (),
+    ) -> LedgerEvent:
+        return LedgerEvent(
+            submission_id=sub.submission_id,
+            phase=phase,  # type: ignore[arg-type]
+            partition=sub.partition,
+            recorded_at=self._clock(),
+            batch_id=batch_id,
+            run_ids=tuple(run_ids),
+            reconciled=True,
+        )
+
+    # -- submission --------------------------------------------------------------------
+
+    def submit(self, documents: Sequence[PendingDocument]) -> SubmitResult:
+        """Send every document once, in the fewest calls; record each chunk around its POST."""
+        self.validate(documents)
+        result = SubmitResult()
+        if self._priority is None:
+            # Batches may cross partitions: a backfill of many small days still costs
+            # ceil(N / 1000) POSTs in all.
+            chunks = list(chunked(documents, MAX_BATCH_INPUTS))
+        else:
+            # One POST's metadata is shared by its runs, so keep each chunk in one partition.
+            chunks = [
+                chunk
+                for partition in dict.fromkeys(doc.partition for doc in documents)
+                for chunk in chunked(
+                    [d for d in documents if d.partition == partition], MAX_RUN_FILES
+                )
+            ]
+        for number, chunk in enumerate(chunks, start=1):
+            events = self._submit_chunk(chunk)
+            result.submissions.extend(events)
+            result.documents_submitted += len(chunk)
+            for event in events:
+                if event.batch_id and event.batch_id not in result.batch_ids:
+                    result.batch_ids.append(event.batch_id)
+                result.run_ids.extend(r for r in event.run_ids if r not in result.run_ids)
+            self._log.info(
+                f"Submitted chunk {number}/{len(chunks)}: {len(chunk)} document(s) "
+                f"({result.documents_submitted}/{len(documents)} so far)."
+            )
+        return result
+
+    def _submit_chunk(self, chunk: Sequence[PendingDocument]) -> list[LedgerEvent]:
+        submission_id = new_submission_id()
+        by_partition: dict[str, list[PendingDocument]] = {}
+        for doc in chunk:
+            by_partition.setdefault(doc.partition, []).append(doc)
+        recorded_at = self._clock()
+        for partition, docs in by_partition.items():
+            self._record(
+                LedgerEvent(
+                    submission_id=submission_id,
+                    phase="intent",
+                    partition=partition,
+                    recorded_at=recorded_at,
+                    documents=tuple(doc.version for doc in docs),
+                )
+            )
+        try:
+            batch_id, run_ids = self._post(chunk, submission_id)
+        except ExtendOutcomeUnknownError:
+            raise SubmissionError(
+                "Extend did not confirm a submission (the request may or may not have been "
+                "processed). Its intent is recorded; re-materialize the partition and the "
+                "submission will be reconciled, without duplicates."
+            ) from None
+        except ExtendError as error:
+            # A 4xx (or a retryable error that ran out of retries) means nothing was created.
+            for partition in by_partition:
+                self._record(LedgerEvent(submission_id, "abandoned", partition, self._clock()))
+            raise SubmissionError(f"Extend refused the submission: {error}") from None
+        outcomes: list[LedgerEvent] = []
+        for partition, docs in by_partition.items():
+            partition_runs: tuple[str, ...] = ()
+            if run_ids:
+                positions = [i for i, doc in enumerate(chunk) if doc.partition == partition]
+                partition_runs = tuple(run_ids[i] for i in positions)
+            event = LedgerEvent(
+                submission_id=submission_id,
+                phase="submitted",
+                partition=partition,
+                recorded_at=self._clock(),
+                documents=tuple(doc.version for doc in docs),
+                batch_id=batch_id,
+                run_ids=partition_runs,
+            )
+            self._record(event)
+            outcomes.append(event)
+        return outcomes
+
+    def _post(
+        self, chunk: Sequence[PendingDocument], submission_id: str
+    ) -> tuple[str | None, list[str]]:
+        if self._priority is None:
+            inputs = [self._batch_input(doc, submission_id) for doc in chunk]
+            batch_id = self._client.batch_run_workflow(
+                self._workflow_id, inputs, version=self._version
+            )
+            return batch_id, []
+        shared = run_metadata(
+            {"partition": chunk[0].partition},
+            self._user_metadata,
+            self._usage_tags,
+            submission_id,
+        )
+        if all(doc.raw_text is not None for doc in chunk):
+            runs = self._client.run_workflow(
+                self._workflow_id,
+                raw_texts=[str(doc.raw_text) for doc in chunk],
+                version=self._version,
+                priority=self._priority,
+                metadata=shared,
+            )
+        else:
+            files = [self._file_input(doc) for doc in chunk]
+            runs = self._client.run_workflow(
+                self._workflow_id,
+                files=files,
+                version=self._version,
+                priority=self._priority,
+                metadata=shared,
+            )
+        return None, [run.id for run in runs]
+
+    def _file_input(self, doc: PendingDocument) -> dict[str, Any]:
+        if doc.bucket is None or doc.key is None:
+            raise SubmissionError(
+                f"Document {doc.file_name} has neither an S3 location nor a text."
+            )
+        return {"fileName": doc.file_name, "fileUrl": self._presign(doc.bucket, doc.key)}
+
+    def _batch_input(self, doc: PendingDocument, submission_id: str) -> dict[str, Any]:
+        metadata = run_metadata(doc.metadata, self._user_metadata, self._usage_tags, submission_id)
+        if doc.raw_text is not None:
+            return {"rawText": doc.raw_text, "metadata": metadata}
+        return {"file": self._file_input(doc), "metadata": metadata}
