@@ -31,10 +31,17 @@ from extend_assets.client.validation import (
     check_page_size,
     check_priority,
     clean_metadata,
+    require_id,
 )
 from extend_assets.client.waiting import Waiting
 from extend_assets.client.wire import DEFAULT_API_VERSION, wire_for
-from extend_assets.client.wire.inputs import FileInput, batch_input, file_input, text_input
+from extend_assets.client.wire.inputs import (
+    FileInput,
+    batch_input,
+    file_input,
+    secrets_input,
+    text_input,
+)
 
 DEFAULT_BASE_URL = "https://api.extend.ai"
 API_VERSION = DEFAULT_API_VERSION
@@ -115,6 +122,12 @@ class ExtendClient(Waiting):
         self.close()
 
     @property
+    def supports_batch_priority(self) -> bool:
+        """True when ``batch_run_workflow(priority=...)`` is allowed (2026-02-09): callers
+        that need a priority can then send ceil(N/1000) batches instead of N runs."""
+        return bool(self._wire.build.BATCH_PRIORITY)
+
+    @property
     def request_count(self) -> int:
         """HTTP requests actually sent by this client, retries included."""
         return self._transport.request_count
@@ -139,7 +152,7 @@ class ExtendClient(Waiting):
         :class:`ExtendPartialSubmissionError` (an ExtendOutcomeUnknownError) with the runs
         created so far. Several files as ONE run (2026): :meth:`run_package`.
         """
-        _require_id("workflow_id", workflow_id)
+        require_id("workflow_id", workflow_id)
         if (files is None) == (raw_texts is None):
             raise ValueError("run_workflow: give exactly one of files or raw_texts")
         items: Sequence[Any] = files if files is not None else raw_texts or []
@@ -169,12 +182,12 @@ class ExtendClient(Waiting):
     ) -> WorkflowRun:
         """``POST /workflow_runs`` with a ``package``: 2 to 50 files (URLs or file ids,
         no duplicates) processed together as ONE run with one merged result (2026 only)."""
-        _require_id("workflow_id", workflow_id)
+        require_id("workflow_id", workflow_id)
         check_priority(priority)
         inputs = [file_input(item, f"package.files[{i}]") for i, item in enumerate(files)]
         cleaned = clean_metadata(metadata, "run_package")
         body = self._wire.build.package_body(
-            workflow_id, version, inputs, priority, cleaned, _secrets(secrets)
+            workflow_id, version, inputs, priority, cleaned, secrets_input(secrets)
         )
         (run,) = self._post_runs(body, workflow_id, version)
         return run
@@ -191,7 +204,7 @@ class ExtendClient(Waiting):
         check_priority(priority)
         cleaned = clean_metadata(metadata, "run_workflow")
         bodies = self._wire.build.create_bodies(
-            workflow_id, version, inputs, priority, cleaned, _secrets(secrets)
+            workflow_id, version, inputs, priority, cleaned, secrets_input(secrets)
         )
         created: list[WorkflowRun] = []
         for number, body in enumerate(bodies):
@@ -237,7 +250,7 @@ class ExtendClient(Waiting):
         ``metadata`` / ``secrets``, in both versions. ``priority`` (1-100) needs
         2026-02-09 (2025 batches always run at 90).
         """
-        _require_id("workflow_id", workflow_id)
+        require_id("workflow_id", workflow_id)
         if isinstance(inputs, str | bytes | Mapping) or not 1 <= len(inputs) <= MAX_BATCH_INPUTS:
             count = len(inputs) if not isinstance(inputs, str | bytes | Mapping) else "no"
             raise ValueError(
@@ -337,7 +350,7 @@ class ExtendClient(Waiting):
             seen_tokens.add(token)
 
     def get_workflow_run(self, workflow_run_id: str) -> WorkflowRun:
-        _require_id("workflow_run_id", workflow_run_id)
+        require_id("workflow_run_id", workflow_run_id)
         data = self._request("GET", f"/workflow_runs/{quote(workflow_run_id, safe='')}")
         return self._run_of(data, "GET /workflow_runs/{id}")
 
@@ -349,7 +362,7 @@ class ExtendClient(Waiting):
     ) -> WorkflowRun:
         """Sets the name and merges ``metadata`` into the run's (incoming keys win).
         (2026 runs carry no name, so a new name is not visible in the answer.)"""
-        _require_id("workflow_run_id", workflow_run_id)
+        require_id("workflow_run_id", workflow_run_id)
         body: dict[str, Any] = {}
         if name is not None:
             body["name"] = name
@@ -363,13 +376,13 @@ class ExtendClient(Waiting):
 
     def cancel_workflow_run(self, workflow_run_id: str) -> WorkflowRun:
         """Only PENDING or PROCESSING runs can be cancelled (else a bad-request error)."""
-        _require_id("workflow_run_id", workflow_run_id)
+        require_id("workflow_run_id", workflow_run_id)
         data = self._request("POST", f"/workflow_runs/{quote(workflow_run_id, safe='')}/cancel")
         return self._run_of(data, "POST /workflow_runs/{id}/cancel")
 
     def delete_workflow_run(self, workflow_run_id: str) -> str:
         """Deletes the run and its data for good; returns the deleted run's id."""
-        _require_id("workflow_run_id", workflow_run_id)
+        require_id("workflow_run_id", workflow_run_id)
         data = self._request("DELETE", f"/workflow_runs/{quote(workflow_run_id, safe='')}")
         deleted: str = self._wire.read.deleted_id(data, workflow_run_id)
         return deleted
@@ -379,18 +392,5 @@ class ExtendClient(Waiting):
         return run
 
 
-def _require_id(name: str, value: str) -> None:
-    if not isinstance(value, str) or not value.strip():
-        raise ValueError(f"{name} must be a non-empty string, got {value!r}")
-
-
 def _workflow_subject(workflow_id: str, version: str | None) -> str:
     return f"workflow {workflow_id}" + (f" version {version}" if version else "")
-
-
-def _secrets(secrets: Mapping[str, Any] | None) -> dict[str, Any] | None:
-    if secrets is None:
-        return None
-    if not isinstance(secrets, Mapping):
-        raise ValueError("secrets must be a dict")
-    return dict(secrets)

@@ -48,6 +48,11 @@ def clean_metadata(metadata: Mapping[str, Any] | None, where: str) -> dict[str, 
     return cleaned
 
 
+def require_id(name: str, value: str) -> None:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"{name} must be a non-empty string, got {value!r}")
+
+
 def check_priority(priority: int | None) -> None:
     if priority is None:
         return

@@ -77,6 +77,8 @@ def test_versions_are_checked_before_anything_is_sent() -> None:
     with pytest.raises(UnsupportedApiVersionError, match="2025-04-21, 2026-02-09"):
         ExtendClient(KEY, base_url=BASE, api_version="2024-12-23")
     assert issubclass(UnsupportedApiVersionError, ValueError)
+    with ExtendClient(KEY, base_url=BASE, api_version=V2026) as new, ExtendClient(KEY) as old:
+        assert new.supports_batch_priority and not old.supports_batch_priority
 
 
 @responses.activate

@@ -11,6 +11,8 @@ from extend_assets.client.wire.versions import API_2026
 
 #: How many runs one ``POST /workflow_runs`` may create.
 MAX_RUNS_PER_CREATE = 50
+#: Whether a batch may carry its own priority (2025: always 90).
+BATCH_PRIORITY = False
 
 
 def _workflow(workflow_id: str, version: str | None) -> dict[str, Any]:

@@ -11,6 +11,8 @@ from extend_assets.client.wire.inputs import BatchInput, FileInput
 
 #: How many runs one ``POST /workflow_runs`` may create.
 MAX_RUNS_PER_CREATE = 1
+#: Whether a batch may carry its own priority.
+BATCH_PRIORITY = True
 MIN_PACKAGE_FILES = 2
 MAX_PACKAGE_FILES = 50
 

@@ -79,6 +79,14 @@ def text_input(text: Any, where: str) -> FileInput:
     return FileInput(text=text)
 
 
+def secrets_input(secrets: Any, where: str = "secrets") -> dict[str, Any] | None:
+    if secrets is None:
+        return None
+    if not isinstance(secrets, Mapping):
+        raise ValueError(f"{where} must be a dict")
+    return dict(secrets)
+
+
 def batch_input(item: Any, index: int) -> BatchInput:
     where = f"inputs[{index}]"
     if not isinstance(item, Mapping):
@@ -95,11 +103,8 @@ def batch_input(item: Any, index: int) -> BatchInput:
         if has_file
         else text_input(item["rawText"], where + ".rawText")
     )
-    secrets = item.get("secrets")
-    if secrets is not None and not isinstance(secrets, Mapping):
-        raise ValueError(f"{where}.secrets must be a dict")
     return BatchInput(
         file=file,
         metadata=clean_metadata(item.get("metadata"), where),
-        secrets=dict(secrets) if secrets is not None else None,
+        secrets=secrets_input(item.get("secrets"), where + ".secrets"),
     )
