@@ -140,40 +140,12 @@ class Transport:
             with self._count_lock:
                 self._request_count += 1
             logger.debug("%s %s params=%s", method, path, redact_text(str(params or {})))
-            error: ExtendError
-            retry_after: float | None = None
-            try:
-                response = self._session.request(
-                    method, url, params=params, data=data, headers=headers, timeout=self.timeout
-                )
-            except requests.Timeout as exc:
-                sent = not isinstance(exc, requests.ConnectTimeout)
-                error = ExtendTimeoutError(f"{action}: no answer within {self.timeout:.0f} s")
-                if creates_runs and sent:
-                    raise self._unknown(action, "the answer timed out") from None
-            except requests.ConnectionError as exc:
-                if creates_runs and not _not_sent(exc):
-                    raise self._unknown(action, "the connection broke") from None
-                error = ExtendConnectionError(
-                    f"{action}: could not connect to {self.base_url} ({type(exc).__name__})"
-                )
-            else:
-                parsed = self._parse(response, action, creates_runs)
-                if isinstance(parsed, dict):
-                    return parsed
-                error = parsed
-                if isinstance(error, ExtendRateLimitedError):
-                    retry_after = error.retry_after
-                elif creates_runs:
-                    if isinstance(error, ExtendServerError | ExtendResponseError):
-                        raise self._unknown(action, f"Extend answered HTTP {response.status_code}")
-                    raise error  # a 4xx: nothing was created, and a POST is never resent
-                elif error.retryable is False:
-                    raise error  # Extend says trying again will not help
-                elif not isinstance(error, ExtendServerError | ExtendResponseError) and (
-                    error.retryable is not True
-                ):
-                    raise error
+            outcome = self._attempt(
+                method, url, params, data, headers, action=action, creates_runs=creates_runs
+            )
+            if isinstance(outcome, dict):
+                return outcome
+            error, retry_after = outcome
             delay = self._retry.delay(retry_number, retry_after)
             if not self._retry.allows(retry_number, self._clock() - started, delay):
                 error.message += f" (gave up after {retry_number} attempt(s))"
@@ -187,6 +159,51 @@ class Transport:
                 delay,
             )
             self._sleep(delay)
+
+    def _attempt(
+        self,
+        method: str,
+        url: str,
+        params: Mapping[str, Any] | None,
+        data: bytes | None,
+        headers: Mapping[str, str],
+        *,
+        action: str,
+        creates_runs: bool,
+    ) -> dict[str, Any] | tuple[ExtendError, float | None]:
+        """One request: its answer, or an error worth retrying (with Retry-After); raises
+        the errors that must not be retried."""
+        try:
+            response = self._session.request(
+                method, url, params=params, data=data, headers=headers, timeout=self.timeout
+            )
+        except requests.Timeout as exc:
+            if creates_runs and not isinstance(exc, requests.ConnectTimeout):
+                raise self._unknown(action, "the answer timed out") from None
+            return ExtendTimeoutError(f"{action}: no answer within {self.timeout:.0f} s"), None
+        except requests.ConnectionError as exc:
+            if creates_runs and not _not_sent(exc):
+                raise self._unknown(action, "the connection broke") from None
+            return ExtendConnectionError(
+                f"{action}: could not connect to {self.base_url} ({type(exc).__name__})"
+            ), None
+        parsed = self._parse(response, action, creates_runs)
+        if isinstance(parsed, dict):
+            return parsed
+        error = parsed
+        if isinstance(error, ExtendRateLimitedError):
+            return error, error.retry_after
+        if creates_runs:
+            if isinstance(error, ExtendServerError | ExtendResponseError):
+                raise self._unknown(action, f"Extend answered HTTP {response.status_code}")
+            raise error  # a 4xx: nothing was created, and a POST is never resent
+        if error.retryable is False:
+            raise error  # Extend says trying again will not help
+        if not isinstance(error, ExtendServerError | ExtendResponseError) and (
+            error.retryable is not True
+        ):
+            raise error
+        return error, None
 
     def _parse(
         self, response: requests.Response, action: str, creates_runs: bool
