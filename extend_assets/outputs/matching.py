@@ -2,63 +2,13 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import pandas as pd
 
 from extend_assets import flatten
-from extend_assets.client import SUBMISSION_METADATA_KEY, WorkflowRun
 from extend_assets.outputs.frames import MISSING, SKIPPED
-from extend_assets.submission.ledger_table import partition_date
-
-
-def match_runs_to_ledger(ledger: pd.DataFrame, runs: Sequence[WorkflowRun]) -> list[dict[str, Any]]:
-    """Exactly one row per ledger document: its run from its newest submission, or MISSING."""
-    by_direct_id = {run.id: run for run in runs}
-    by_document: dict[tuple[str, str, str, str], WorkflowRun] = {}
-    for candidate in runs:
-        meta = candidate.metadata or {}
-        submission = str(meta.get(SUBMISSION_METADATA_KEY, ""))
-        if "bucket" in meta:
-            identity = (
-                str(meta.get("bucket")),
-                str(meta.get("key")),
-                str(meta.get("etag")),
-                submission,
-            )
-        elif "source_id" in meta:
-            identity = (str(meta.get("source")), str(meta.get("source_id")), "", submission)
-        else:
-            continue
-        by_document.setdefault(identity, candidate)
-    rows: list[dict[str, Any]] = []
-    for entry in ledger.itertuples(index=False):
-        run: WorkflowRun | None = None
-        if isinstance(entry.run_id, str):
-            run = by_direct_id.get(entry.run_id)
-        else:
-            is_text = str(entry.bucket).startswith("text:")
-            etag = "" if is_text else str(entry.etag)
-            run = by_document.get(
-                (str(entry.bucket), str(entry.key), etag, str(entry.submission_id))
-            )
-        rows.append(
-            {
-                "partition": entry.partition,
-                "partition_date": partition_date(str(entry.partition)),
-                "bucket": entry.bucket,
-                "key": entry.key,
-                "etag": entry.etag,
-                "submission_id": entry.submission_id,
-                "batch_id": run.batch_id if run is not None else entry.batch_id,
-                "run_id": run.id if run is not None else None,
-                "status": str(run.status) if run is not None else MISSING,
-                "raw_json": json.dumps(run.raw, default=str) if run is not None else None,
-            }
-        )
-    return rows
 
 
 def source_refs(runs_frame: pd.DataFrame) -> dict[str, flatten.SourceRef]:

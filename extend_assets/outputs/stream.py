@@ -28,7 +28,12 @@ from urllib.parse import unquote, urlsplit
 
 import pandas as pd
 
-from extend_assets.client import SUBMISSION_METADATA_KEY, ExtendClient, WorkflowRun
+from extend_assets.client import (
+    SUBMISSION_METADATA_KEY,
+    SUPPORTED_API_VERSIONS,
+    ExtendClient,
+    WorkflowRun,
+)
 from extend_assets.outputs.frames import MISSING
 from extend_assets.outputs.matching import schema_of, source_refs
 from extend_assets.submission.ledger_table import partition_date
@@ -37,7 +42,7 @@ RAW_FILE = "runs-{:05d}.jsonl.gz"
 # Statuses a landed event may carry for a run that is done for now.
 # API versions whose landed payloads :func:`run_from_event` parses; events of another
 # version still settle partitions in the sensor, but their runs are fetched by GET.
-PARSED_VERSIONS = frozenset({"2025-04-21"})
+PARSED_VERSIONS = frozenset(SUPPORTED_API_VERSIONS)
 SETTLED_STATUSES = frozenset({"PROCESSED", "FAILED", "REJECTED", "CANCELLED", "NEEDS_REVIEW"})
 
 
@@ -58,12 +63,13 @@ class LandedEventLike(Protocol):
 
 
 def run_from_event(event: LandedEventLike) -> WorkflowRun:
-    """The WorkflowRun a landed event carries, whichever API version it was delivered in.
+    """The WorkflowRun a landed event carries, in the API version of its endpoint.
 
-    2025-04-21 payloads are the run as ``GET /workflow_runs/{id}`` returns it; the
-    2026-02-09 shape slots in here once the client parses it.
+    A run event's payload is the run as ``GET /workflow_runs/{id}`` returns it in that
+    version; the client reads both versions into one model (and ``raw`` keeps the wire
+    JSON, which the flattening reads in either version).
     """
-    return WorkflowRun.from_json(event.payload)
+    return WorkflowRun.from_json(event.payload, event.api_version)
 
 
 def identity_of(metadata: Mapping[str, Any]) -> tuple[str, str, str, str] | None:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,7 +42,12 @@ from extend_assets.webhooks.errors import (
     PayloadFetchError,
     SignatureError,
 )
-from extend_assets.webhooks.events import DEFAULT_MAX_BODY_BYTES, check_api_version, parse_event
+from extend_assets.webhooks.events import (
+    DEFAULT_MAX_BODY_BYTES,
+    WebhookEvent,
+    check_api_version,
+    parse_event,
+)
 from extend_assets.webhooks.fetch import (
     DEFAULT_FETCH_TIMEOUT,
     DEFAULT_MAX_FETCH_BYTES,
@@ -110,62 +115,23 @@ class _Refused(Exception):
         self.status, self.reason = status, reason
 
 
-def create_app(config: ReceiverConfig) -> Starlette:
-    """The ASGI app; ``app.state.counters`` holds the counters."""
-    counters = Counters()
+class Receiver:
+    """The app's two routes over one config and one set of counters."""
 
-    async def receive(request: Request) -> JSONResponse:
+    def __init__(self, config: ReceiverConfig) -> None:
+        self.config = config
+        self.counters = Counters()
+
+    async def receive(self, request: Request) -> JSONResponse:
+        """``POST /``: refusals and failures become answers here; the rest in :meth:`_handle`."""
         event_id = "-"
         try:
-            body = await _read_bounded(request, config.max_body_bytes)
-            try:
-                verify(
-                    body,
-                    request.headers,
-                    config.secrets,
-                    tolerance=config.tolerance_seconds,
-                    now=config.clock(),
-                )
-            except SignatureError as error:
-                raise _Refused(401, error.reason, str(error)) from None
-            try:
-                event = parse_event(body, config.api_version)
-            except EventError as error:
-                raise _Refused(400, error.reason, str(error)) from None
+            body = await _read_bounded(request, self.config.max_body_bytes)
+            event = self._checked_event(body, request.headers)
             event_id = event.event_id
-            if not event.is_run_event:
-                counters.add("ignored")
-                return _answer(request, 200, "ignored", event_id, {"eventType": event.event_type})
-            delivered_as = "json"
-            if event.is_signed_data_url:
-                if await run_in_threadpool(config.landing.contains, event_id):
-                    counters.add("duplicate")
-                    return _answer(request, 200, "duplicate", event_id)
-                try:
-                    payload = await run_in_threadpool(
-                        fetch_signed_payload,
-                        event.payload["data"],
-                        max_bytes=config.max_fetch_bytes,
-                        timeout=config.fetch_timeout,
-                        allow_http=config.allow_http_data_urls,
-                    )
-                except PayloadFetchError as error:
-                    counters.failed("fetch")
-                    logger.warning("event %s: %s", event_id, error)
-                    return _answer(request, 502, "failed:fetch", event_id)
-                event, delivered_as = event.with_payload(payload), "signed_data_url"
-            try:
-                result = await run_in_threadpool(
-                    lambda: config.landing.land(event, delivered_as=delivered_as)
-                )
-            except LandingError as error:
-                counters.failed("landing")
-                logger.error("event %s not landed: %s", event_id, error)
-                return _answer(request, 503, "failed:landing", event_id)
-            counters.add("accepted" if result.landed else "duplicate")
-            return _answer(request, 200, "landed" if result.landed else "duplicate", event_id)
+            return await self._handle(request, event)
         except _Refused as refusal:
-            counters.refused(refusal.reason)
+            self.counters.refused(refusal.reason)
             return _answer(
                 request,
                 refusal.status,
@@ -174,31 +140,91 @@ def create_app(config: ReceiverConfig) -> Starlette:
                 {"error": str(refusal)},
             )
         except ClientDisconnect:
-            counters.refused("client_disconnected")
+            self.counters.refused("client_disconnected")
             access_log.info("%s %s - client disconnected", request.method, request.url.path)
             return JSONResponse({}, status_code=400)
         except Exception as error:  # a bug: answer 500 so Extend retries; name the type only
-            counters.failed("internal")
+            self.counters.failed("internal")
             logger.error("event %s: unexpected %s", event_id, type(error).__name__)
             return _answer(request, 500, "failed:internal", event_id)
 
-    async def healthz(request: Request) -> JSONResponse:
+    def _checked_event(self, body: bytes, headers: Mapping[str, str]) -> WebhookEvent:
+        """A signed, fresh, well-formed event, or :class:`_Refused` (401 / 400)."""
+        config = self.config
+        try:
+            verify(
+                body,
+                headers,
+                config.secrets,
+                tolerance=config.tolerance_seconds,
+                now=config.clock(),
+            )
+        except SignatureError as error:
+            raise _Refused(401, error.reason, str(error)) from None
+        try:
+            return parse_event(body, config.api_version)
+        except EventError as error:
+            raise _Refused(400, error.reason, str(error)) from None
+
+    async def _handle(self, request: Request, event: WebhookEvent) -> JSONResponse:
+        """Ignore what is not a run event, resolve a signed data URL, then land durably."""
+        event_id = event.event_id
+        if not event.is_run_event:
+            self.counters.add("ignored")
+            return _answer(request, 200, "ignored", event_id, {"eventType": event.event_type})
+        delivered_as = "json"
+        if event.is_signed_data_url:
+            if await run_in_threadpool(self.config.landing.contains, event_id):
+                self.counters.add("duplicate")
+                return _answer(request, 200, "duplicate", event_id)
+            try:
+                event = event.with_payload(await self._fetch(event))
+            except PayloadFetchError as error:
+                self.counters.failed("fetch")
+                logger.warning("event %s: %s", event_id, error)
+                return _answer(request, 502, "failed:fetch", event_id)
+            delivered_as = "signed_data_url"
+        landing = self.config.landing
+        try:
+            result = await run_in_threadpool(lambda: landing.land(event, delivered_as=delivered_as))
+        except LandingError as error:
+            self.counters.failed("landing")
+            logger.error("event %s not landed: %s", event_id, error)
+            return _answer(request, 503, "failed:landing", event_id)
+        self.counters.add("accepted" if result.landed else "duplicate")
+        return _answer(request, 200, "landed" if result.landed else "duplicate", event_id)
+
+    async def _fetch(self, event: WebhookEvent) -> Any:
+        config = self.config
+        return await run_in_threadpool(
+            fetch_signed_payload,
+            event.payload["data"],
+            max_bytes=config.max_fetch_bytes,
+            timeout=config.fetch_timeout,
+            allow_http=config.allow_http_data_urls,
+        )
+
+    async def healthz(self, request: Request) -> JSONResponse:
         return JSONResponse(
             {
                 "status": "ok",
-                "apiVersion": config.api_version,
-                "landing": config.landing.description,
-                "counters": counters.snapshot(),
+                "apiVersion": self.config.api_version,
+                "landing": self.config.landing.description,
+                "counters": self.counters.snapshot(),
             }
         )
 
+
+def create_app(config: ReceiverConfig) -> Starlette:
+    """The ASGI app; ``app.state.counters`` holds the counters."""
+    receiver = Receiver(config)
     app = Starlette(
         routes=[
-            Route("/", receive, methods=["POST"]),
-            Route("/healthz", healthz, methods=["GET"]),
+            Route("/", receiver.receive, methods=["POST"]),
+            Route("/healthz", receiver.healthz, methods=["GET"]),
         ]
     )
-    app.state.counters = counters
+    app.state.counters = receiver.counters
     app.state.config = config
     return app
 

@@ -14,9 +14,13 @@ import os
 import socket
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from extend_assets.webhooks.events import API_VERSIONS, DEFAULT_MAX_BODY_BYTES
 from extend_assets.webhooks.fetch import DEFAULT_MAX_FETCH_BYTES
+
+if TYPE_CHECKING:
+    from extend_assets.webhooks.app import ReceiverConfig
 
 DEFAULT_PORT = 8788
 DEFAULT_SECRET_ENV = "EXTEND_WEBHOOK_SECRET"
@@ -65,34 +69,51 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning"])
 
 
+class _UsageError(Exception):
+    """A setting the receiver cannot start with; the message names it and the fix."""
+
+
 def run(args: argparse.Namespace) -> int:
     try:
-        import uvicorn
-
-        from extend_assets.webhooks.app import ReceiverConfig, create_app
+        import starlette  # noqa: F401  (the webhooks extra)
+        import uvicorn  # noqa: F401
     except ImportError:
         return _fail(
             "the receiver needs uvicorn and Starlette: pip install 'extend-assets[webhooks]'"
         )
+    try:
+        config = _receiver_config(args)
+        sock = _listen(args.host, args.port)
+    except _UsageError as error:
+        return _fail(str(error))
+    try:
+        _serve(config, sock, args)
+    finally:
+        sock.close()
+    return 0
+
+
+def _receiver_config(args: argparse.Namespace) -> ReceiverConfig:
+    from extend_assets.webhooks.app import ReceiverConfig
     from extend_assets.webhooks.errors import LandingError
     from extend_assets.webhooks.landing import open_landing_zone
     from extend_assets.webhooks.signature import Secrets
 
     raw = os.environ.get(args.secret_env, "")
     if not raw.strip():
-        return _fail(
+        raise _UsageError(
             f"environment variable {args.secret_env} is not set; export the webhook endpoint's "
             "signing secret there (comma-separated while rotating), or name another variable "
             "with --secret-env"
         )
     if args.max_body_bytes < 1:
-        return _fail("--max-body-bytes must be positive")
+        raise _UsageError("--max-body-bytes must be positive")
     try:
         landing = open_landing_zone(args.landing)
         landing.check()
     except (ValueError, LandingError) as error:
-        return _fail(f"--landing {args.landing}: {error}")
-    config = ReceiverConfig(
+        raise _UsageError(f"--landing {args.landing}: {error}") from None
+    return ReceiverConfig(
         landing=landing,
         secrets=Secrets.parse(raw),
         api_version=args.api_version,
@@ -100,15 +121,25 @@ def run(args: argparse.Namespace) -> int:
         max_fetch_bytes=args.max_fetch_bytes,
         allow_http_data_urls=args.allow_http_data_urls,
     )
+
+
+def _listen(host: str, port: int) -> socket.socket:
     try:
-        sock = _bind(args.host, args.port)
+        return _bind(host, port)
     except OSError as error:
         if error.errno == errno.EADDRINUSE:
-            return _fail(
-                f"port {args.port} on {args.host} is already in use; stop the other process "
+            raise _UsageError(
+                f"port {port} on {host} is already in use; stop the other process "
                 "or pass another --port"
-            )
-        return _fail(f"cannot listen on {args.host}:{args.port}: {error.strerror}")
+            ) from None
+        raise _UsageError(f"cannot listen on {host}:{port}: {error.strerror}") from None
+
+
+def _serve(config: ReceiverConfig, sock: socket.socket, args: argparse.Namespace) -> None:
+    import uvicorn
+
+    from extend_assets.webhooks.app import create_app
+
     logging.basicConfig(
         level=args.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -126,14 +157,10 @@ def run(args: argparse.Namespace) -> int:
     shown_host = f"[{args.host}]" if ":" in args.host else args.host
     print(
         f"Extend webhook receiver (API {args.api_version}) on "
-        f"http://{shown_host}:{sock.getsockname()[1]}/ landing in {landing.description}",
+        f"http://{shown_host}:{sock.getsockname()[1]}/ landing in {config.landing.description}",
         flush=True,
     )
-    try:
-        server.run(sockets=[sock])
-    finally:
-        sock.close()
-    return 0
+    server.run(sockets=[sock])
 
 
 def _bind(host: str, port: int) -> socket.socket:

@@ -117,7 +117,7 @@ def test_events_of_an_unparsed_api_version_are_fetched_instead(tmp_path: Path) -
     with RawRunWriter(tmp_path / "raw", chunk_size=10) as writer:
         stream = RunStream(matcher, writer)
         stream.take_events(
-            [Event("run_0", "PROCESSED", raw(0), "2026-02-09")], {"run_0": "PROCESSED"}, 10
+            [Event("run_0", "PROCESSED", raw(0), "2027-01-01")], {"run_0": "PROCESSED"}, 10
         )
         stream.fetch_gaps(client, ["run_0"], chunk_size=10)  # type: ignore[arg-type]
     assert stream.counts.unparsed_events == 1 and client.gets == ["run_0"]
