@@ -231,7 +231,7 @@ def outputs_section(outputs: list[dict[str, Any]] | None, when: dict[str, Any] |
         "(8 fields, 4 line items, ~24 KB of JSON per run), run once per completion mode "
         "in a fresh process. API calls are the emulator's counts; the time at 10 requests/s "
         "(the PAYG limit) is computed from them. Raw runs are streamed to gzip JSONL files in "
-        "chunks of 1000 in both modes; in webhook mode they come from the events the real "
+        "chunks of 250 in both modes; in webhook mode they come from the events the real "
         "receiver landed, and only runs with no event would be fetched.",
         "",
         "| documents | mode | list calls | GET calls | batch calls | GETs per settled run | "

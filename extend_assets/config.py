@@ -154,7 +154,7 @@ class ExtendWorkflowConfig(BaseModel):
         "DuckDB file, else under DAGSTER_HOME.",
     )
     runs_chunk_size: int = Field(
-        default=1000,
+        default=250,
         description="Runs fetched, written and flattened per chunk (memory is bounded by it).",
     )
 
@@ -275,7 +275,7 @@ class ExtendWorkflowConfig(BaseModel):
     @classmethod
     def _chunk(cls, value: int) -> int:
         if not 1 <= value <= 100_000:
-            raise _bad("runs_chunk_size", value, "is outside 1..100000.", "1000 is a good value.")
+            raise _bad("runs_chunk_size", value, "is outside 1..100000.", "250 is a good value.")
         return value
 
     @field_validator("webhook_reconcile_after_seconds", "webhook_settle_seconds")
