@@ -24,13 +24,14 @@ from extend_assets.assets.checks import (
 from extend_assets.assets.keys import AssetKeys
 from extend_assets.assets.metadata import documents_metadata
 from extend_assets.config import ExtendWorkflowConfig
+from extend_assets.instance_store import WorkflowSchemaStore
 from extend_assets.outputs.frames import status_counts, storable
 from extend_assets.outputs.matching import (
     rows_without_runs,
-    schema_of,
     sources_and_runs,
     with_partition_date,
 )
+from extend_assets.outputs.schema_union import schema_seen
 from extend_assets.resources import ExtendResource
 
 
@@ -73,8 +74,9 @@ def build_extracted_documents_asset(
     ) -> Iterator[Output[pd.DataFrame] | AssetCheckResult]:
         listed = source_documents if s3_mode else None
         raws, sources = sources_and_runs(runs)
-        schema = schema_of(raws)
-        flat = flatten.flatten_documents(raws, sources=sources, schema=schema)
+        # The workflow's columns, not the day's: an all-failed day carries no schema.
+        schema = WorkflowSchemaStore(context.instance, s.workflow_id).merge(schema_seen(raws))
+        flat = flatten.flatten_documents(raws, sources=sources, schema=schema.as_json_schema())
         extra = rows_without_runs(runs, listed)
         frame = pd.concat([flat, extra], ignore_index=True) if len(extra) else flat
         frame = storable(with_partition_date(frame))
