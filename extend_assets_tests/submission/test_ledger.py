@@ -62,3 +62,23 @@ def test_events_round_trip_through_the_event_log() -> None:
     assert set(ledgers["2025-01-15"].latest_submission_by_document()) == {DOC_A, DOC_B}
     assert [s.submission_id for s in ledgers["2025-01-16"].open_submissions()] == ["sub_2"]
     assert ledgers["2025-01-17"].submissions == {}
+
+
+def test_the_earliest_live_holder_of_a_version_wins_by_storage_order() -> None:
+    from extend_assets.submission.ledger import earlier_claims
+
+    day = "2025-01-15"
+    ledger = PartitionLedger(day)
+    ledger.apply(intent("sub_old", day, DOC_A), order=5)
+    ledger.apply(LedgerEvent("sub_old", "submitted", day, 2.0, batch_id="b0"), order=6)
+    ledger.apply(intent("sub_first", day, DOC_A), order=10)
+    ledger.apply(intent("sub_gone", day, DOC_B), order=11)
+    ledger.apply(LedgerEvent("sub_gone", "abandoned", day, 2.0), order=12)
+    ledger.apply(intent("sub_mine", day, DOC_A, DOC_B), order=20)
+    ledger.apply(intent("sub_later", day, DOC_B), order=30)
+    ledgers = {day: ledger}
+    # sub_old was settled before sub_mine began (a reprocess may resend it); the
+    # abandoned and the later intents do not hold anything against sub_mine.
+    assert earlier_claims(ledgers, "sub_mine", {"sub_old", "sub_gone"}) == {DOC_A: "sub_first"}
+    assert earlier_claims(ledgers, "sub_first", {"sub_old"}) == {}
+    assert earlier_claims(ledgers, "sub_later", {"sub_old"}) == {DOC_B: "sub_mine"}
