@@ -1,7 +1,8 @@
 """Everything written to and read from Dagster's event log, as typed records: one contract.
 
 - The submission ledger: one observation per phase of each submission
-  (:class:`EventLogLedger`), on the batches asset's partition.
+  (:class:`EventLogLedger`), on the batches asset's partition, with a durable copy
+  outside the wipeable event index (:class:`~extend_assets.instance_store.LedgerCopy`).
 - What a materialization of the batches asset submitted (:class:`SubmissionRecord`):
   written by the asset, read back by the run-status sensor and the demo. Like
   dagster-fivetran's ``FivetranMetadataSet``, the record owns its ``extend/...`` keys.
@@ -23,6 +24,7 @@ from dagster import (
     MetadataValue,
 )
 
+from extend_assets.instance_store import LedgerCopy, event_text
 from extend_assets.sensing import Progress, SubmittedGroup
 from extend_assets.submission.ledger import (
     DocumentVersion,
@@ -72,12 +74,36 @@ class EventLogLedger:
     def __init__(self, instance: DagsterInstance, asset_key: AssetKey) -> None:
         self._instance = instance
         self._asset_key = asset_key
+        self._copy = LedgerCopy(instance, asset_key)
 
     def read(self, partitions: Iterable[str]) -> dict[str, PartitionLedger]:
+        """The ledgers of ``partitions``: the event log's records, plus the events only
+        the durable copy still has (an asset wipe hides the observations)."""
         wanted = list(partitions)
         ledgers = {partition: PartitionLedger(partition) for partition in wanted}
         if not wanted:
             return ledgers
+        logged = self._logged_events(wanted)
+        copied = self._copy.read(wanted)
+        for partition in wanted:
+            seen = {event_text(event) for event, _, _ in logged[partition]}
+            only_copied = [e for e in copied[partition] if event_text(e) not in seen]
+            entries = [(e, None, None) for e in only_copied] + logged[partition]
+            for event, order, run_id in sorted(entries, key=lambda entry: entry[0].recorded_at):
+                ledgers[partition].apply(event, order, run_id)
+        stored = {p: {event_text(e) for e in copied[p]} for p in wanted}
+        self._copy.repair(
+            {p: [e for e, _, _ in logged[p] if event_text(e) not in stored[p]] for p in wanted}
+        )
+        return ledgers
+
+    def _logged_events(
+        self, wanted: Sequence[str]
+    ) -> dict[str, list[tuple[LedgerEvent, int | None, str | None]]]:
+        """Each partition's ledger events in the event log, with storage id and run id."""
+        events: dict[str, list[tuple[LedgerEvent, int | None, str | None]]] = {
+            p: [] for p in wanted
+        }
         records_filter = AssetRecordsFilter(asset_key=self._asset_key, asset_partitions=wanted)
         cursor: str | None = None
         for _ in range(1_000_000):  # bounded: each page moves the cursor forward
@@ -92,12 +118,17 @@ class EventLogLedger:
                 if not isinstance(payload, Mapping):
                     continue
                 event = LedgerEvent.from_json(payload)
-                if event.partition in ledgers:
-                    ledgers[event.partition].apply(event, record.storage_id, record.run_id)
+                if event.partition in events:
+                    events[event.partition].append((event, record.storage_id, record.run_id))
             if not result.has_more:
                 break
             cursor = result.cursor
-        return ledgers
+        return events
+
+    def record(self, log_event: Callable[[AssetObservation], None], event: LedgerEvent) -> None:
+        """Log the event's observation, then keep its durable copy."""
+        log_event(self.observation(event))
+        self._copy.add(event)
 
     def claims(
         self, submission_id: str, partitions: Sequence[str], settled_before: set[str]

@@ -87,7 +87,7 @@ def build_workflow_batches_asset(
         ledgers = ledger_store.read(partitions)
 
         def record(event: LedgerEvent) -> None:
-            context.log_event(ledger_store.observation(event))
+            ledger_store.record(context.log_event, event)
             ledgers[event.partition].apply(event)
 
         extend: ExtendResource = getattr(context.resources, s.extend_resource_key)
