@@ -19,7 +19,7 @@ from typing import Any
 
 from dagster import AssetKey, DagsterInstance
 
-from extend_assets.outputs.schema_union import WorkflowSchema
+from extend_assets.outputs.schema_union import Extractor, WorkflowSchema
 from extend_assets.submission.ledger import LedgerEvent
 
 PREFIX = "extend_assets"
@@ -44,13 +44,16 @@ class WorkflowSchemaStore:
     def read(self) -> WorkflowSchema:
         return WorkflowSchema.from_json(read_json(self._instance, self._key))
 
-    def merge(self, seen: WorkflowSchema) -> WorkflowSchema:
-        """The stored union widened by ``seen`` (stored first, so column order is stable)."""
-        stored = self.read()
-        merged = stored.merged(seen)
-        if merged.to_text() != stored.to_text():
-            write_json(self._instance, self._key, merged.to_json())
-        return merged
+    def merge(self, seen: Sequence[Extractor]) -> WorkflowSchema:
+        """The stored union widened by ``seen`` (stored first, so column order and
+        the names of colliding fields are stable)."""
+        union = self.read()
+        changed = False
+        for extractor, schema in seen:
+            changed = union.add(schema, extractor) or changed
+        if changed:
+            write_json(self._instance, self._key, union.to_json())
+        return union
 
 
 def event_text(event: LedgerEvent) -> str:

@@ -31,7 +31,7 @@ from extend_assets.outputs.matching import (
     sources_and_runs,
     with_partition_date,
 )
-from extend_assets.outputs.schema_union import schema_seen
+from extend_assets.outputs.schema_union import extractors_seen
 from extend_assets.resources import ExtendResource
 
 
@@ -75,8 +75,12 @@ def build_extracted_documents_asset(
         listed = source_documents if s3_mode else None
         raws, sources = sources_and_runs(runs)
         # The workflow's columns, not the day's: an all-failed day carries no schema.
-        schema = WorkflowSchemaStore(context.instance, s.workflow_id).merge(schema_seen(raws))
-        flat = flatten.flatten_documents(raws, sources=sources, schema=schema.as_json_schema())
+        schema = WorkflowSchemaStore(context.instance, s.workflow_id).merge(extractors_seen(raws))
+        flat = flatten.flatten_documents(
+            [schema.rewrite(raw) for raw in raws],
+            sources=sources,
+            schema=schema.as_json_schema(),
+        )
         extra = rows_without_runs(runs, listed)
         frame = pd.concat([flat, extra], ignore_index=True) if len(extra) else flat
         frame = storable(with_partition_date(frame))

@@ -12,7 +12,7 @@ from extend_assets.config import ExtendWorkflowConfig
 from extend_assets.instance_store import WorkflowSchemaStore
 from extend_assets.outputs.frames import storable
 from extend_assets.outputs.matching import sources_and_runs, with_partition_date
-from extend_assets.outputs.schema_union import schema_seen
+from extend_assets.outputs.schema_union import extractors_seen
 
 
 def build_extracted_line_items_asset(
@@ -31,8 +31,12 @@ def build_extracted_line_items_asset(
         context: AssetExecutionContext, runs: pd.DataFrame
     ) -> Output[pd.DataFrame]:
         raws, sources = sources_and_runs(runs)
-        schema = WorkflowSchemaStore(context.instance, s.workflow_id).merge(schema_seen(raws))
-        frame = flatten.flatten_line_items(raws, sources=sources, schema=schema.as_json_schema())
+        schema = WorkflowSchemaStore(context.instance, s.workflow_id).merge(extractors_seen(raws))
+        frame = flatten.flatten_line_items(
+            [schema.rewrite(raw) for raw in raws],
+            sources=sources,
+            schema=schema.as_json_schema(),
+        )
         frame = storable(with_partition_date(frame))
         return Output(
             frame,
