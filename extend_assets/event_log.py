@@ -131,7 +131,10 @@ class EventLogLedger:
         self._copy.add(event)
 
     def claims(
-        self, submission_id: str, partitions: Sequence[str], settled_before: set[str]
+        self,
+        submission_id: str,
+        partitions: Sequence[str],
+        settled_before: set[tuple[str, str]],
     ) -> dict[DocumentVersion, str]:
         """Re-read the ledger after an intent: what earlier live submissions hold."""
         time.sleep(CLAIM_GRACE_SECONDS)

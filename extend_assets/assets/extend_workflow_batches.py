@@ -119,7 +119,7 @@ def build_workflow_batches_asset(
             )
             submitted_at = min([time.time(), *(sub.recorded_at for sub in open_subs)])
             settled = {
-                sub.submission_id
+                (sub.submission_id, sub.partition)
                 for ledger in ledgers.values()
                 for sub in ledger.submissions.values()
                 if not sub.is_open

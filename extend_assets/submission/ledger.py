@@ -36,7 +36,8 @@ processes or machines, whatever the pool limit) are ordered by the event log: ea
 record gets a storage id, a total order every reader agrees on. After recording its
 intent, a submission re-reads the ledger of its partitions (:func:`earlier_claims`);
 a document version also held by an *earlier* live submission (an open intent or a
-submitted one, by the storage id of its first record) belongs to that one, and the
+submitted one, by the storage id of its first record in the document's partition)
+belongs to that one, and the
 later submission drops it before its POST (recording the narrowed intent, or
 ``abandoned`` when nothing is left). The earliest submission of a version never
 drops it, so exactly one POST carries it. Submissions that were settled before this
@@ -177,36 +178,41 @@ class PartitionLedger:
 
 
 def earlier_claims(
-    ledgers: Mapping[str, PartitionLedger], submission_id: str, settled_before: set[str]
+    ledgers: Mapping[str, PartitionLedger],
+    submission_id: str,
+    settled_before: set[tuple[str, str]],
 ) -> dict[DocumentVersion, str]:
     """Document versions of ``submission_id`` that an earlier live submission holds.
 
     Maps each such version to the earliest submission holding it. ``settled_before``
-    holds the submissions settled before this one started: not competitors.
+    holds the (submission id, partition) pairs settled before this one started: not
+    competitors. Per partition: a submission spanning partitions records its outcome
+    partition by partition, so it may be settled in one and still open in another.
     """
-    mine: set[DocumentVersion] = set()
-    my_order: int | None = None
-    holders: list[Submission] = []
-    for ledger in ledgers.values():
-        for sub in ledger.submissions.values():
-            if sub.submission_id == submission_id:
-                mine.update(sub.documents)
-                if sub.order is not None:
-                    my_order = sub.order if my_order is None else min(my_order, sub.order)
-            elif sub.phase != "abandoned" and sub.submission_id not in settled_before:
-                holders.append(sub)
-    if my_order is None:
-        raise ValueError(
-            f"submission {submission_id} has no record in the ledger it was re-read from; "
-            "its intent must be recorded before claims are checked"
-        )
     claims: dict[DocumentVersion, tuple[int, str]] = {}
-    for sub in holders:
-        if sub.order is None or sub.order >= my_order:
+    for ledger in ledgers.values():
+        mine = ledger.submissions.get(submission_id)
+        if mine is None:
             continue
-        for doc in mine.intersection(sub.documents):
-            if doc not in claims or sub.order < claims[doc][0]:
-                claims[doc] = (sub.order, sub.submission_id)
+        if mine.order is None:
+            raise ValueError(
+                f"submission {submission_id} has no record in the ledger it was re-read "
+                "from; its intent must be recorded before claims are checked"
+            )
+        # Each document belongs to one partition: its competitors are ordered by their
+        # records in that partition (a submission records its partitions one by one).
+        for sub in ledger.submissions.values():
+            if (
+                sub is mine
+                or sub.phase == "abandoned"
+                or (sub.submission_id, sub.partition) in settled_before
+                or sub.order is None
+                or sub.order >= mine.order
+            ):
+                continue
+            for doc in set(mine.documents).intersection(sub.documents):
+                if doc not in claims or sub.order < claims[doc][0]:
+                    claims[doc] = (sub.order, sub.submission_id)
     return {doc: holder for doc, (_, holder) in claims.items()}
 
 

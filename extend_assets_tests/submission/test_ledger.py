@@ -79,6 +79,24 @@ def test_the_earliest_live_holder_of_a_version_wins_by_storage_order() -> None:
     ledgers = {day: ledger}
     # sub_old was settled before sub_mine began (a reprocess may resend it); the
     # abandoned and the later intents do not hold anything against sub_mine.
-    assert earlier_claims(ledgers, "sub_mine", {"sub_old", "sub_gone"}) == {DOC_A: "sub_first"}
-    assert earlier_claims(ledgers, "sub_first", {"sub_old"}) == {}
-    assert earlier_claims(ledgers, "sub_later", {"sub_old"}) == {DOC_B: "sub_mine"}
+    settled = {("sub_old", day), ("sub_gone", day)}
+    assert earlier_claims(ledgers, "sub_mine", settled) == {DOC_A: "sub_first"}
+    assert earlier_claims(ledgers, "sub_first", settled) == {}
+    assert earlier_claims(ledgers, "sub_later", settled) == {DOC_B: "sub_mine"}
+    # Settled in another partition is not settled here: the submission still holds DOC_A.
+    assert earlier_claims(ledgers, "sub_mine", {*settled, ("sub_first", "2025-01-14")}) == {
+        DOC_A: "sub_first"
+    }
+
+
+def test_claims_are_ordered_per_partition_not_by_a_submissions_first_record() -> None:
+    from extend_assets.submission.ledger import earlier_claims
+
+    d13, d18 = "2025-01-13", "2025-01-18"
+    late = DocumentVersion("bucket", "r/2025-01-18/late-0.txt", "e")
+    ledgers = {d13: PartitionLedger(d13), d18: PartitionLedger(d18)}
+    ledgers[d13].apply(intent("sub_b", d13, DOC_A), order=1)
+    ledgers[d18].apply(intent("sub_a", d18, late), order=2)  # lands between b's two records
+    ledgers[d18].apply(intent("sub_b", d18, late), order=3)
+    assert earlier_claims(ledgers, "sub_a", set()) == {}
+    assert earlier_claims(ledgers, "sub_b", set()) == {late: "sub_a"}
