@@ -18,6 +18,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "serve the emulator and a local S3 with samples",
     ),
     "dev": ("extend_assets.cli.dev", "the local stack plus `dagster dev` (the UI)"),
+    "webhooks": (
+        "extend_assets.webhooks.cli",
+        "receive Extend's signed webhooks and land them durably (S3 or a folder)",
+    ),
 }
 
 
