@@ -24,9 +24,10 @@ from extend_assets.assets.checks import (
 from extend_assets.assets.keys import AssetKeys
 from extend_assets.assets.metadata import documents_metadata
 from extend_assets.config import ExtendWorkflowConfig
+from extend_assets.instance_store import WorkflowSchemaStore
 from extend_assets.outputs.frames import status_counts, storable
 from extend_assets.outputs.matching import rows_without_runs, with_partition_date
-from extend_assets.outputs.stream import flatten_in_chunks
+from extend_assets.outputs.stream import extractors_of, flatten_in_chunks
 from extend_assets.resources import ExtendResource
 
 
@@ -68,7 +69,9 @@ def build_extracted_documents_asset(
         context: AssetExecutionContext, runs: pd.DataFrame, source_documents: pd.DataFrame
     ) -> Iterator[Output[pd.DataFrame] | AssetCheckResult]:
         listed = source_documents if s3_mode else None
-        flat = flatten_in_chunks(runs, flatten.flatten_documents)
+        # The workflow's columns, not the day's: an all-failed day carries no schema.
+        schema = WorkflowSchemaStore(context.instance, s.workflow_id).merge(extractors_of(runs))
+        flat = flatten_in_chunks(runs, flatten.flatten_documents, schema)
         extra = rows_without_runs(runs, listed)
         frame = pd.concat([flat, extra], ignore_index=True) if len(extra) else flat
         del flat  # only the final frame stays

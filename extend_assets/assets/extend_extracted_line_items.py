@@ -8,12 +8,16 @@ from dagster import AssetExecutionContext, AssetIn, AssetsDefinition, Output, as
 from extend_assets import flatten
 from extend_assets.assets.keys import AssetKeys
 from extend_assets.assets.metadata import preview, table_schema
+from extend_assets.config import ExtendWorkflowConfig
+from extend_assets.instance_store import WorkflowSchemaStore
 from extend_assets.outputs.frames import storable
 from extend_assets.outputs.matching import with_partition_date
-from extend_assets.outputs.stream import flatten_in_chunks
+from extend_assets.outputs.stream import extractors_of, flatten_in_chunks
 
 
-def build_extracted_line_items_asset(keys: AssetKeys, common: dict[str, Any]) -> AssetsDefinition:
+def build_extracted_line_items_asset(
+    s: ExtendWorkflowConfig, keys: AssetKeys, common: dict[str, Any]
+) -> AssetsDefinition:
     """``extend_extracted_line_items``: one row per element of each array-of-objects field."""
 
     @asset(
@@ -26,7 +30,8 @@ def build_extracted_line_items_asset(keys: AssetKeys, common: dict[str, Any]) ->
     def extend_extracted_line_items(
         context: AssetExecutionContext, runs: pd.DataFrame
     ) -> Output[pd.DataFrame]:
-        frame = flatten_in_chunks(runs, flatten.flatten_line_items)
+        schema = WorkflowSchemaStore(context.instance, s.workflow_id).merge(extractors_of(runs))
+        frame = flatten_in_chunks(runs, flatten.flatten_line_items, schema)
         frame = storable(with_partition_date(frame))
         return Output(
             frame,

@@ -16,6 +16,7 @@ from dagster import AssetExecutionContext, AssetIn, AssetsDefinition, MetadataVa
 
 from extend_assets.assets.keys import AssetKeys
 from extend_assets.config import ExtendWorkflowConfig
+from extend_assets.instance_store import WorkflowSchemaStore
 from extend_assets.outputs.frames import MISSING, run_frame, status_counts
 from extend_assets.outputs.stream import LedgerMatcher, RawRunWriter, RunStream, listed_statuses
 from extend_assets.resources import ExtendResource
@@ -96,6 +97,10 @@ def build_workflow_runs_asset(
                 max_workers=s.fetch_workers,
                 progress=lambda done, total: context.log.info(f"Fetched {done}/{total} runs."),
             )
+            stream.save_extractors()
+        # The workflow's schema union learns this partition's extractors now, so the
+        # tables below read it without a pass over every run.
+        WorkflowSchemaStore(context.instance, s.workflow_id).merge(stream.extractors)
         counts = stream.counts
         context.log.info(
             f"Runs from landed events: {counts.from_events}; fetched by GET: {counts.fetched}; "

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
 from typing import Any
 
 import pandas as pd
@@ -27,15 +26,6 @@ def source_refs(runs_frame: pd.DataFrame) -> dict[str, flatten.SourceRef]:
             source_id=str(row.key) if is_text else None,
         )
     return sources
-
-
-def schema_of(raws: Iterable[Mapping[str, Any]]) -> Mapping[str, Any] | None:
-    """The extraction schema, read from the first run that carries one."""
-    for raw in raws:
-        schema = flatten.extraction_schema(raw)
-        if schema:
-            return schema
-    return None
 
 
 def with_partition_date(frame: pd.DataFrame) -> pd.DataFrame:

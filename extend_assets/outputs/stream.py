@@ -35,10 +35,12 @@ from extend_assets.client import (
     WorkflowRun,
 )
 from extend_assets.outputs.frames import MISSING
-from extend_assets.outputs.matching import schema_of, source_refs
+from extend_assets.outputs.matching import source_refs
+from extend_assets.outputs.schema_union import Extractor, WorkflowSchema, extractors_seen
 from extend_assets.submission.ledger_table import partition_date
 
 RAW_FILE = "runs-{:05d}.jsonl.gz"
+EXTRACTORS_FILE = "extractors.json"  # the (extractor, schema) pairs of the runs written
 # Statuses a landed event may carry for a run that is done for now.
 # API versions whose landed payloads :func:`run_from_event` parses; events of another
 # version still settle partitions in the sensor, but their runs are fetched by GET.
@@ -261,6 +263,7 @@ class RunStream:
         self.writer = writer
         self.counts = StreamCounts()
         self.done: set[str] = set()
+        self._extractors: dict[str, Extractor] = {}
 
     def add(self, runs: Iterable[WorkflowRun], *, from_events: bool) -> int:
         """Write the runs that fill ledger rows; the number written."""
@@ -273,6 +276,9 @@ class RunStream:
                 self.counts.not_ours += 1
                 continue
             uri, line = self.writer.add(without_presigned_urls(run.raw))
+            for name, schema in extractors_seen([run.raw]):
+                text = json.dumps([name, schema], sort_keys=True, default=str)
+                self._extractors.setdefault(text, (name, schema))
             self.matcher.fill(rows, run, uri, line)
             written += 1
             if from_events:
@@ -282,6 +288,16 @@ class RunStream:
         if handled:
             self.counts.chunks.append(handled)
         return written
+
+    @property
+    def extractors(self) -> list[Extractor]:
+        """Every distinct (extractor, schema) of the runs written, in order of appearance."""
+        return list(self._extractors.values())
+
+    def save_extractors(self) -> None:
+        """Beside the raw files, so the tables need not read every run to learn them."""
+        path = self.writer.directory / EXTRACTORS_FILE
+        path.write_text(json.dumps([list(e) for e in self.extractors], default=str))
 
     def take_events(
         self,
@@ -359,33 +375,56 @@ def raw_uris(runs_frame: pd.DataFrame) -> list[str]:
     return list(dict.fromkeys(str(u) for u in runs_frame["raw_uri"].dropna()))
 
 
+def extractors_of(runs_frame: pd.DataFrame) -> list[Extractor]:
+    """The (extractor, schema) pairs of a runs table's raw runs: from the list the runs
+    step saved beside its files, else (files written another way) by reading the runs."""
+    found: dict[str, Extractor] = {}
+    by_directory: dict[Path, list[str]] = {}
+    for uri in raw_uris(runs_frame):
+        by_directory.setdefault(path_of(uri).parent, []).append(uri)
+    for directory, uris in by_directory.items():
+        saved = directory / EXTRACTORS_FILE
+        if saved.exists():
+            pairs: list[Extractor] = [(str(n), s) for n, s in json.loads(saved.read_text())]
+        else:
+            pairs = extractors_seen(run for uri in uris for run in iter_raw_file(uri))
+        for name, schema in pairs:
+            found.setdefault(
+                json.dumps([name, schema], sort_keys=True, default=str), (name, schema)
+            )
+    return list(found.values())
+
+
 def flatten_in_chunks(
     runs_frame: pd.DataFrame,
     flatten_fn: FlattenFn,
+    schema: WorkflowSchema,
     *,
     on_chunk: Callable[[int], None] | None = None,
 ) -> pd.DataFrame:
     """``flatten_fn`` over the raw runs of ``runs_frame``, one file at a time.
 
     Only one chunk of raw runs is in memory at once; the chunks' frames are concatenated
-    at the end. Every chunk follows the same schema (read from the first run that
-    carries one), so their columns agree.
+    at the end. Every chunk follows the workflow's schema (the union over its
+    extractors), each run rewritten for the fields that union renamed, so their columns
+    agree.
     """
     uris = raw_uris(runs_frame)
     sources = source_refs(runs_frame)
-    # Lazily, line by line: reading stops at the first run that carries the schema.
-    schema = schema_of(run for uri in uris for run in iter_raw_file(uri))
+    json_schema = schema.as_json_schema()
     frames: list[pd.DataFrame] = []
     errors: dict[str, int] = {}
     for chunk in iter_raw_chunks(uris):
-        frame = flatten_fn(chunk, sources=sources, schema=schema)
+        frame = flatten_fn(
+            [schema.rewrite(raw) for raw in chunk], sources=sources, schema=json_schema
+        )
         for column, count in frame.attrs.get("coercion_errors_by_column", {}).items():
             errors[column] = errors.get(column, 0) + count
         frames.append(frame)
         if on_chunk is not None:
             on_chunk(len(chunk))
     if not frames:
-        return flatten_fn([], sources=sources, schema=schema)
+        return flatten_fn([], sources=sources, schema=json_schema)
     out = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
     out.attrs["coercion_errors"] = sum(errors.values())
     out.attrs["coercion_errors_by_column"] = errors

@@ -27,6 +27,7 @@ RUN_SPECIFIC = {
     "dashboard_url",
     "url",
     "raw_json",
+    "raw_uri",
 }
 
 
