@@ -360,7 +360,9 @@ def listed_statuses(client: ExtendClient, batch_ids: Iterable[str]) -> dict[str,
     """Every run of the batches with its current status: ceil(runs / 1000) list calls each."""
     found: dict[str, str | None] = {}
     for batch_id in batch_ids:
-        for summary in client.list_workflow_runs(batch_id=batch_id, page_size=1000):
+        for summary in client.list_workflow_runs(
+            batch_id=batch_id, sort_by="createdAt", sort_dir="asc", page_size=1000
+        ):  # createdAt never changes: each run once even while others change status
             found.setdefault(summary.id, str(summary.status))
     return found
 
