@@ -8,6 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from extend_assets.emulator.state import StateFileInUseError
+from extend_assets.localstack.stack import MissingExtraError
 
 # subcommand -> (module with add_arguments/run, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -41,7 +42,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     module = importlib.import_module(args._module)
     try:
         code: int = module.run(args)
-    except StateFileInUseError as error:
+    except (StateFileInUseError, MissingExtraError) as error:
         print(f"extend-assets {args.command}: error: {error}", file=sys.stderr)
         return 2
     return code

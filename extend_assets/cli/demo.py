@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -21,9 +20,8 @@ from typing import Any, TextIO
 import duckdb
 from dagster import DagsterInstance, ExecuteInProcessResult
 
+from extend_assets.cli.environment import install_dagster_yaml, wipe
 from extend_assets.cli.runner import PipelineRunError, PipelineRunner
-
-PROJECT_DAGSTER_YAML = Path(__file__).resolve().parents[2] / "dagster.yaml"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -93,10 +91,8 @@ def patched_environ(values: Mapping[str, str]) -> Iterator[None]:
 
 
 def prepare_home(home: Path) -> Path:
-    if home.exists():
-        shutil.rmtree(home)
-    home.mkdir(parents=True)
-    shutil.copy(PROJECT_DAGSTER_YAML, home / "dagster.yaml")
+    wipe(home)
+    install_dagster_yaml(home)
     return home.resolve()
 
 
@@ -209,11 +205,12 @@ def print_summary(result: DemoResult, out: TextIO) -> None:
                 f"{str(row.get('vendor.name'))[:24]:<24} {amount} {row.get('total.currency')}"
             )
     say(f"  tables are in DuckDB: {result.duckdb_path}")
+    query = "select * from invoices.extend_extracted_documents limit 5"
     say(
-        f"    .venv/bin/python -c \"import duckdb; print(duckdb.connect('{result.duckdb_path}')"
-        ".sql('select * from invoices.extend_extracted_documents limit 5'))\""
+        f'    {sys.executable} -c "import duckdb; print(duckdb.connect('
+        f"'{result.duckdb_path}', read_only=True).sql('{query}'))\""
     )
-    say("  open the Dagster UI on the same offline stack with: make dev")
+    say("  open the Dagster UI on the same offline stack with: extend-assets dev (make dev)")
     say("=" * 72)
 
 
