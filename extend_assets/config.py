@@ -16,7 +16,12 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
-from dagster import AssetKey, TimeWindowPartitionsDefinition
+from dagster import (
+    AssetKey,
+    AutomationCondition,
+    FreshnessPolicy,
+    TimeWindowPartitionsDefinition,
+)
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from extend_assets.client import MAX_METADATA_BYTES, REVIEW_POLICIES, ReviewPolicy
@@ -128,6 +133,20 @@ class ExtendWorkflowConfig(BaseModel):
         description="Runs PENDING/PROCESSING longer than this are reported as stuck.",
     )
     cancel_stuck_runs: bool = Field(default=False, description="Cancel stuck runs too.")
+    owners: tuple[str, ...] = Field(
+        default=(), description="Owners of every asset (`team:data`, `jane@acme.com`)."
+    )
+    tags: dict[str, str] = Field(default_factory=dict, description="Tags on every asset.")
+    automation_condition: AutomationCondition | None = Field(
+        default=None,
+        description="When Dagster submits a partition on its own (on the submission assets), "
+        "e.g. `AutomationCondition.on_cron('0 6 * * *')`; the schedule does it otherwise.",
+    )
+    freshness_policy: FreshnessPolicy | None = Field(
+        default=None,
+        description="Freshness of the tables, e.g. `FreshnessPolicy.time_window(fail_window="
+        "timedelta(hours=30))`.",
+    )
 
     # -- validators: each message names the option and the fix ----------------------------
 

@@ -60,7 +60,7 @@ def build_extracted_documents_asset(
     @asset(
         key=keys.documents,
         ins={"runs": AssetIn(keys.runs), "source_documents": AssetIn(upstream_key)},
-        kinds={"pandas", "duckdb"},
+        kinds={"pandas"},
         check_specs=checks,
         required_resource_keys={s.extend_resource_key},
         pool=s.pool if s.tag_runs_on_extend else None,

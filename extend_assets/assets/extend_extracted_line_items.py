@@ -18,7 +18,7 @@ def build_extracted_line_items_asset(keys: AssetKeys, common: dict[str, Any]) ->
     @asset(
         key=keys.line_items,
         ins={"runs": AssetIn(keys.runs)},
-        kinds={"pandas", "duckdb"},
+        kinds={"pandas"},
         description="One row per element of each array-of-objects field (e.g. invoice line items).",
         **common,
     )

@@ -16,6 +16,7 @@ from typing import Any
 from dagster import (
     AssetKey,
     AssetsDefinition,
+    AssetSpec,
     BackfillPolicy,
     BetaWarning,
     DailyPartitionsDefinition,
@@ -49,13 +50,67 @@ class ExtendWorkflowDefinitions:
     config: ExtendWorkflowConfig | None = None
 
     def to_definitions(self, resources: Mapping[str, Any] | None = None) -> Definitions:
+        """A ``Definitions`` binding ``resources``; the tables' kinds follow the IO manager.
+
+        Several workflows in one code location: pass the *same* resource objects to each
+        ``to_definitions`` and ``Definitions.merge`` the results (Dagster merges a key only
+        when its object is the same), or give each workflow its own keys
+        (``extend_resource_key``, ``source_resource_key``, ``io_manager_key``).
+        """
+        resources = dict(resources or {})
+        assets = self.assets
+        io_key = self.config.io_manager_key if self.config is not None else "io_manager"
+        kind = storage_kind(resources.get(io_key))
+        if kind is not None:
+            assets = [
+                a.map_asset_specs(lambda spec: spec.merge_attributes(kinds={kind})) for a in assets
+            ]
         return Definitions(
-            assets=self.assets,
+            assets=assets,
             jobs=self.jobs,
             schedules=self.schedules,
             sensors=self.sensors,
-            resources=dict(resources or {}),
+            resources=resources,
         )
+
+
+# IO manager class name fragment -> the kind its tables show in the UI.
+_STORAGE_KINDS = {
+    "duckdb": "duckdb",
+    "snowflake": "snowflake",
+    "bigquery": "bigquery",
+    "postgres": "postgres",
+    "deltalake": "delta",
+    "iceberg": "iceberg",
+    "parquet": "parquet",
+}
+
+
+def storage_kind(io_manager: Any) -> str | None:
+    """The kind of the storage behind ``io_manager`` (``duckdb`` ...), None when unknown."""
+    if io_manager is None:
+        return None
+    name = type(io_manager).__name__.lower()
+    return next((kind for fragment, kind in _STORAGE_KINDS.items() if fragment in name), None)
+
+
+def with_asset_attributes(
+    assets: list[AssetsDefinition], config: ExtendWorkflowConfig, keys: AssetKeys
+) -> list[AssetsDefinition]:
+    """Owners, tags, automation condition (submission side) and freshness (tables)."""
+    submission = {keys.source, keys.batches}
+    tables = {keys.documents, keys.line_items}
+
+    def apply(spec: AssetSpec) -> AssetSpec:
+        if config.owners or config.tags:
+            spec = spec.merge_attributes(owners=list(config.owners), tags=dict(config.tags))
+        if config.automation_condition is not None and spec.key in submission:
+            spec = spec.replace_attributes(automation_condition=config.automation_condition)
+        if config.freshness_policy is not None and spec.key in tables:
+            spec = spec.replace_attributes(freshness_policy=config.freshness_policy)
+        return spec
+
+    return [asset.map_asset_specs(apply) for asset in assets]
 
 
 def build_extend_workflow_assets(
@@ -98,6 +153,7 @@ def build_extend_workflow_assets(
             build_extracted_documents_asset(s, keys, common, upstream_key),
             build_extracted_line_items_asset(keys, common),
         ]
+        assets = with_asset_attributes(assets, s, keys)
 
     submit_job = define_asset_job(
         f"{s.name}_extend_submit",
