@@ -133,6 +133,11 @@ class ExtendWorkflowConfig(BaseModel):
         description="Runs PENDING/PROCESSING longer than this are reported as stuck.",
     )
     cancel_stuck_runs: bool = Field(default=False, description="Cancel stuck runs too.")
+    sensor_max_failed_ticks: int = Field(
+        default=10,
+        description="Ticks in a row Extend may fail to answer (5xx, 429, network) before "
+        "the sensor tick fails (401/403 fail it at once), so sensor alerts fire.",
+    )
     owners: tuple[str, ...] = Field(
         default=(), description="Owners of every asset (`team:data`, `jane@acme.com`)."
     )
@@ -240,6 +245,13 @@ class ExtendWorkflowConfig(BaseModel):
     def _interval(cls, value: int) -> int:
         if value < 1:
             raise _bad("sensor_interval_seconds", value, "is below 1.", "30 is a good value.")
+        return value
+
+    @field_validator("sensor_max_failed_ticks")
+    @classmethod
+    def _max_failed_ticks(cls, value: int) -> int:
+        if value < 1:
+            raise _bad("sensor_max_failed_ticks", value, "is below 1.", "10 is a good value.")
         return value
 
     @field_validator("sensor_tick_budget_seconds")

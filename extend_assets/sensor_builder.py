@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 from dagster import (
     AssetKey,
@@ -26,11 +27,22 @@ from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_START_TAG,
 )
 
-from extend_assets.client import REVIEW_POLICIES, ReviewPolicy
-from extend_assets.errors import ExtendAssetsConfigError
+from extend_assets.client import (
+    REVIEW_POLICIES,
+    ExtendForbiddenError,
+    ExtendUnauthorizedError,
+    ReviewPolicy,
+)
+from extend_assets.errors import ExtendAssetsConfigError, ExtendAssetsError
 from extend_assets.event_log import progress_observations, read_submitted_groups
 from extend_assets.resources import ExtendResource
-from extend_assets.sensing import PartitionRequest, PollerSettings, RunStatusPoller, SensorCursor
+from extend_assets.sensing import (
+    PartitionRequest,
+    PollerSettings,
+    RunStatusPoller,
+    SensorCursor,
+    TickReport,
+)
 
 
 def build_extend_run_status_sensor(
@@ -45,6 +57,7 @@ def build_extend_run_status_sensor(
     tick_budget_seconds: float = 20.0,
     stuck_after_seconds: float = 6 * 3600,
     cancel_stuck: bool = False,
+    max_failed_ticks: int = 10,
     default_status: DefaultSensorStatus = DefaultSensorStatus.RUNNING,
     clock: Callable[[], float] = time.time,
     partitions_def: PartitionsDefinition | None = None,
@@ -95,6 +108,9 @@ def build_extend_run_status_sensor(
                 cursor.last_storage_id = last_id
             report = poller.tick()
         context.log.info(f"Extend run status: {report.summary(cursor)}")
+        fail_on_api_error(report, cursor, max_failed_ticks)
+        if report.waiting:
+            context.log.warning(waiting_message(report, review_policy, _base_url(resource)))
         if report.stuck_runs:
             action = "cancelled" if cancel_stuck else "left alone (cancel_stuck=False)"
             context.log.warning(
@@ -115,11 +131,82 @@ def build_extend_run_status_sensor(
                 cursor=new_cursor,
                 asset_events=events,
                 skip_reason=f"Extend did not answer ({report.error}); progress is kept in the "
-                "cursor and the next tick continues.",
+                f"cursor and the next tick continues ({cursor.failed_ticks} tick(s) in a row; "
+                f"the tick fails after {max_failed_ticks}).",
             )
         return SensorResult(run_requests=run_requests, cursor=new_cursor, asset_events=events)
 
     return _run_status_sensor
+
+
+class ExtendSensorError(ExtendAssetsError):
+    """The sensor cannot do its job until someone acts: the tick fails, so alerts fire."""
+
+
+def fail_on_api_error(report: TickReport, cursor: SensorCursor, max_failed_ticks: int) -> None:
+    """Auth errors fail the tick at once; transient ones after ``max_failed_ticks`` in a row.
+
+    The count lives in the cursor (reset by a tick Extend answered). A failed tick keeps
+    the stored cursor, so the count stays just under the limit and every further
+    failing tick fails too, until Extend answers again.
+    """
+    error = report.exception
+    if error is None:
+        cursor.failed_ticks = 0
+        return
+    if isinstance(error, ExtendUnauthorizedError | ExtendForbiddenError):
+        raise ExtendSensorError(
+            f"Extend refused the sensor's credentials ({report.error}). Fix EXTEND_API_KEY "
+            "(or the resource's api_key / workspace_id); the sensor resumes from its cursor."
+        )
+    cursor.failed_ticks += 1
+    if cursor.failed_ticks >= max_failed_ticks:
+        raise ExtendSensorError(
+            f"Extend did not answer {cursor.failed_ticks} sensor ticks in a row (last: "
+            f"{report.error}). Check EXTEND_BASE_URL, the network and status.extend.ai; "
+            "progress is kept and the sensor resumes once Extend answers."
+        )
+
+
+def waiting_message(report: TickReport, review_policy: str, base_url: str | None) -> str:
+    """Which runs keep the open groups from settling, for how long, and what to do."""
+    lines = [f"Waiting for {len(report.waiting)} run(s) (oldest first):"]
+    for run in report.waiting:
+        lines.append(
+            f"  {run.id} {run.status} for {_duration(run.waiting_seconds)} (batch {run.batch_id})"
+        )
+    if any(run.status == "NEEDS_REVIEW" for run in report.waiting):
+        review = "Review them in Extend's dashboard"
+        if base_url and _is_loopback(base_url):
+            ids = " ".join(run.id for run in report.waiting if run.status == "NEEDS_REVIEW")
+            review = (
+                f"They are on the local emulator: extend-assets review approve {ids} "
+                f"--base-url {base_url}"
+            )
+        lines.append(
+            f"{review}; or set review_policy='settle' (EXTEND_REVIEW_POLICY=settle) to build "
+            "the tables without waiting for reviews (a later review rebuilds them)."
+        )
+    else:
+        lines.append("Extend is still processing them; runs stuck for long are reported apart.")
+    return "\n".join(lines)
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def _is_loopback(url: str) -> bool:
+    host = urlsplit(url).hostname or ""
+    return host in ("localhost", "::1") or host.startswith("127.")
+
+
+def _base_url(resource: Any) -> str | None:
+    return resource.resolved_base_url if isinstance(resource, ExtendResource) else None
 
 
 def sensor_client(resource: Any, budget_seconds: float) -> Any:

@@ -179,6 +179,7 @@ def build_extend_workflow_assets(
         tick_budget_seconds=s.sensor_tick_budget_seconds,
         stuck_after_seconds=s.stuck_after_seconds,
         cancel_stuck=s.cancel_stuck_runs,
+        max_failed_ticks=s.sensor_max_failed_ticks,
     )
     return ExtendWorkflowDefinitions(
         assets=assets,

@@ -19,6 +19,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "serve the emulator and a local S3 with samples",
     ),
     "dev": ("extend_assets.cli.dev", "the local stack plus `dagster dev` (the UI)"),
+    "review": ("extend_assets.cli.review", "approve or reject a run in review on the emulator"),
 }
 
 

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import subprocess
 import sys
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from extend_assets.cli.environment import install_dagster_yaml, port_in_use
 
@@ -25,6 +28,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--home", default=".dagster_home", help="DAGSTER_HOME (kept between runs)")
     parser.add_argument("--port", type=int, default=3000, help="port of the Dagster UI (127.0.0.1)")
     parser.add_argument("--latency", type=float, default=0.5, help="emulator seconds per run")
+    parser.add_argument(
+        "--review-policy",
+        choices=("settle", "wait"),
+        default="settle",
+        help="settle (default): nobody reviews in dev, tables are built as runs settle, "
+        "NEEDS_REVIEW included; wait: hold partitions until `extend-assets review approve`",
+    )
 
 
 def dagster_dev_command(port: int) -> list[str]:
@@ -42,6 +52,45 @@ def busy_port_message(port: int) -> str:
     )
 
 
+def sample_end_date(today: date | None = None) -> date:
+    """Yesterday (UTC): the newest complete daily partition, inside the UI's backfill window."""
+    return (today or datetime.now(UTC).date()) - timedelta(days=1)
+
+
+def dev_environment(stack: Any, home: Path, review_policy: str) -> dict[str, str]:
+    partitions = sorted({doc.partition for doc in stack.documents})
+    env = {**os.environ, **stack.env(), "DAGSTER_HOME": str(home)}
+    env["EXTEND_START_DATE"] = partitions[0]
+    env["EXTEND_REVIEW_POLICY"] = review_policy
+    env.setdefault("EXTEND_DUCKDB_PATH", str(home / "extend.duckdb"))
+    env.setdefault("EXTEND_SENSOR_INTERVAL_SECONDS", "5")
+    return env
+
+
+def print_startup(stack: Any, env: dict[str, str], port: int) -> None:
+    partitions = sorted({doc.partition for doc in stack.documents})
+    print("Local stack is up:")
+    print(f"  Extend emulator:  {stack.emulator.base_url} (key {stack.emulator.api_key})")
+    print(f"  sample documents: {len(stack.documents)} in s3://{stack.bucket}/{stack.prefix}")
+    print(f"  sample days:      {', '.join(partitions)} (backfill these from the UI)")
+    print(f"  tables (DuckDB):  {env['EXTEND_DUCKDB_PATH']}")
+    policy = env["EXTEND_REVIEW_POLICY"]
+    print(
+        f"  review policy:    {policy}"
+        + (
+            " (runs in review do not hold partitions back)"
+            if policy == "settle"
+            else " (approve with: extend-assets review approve RUN_ID "
+            f"--base-url {stack.emulator.base_url})"
+        )
+    )
+    print(f"Starting dagster dev on http://{HOST}:{port} (Ctrl-C stops everything)", flush=True)
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
 def run(args: argparse.Namespace) -> int:
     from extend_assets.localstack import LocalStack
 
@@ -55,19 +104,13 @@ def run(args: argparse.Namespace) -> int:
         days=args.days,
         emulator_latency=args.latency,
         emulator_state=str(home / "emulator.sqlite"),
+        end_date=sample_end_date(),
     ) as stack:
-        partitions = sorted({doc.partition for doc in stack.documents})
-        env = {**os.environ, **stack.env(), "DAGSTER_HOME": str(home)}
-        env["EXTEND_START_DATE"] = partitions[0]
-        env.setdefault("EXTEND_DUCKDB_PATH", str(home / "extend.duckdb"))
-        print("Local stack is up:")
-        print(f"  Extend emulator: {stack.emulator.base_url}")
-        print(f"  sample documents: {len(stack.documents)} over {', '.join(partitions)}")
-        print(f"  tables (DuckDB): {env['EXTEND_DUCKDB_PATH']}")
-        for name, value in stack.env().items():
-            print(f"  {name}={value}")
-        print(f"Starting dagster dev on http://{HOST}:{args.port} (Ctrl-C stops everything)")
+        env = dev_environment(stack, home, args.review_policy)
+        print_startup(stack, env, args.port)
         process = subprocess.Popen(dagster_dev_command(args.port), env=env)
+        # A SIGTERM stops dagster dev too, as Ctrl-C does, instead of orphaning it.
+        signal.signal(signal.SIGTERM, _interrupt)
         try:
             return process.wait()
         except KeyboardInterrupt:

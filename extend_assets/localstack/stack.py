@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+from datetime import date
 from types import TracebackType
 from typing import Any
 
@@ -51,6 +52,7 @@ class LocalStack:
         s3_port: int = 0,
         emulator_port: int = 0,
         runs_per_minute: float | None = None,
+        end_date: date | None = None,
     ) -> None:
         from extend_assets.emulator import EmulatorServer
 
@@ -64,8 +66,9 @@ class LocalStack:
             state_path=emulator_state,
             runs_per_minute=runs_per_minute,
         )
+        dated: dict[str, Any] = {} if end_date is None else {"end_date": end_date}
         self.documents: list[SampleDocument] = generate_corpus(
-            documents, days=days, seed=seed, prefix=prefix
+            documents, days=days, seed=seed, prefix=prefix, **dated
         )
 
     def start(self) -> LocalStack:

@@ -92,6 +92,8 @@ class SensorCursor:
     """Runs of the workflow changing per second (all runs, ours or not), from past scans."""
     last_scan_at: float | None = None
     last_stuck_check: float = 0.0
+    failed_ticks: int = 0
+    """Ticks in a row that Extend did not answer (transient errors); reset by an answer."""
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), separators=(",", ":"), sort_keys=True)
@@ -133,6 +135,7 @@ def _parse(data: Mapping[str, Any]) -> SensorCursor:
         change_rate=_opt_float(data.get("change_rate")),
         last_scan_at=_opt_float(data.get("last_scan_at")),
         last_stuck_check=float(data.get("last_stuck_check") or 0.0),
+        failed_ticks=int(data.get("failed_ticks") or 0),
     )
 
 
