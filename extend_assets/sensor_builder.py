@@ -33,7 +33,7 @@ from extend_assets.client import (
     ExtendUnauthorizedError,
     ReviewPolicy,
 )
-from extend_assets.errors import ExtendAssetsConfigError, ExtendAssetsError
+from extend_assets.errors import ExtendAssetsConfigError, ExtendSensorError
 from extend_assets.event_log import progress_observations, read_submitted_groups
 from extend_assets.resources import ExtendResource
 from extend_assets.sensing import (
@@ -137,10 +137,6 @@ def build_extend_run_status_sensor(
         return SensorResult(run_requests=run_requests, cursor=new_cursor, asset_events=events)
 
     return _run_status_sensor
-
-
-class ExtendSensorError(ExtendAssetsError):
-    """The sensor cannot do its job until someone acts: the tick fails, so alerts fire."""
 
 
 def fail_on_api_error(report: TickReport, cursor: SensorCursor, max_failed_ticks: int) -> None:

@@ -7,7 +7,8 @@ from dagster import AssetExecutionContext, AssetIn, AssetsDefinition, Output, as
 
 from extend_assets import flatten
 from extend_assets.assets.keys import AssetKeys
-from extend_assets.assets.metadata import preview, table_schema
+from extend_assets.assets.metadata import preview, report_partitions, table_schema
+from extend_assets.outputs.columns import analyst_frame
 from extend_assets.outputs.frames import storable
 from extend_assets.outputs.matching import schema_of, sources_and_runs, with_partition_date
 
@@ -26,14 +27,19 @@ def build_extracted_line_items_asset(keys: AssetKeys, common: dict[str, Any]) ->
         context: AssetExecutionContext, runs: pd.DataFrame
     ) -> Output[pd.DataFrame]:
         raws, sources = sources_and_runs(runs)
-        frame = flatten.flatten_line_items(raws, sources=sources, schema=schema_of(raws))
+        schema = schema_of(raws)
+        frame = flatten.flatten_line_items(raws, sources=sources, schema=schema)
         frame = storable(with_partition_date(frame))
+        table, infos = analyst_frame(
+            frame, schema, fixed=(*flatten.LINE_ITEM_COLUMNS, "partition_date"), line_items=True
+        )
+        report_partitions(context, table)
         return Output(
-            frame,
+            table,
             metadata={
-                "dagster/row_count": len(frame),
-                "dagster/column_schema": table_schema(frame),
-                "preview": preview(frame),
+                "dagster/row_count": len(table),
+                "dagster/column_schema": table_schema(table, infos),
+                "preview": preview(table, infos),
             },
         )
 

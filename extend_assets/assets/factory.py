@@ -11,6 +11,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from dagster import (
@@ -60,10 +61,16 @@ class ExtendWorkflowDefinitions:
         resources = dict(resources or {})
         assets = self.assets
         io_key = self.config.io_manager_key if self.config is not None else "io_manager"
-        kind = storage_kind(resources.get(io_key))
+        io_manager = resources.get(io_key)
+        kind = storage_kind(io_manager)
         if kind is not None:
             assets = [
                 a.map_asset_specs(lambda spec: spec.merge_attributes(kinds={kind})) for a in assets
+            ]
+        database = getattr(io_manager, "database", None) if kind == "duckdb" else None
+        if isinstance(database, str) and database != ":memory:":
+            assets = [
+                a.map_asset_specs(lambda spec: _duckdb_location(spec, database)) for a in assets
             ]
         return Definitions(
             assets=assets,
@@ -92,6 +99,18 @@ def storage_kind(io_manager: Any) -> str | None:
         return None
     name = type(io_manager).__name__.lower()
     return next((kind for fragment, kind in _STORAGE_KINDS.items() if fragment in name), None)
+
+
+def _duckdb_location(spec: AssetSpec, database: str) -> AssetSpec:
+    """``dagster/table_name`` (catalog.schema.table, as DuckDB names it) and ``dagster/uri``."""
+    path = Path(database).resolve()
+    schema, table = spec.key.path[0], spec.key.path[-1]
+    return spec.merge_attributes(
+        metadata={
+            "dagster/table_name": f"{path.stem}.{schema}.{table}",
+            "dagster/uri": f"duckdb://{path}",
+        }
+    )
 
 
 def with_asset_attributes(

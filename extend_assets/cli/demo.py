@@ -174,7 +174,7 @@ def read_summary(db_path: Path) -> tuple[dict[str, int], list[dict[str, Any]]]:
             ).fetchall()
         )
         frame = con.execute(
-            'select key, status, invoice_number, "vendor.name", "total.amount", "total.currency" '
+            "select key, status, invoice_number, vendor_name, total_amount, total_currency "
             "from invoices.extend_extracted_documents where status = 'PROCESSED' order by key limit 5"
         ).fetchdf()
     return {str(k): int(v) for k, v in counts.items()}, frame.to_dict("records")
@@ -199,10 +199,10 @@ def print_summary(result: DemoResult, out: TextIO) -> None:
     if result.sample_rows:
         say("  a few extracted rows:")
         for row in result.sample_rows:
-            amount = row.get("total.amount")
+            amount = row.get("total_amount")
             say(
                 f"    {row.get('key')!s:<44} {row.get('invoice_number')!s:<14} "
-                f"{str(row.get('vendor.name'))[:24]:<24} {amount} {row.get('total.currency')}"
+                f"{str(row.get('vendor_name'))[:24]:<24} {amount} {row.get('total_currency')}"
             )
     say(f"  tables are in DuckDB: {result.duckdb_path}")
     query = "select * from invoices.extend_extracted_documents limit 5"
