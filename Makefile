@@ -21,11 +21,12 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/pytest -n 2
 
-## Static checks: ruff (lint + format) and mypy.
+## Static checks: ruff (lint + format), mypy, and the import contracts (layers).
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 check: lint test
 

@@ -1,4 +1,5 @@
-"""A client for Extend's workflow-run API (version 2025-04-21). No Dagster in here."""
+"""A client for Extend's workflow-run API, versions 2025-04-21 and 2026-02-09 (one typed
+model for both). No Dagster in here."""
 
 from extend_assets.client.client import API_VERSION, DEFAULT_BASE_URL, ExtendClient
 from extend_assets.client.constants import (
@@ -14,22 +15,29 @@ from extend_assets.client.errors import (
     ExtendForbiddenError,
     ExtendNotFoundError,
     ExtendOutcomeUnknownError,
+    ExtendPartialSubmissionError,
+    ExtendPaymentRequiredError,
     ExtendRateLimitedError,
     ExtendResponseError,
     ExtendServerError,
     ExtendTimeoutError,
     ExtendUnauthorizedError,
+    ExtendUnprocessableError,
     WaitTimeoutError,
 )
 from extend_assets.client.models import (
+    OPEN_STATUSES,
     TERMINAL_STATUSES,
     File,
     ProcessorRun,
+    StepRun,
+    Usage,
     WorkflowRun,
     WorkflowRunPage,
     WorkflowRunStatus,
     WorkflowRunSummary,
 )
+from extend_assets.client.polling import PollingSchedule
 from extend_assets.client.ratelimit import RateLimiter
 from extend_assets.client.redact import redact_text, redact_url
 from extend_assets.client.validation import (
@@ -38,16 +46,26 @@ from extend_assets.client.validation import (
     MAX_PAGE_SIZE,
     MAX_RUN_FILES,
 )
+from extend_assets.client.wire import (
+    API_2025,
+    API_2026,
+    SUPPORTED_API_VERSIONS,
+    UnsupportedApiVersionError,
+)
 
 __all__ = [
+    "API_2025",
+    "API_2026",
     "API_VERSION",
     "DEFAULT_BASE_URL",
     "MAX_BATCH_INPUTS",
     "MAX_METADATA_BYTES",
     "MAX_PAGE_SIZE",
     "MAX_RUN_FILES",
+    "OPEN_STATUSES",
     "REVIEW_POLICIES",
     "SUBMISSION_METADATA_KEY",
+    "SUPPORTED_API_VERSIONS",
     "TERMINAL_STATUSES",
     "USAGE_TAGS_KEY",
     "ExtendBadRequestError",
@@ -57,15 +75,22 @@ __all__ = [
     "ExtendForbiddenError",
     "ExtendNotFoundError",
     "ExtendOutcomeUnknownError",
+    "ExtendPartialSubmissionError",
+    "ExtendPaymentRequiredError",
     "ExtendRateLimitedError",
     "ExtendResponseError",
     "ExtendServerError",
     "ExtendTimeoutError",
     "ExtendUnauthorizedError",
+    "ExtendUnprocessableError",
     "File",
+    "PollingSchedule",
     "ProcessorRun",
     "RateLimiter",
     "ReviewPolicy",
+    "StepRun",
+    "UnsupportedApiVersionError",
+    "Usage",
     "WaitTimeoutError",
     "WorkflowRun",
     "WorkflowRunPage",

@@ -1,77 +1,53 @@
-"""``ExtendClient``: the workflow-run API (version 2025-04-21) over one pooled session."""
+"""``ExtendClient``: the workflow-run API over one pooled session, in either version.
+
+``api_version`` ("2025-04-21", the default, or "2026-02-09") picks the request builders
+and response readers of :mod:`extend_assets.client.wire`; every method returns the same
+typed models (:mod:`extend_assets.client.models`) whichever version is spoken.
+"""
 
 from __future__ import annotations
 
-import json
-import logging
-import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from importlib.metadata import PackageNotFoundError, version
 from types import TracebackType
 from typing import Any
 from urllib.parse import quote
 
 import requests
-from requests.adapters import HTTPAdapter
 
 from extend_assets.client.errors import (
-    ExtendConnectionError,
     ExtendError,
-    ExtendOutcomeUnknownError,
-    ExtendRateLimitedError,
+    ExtendPartialSubmissionError,
     ExtendResponseError,
-    ExtendServerError,
-    ExtendTimeoutError,
-    WaitTimeoutError,
-    error_for_status,
 )
-from extend_assets.client.models import (
-    TERMINAL_STATUSES,
-    WorkflowRun,
-    WorkflowRunPage,
-    WorkflowRunSummary,
-)
-from extend_assets.client.ratelimit import RateLimiter
-from extend_assets.client.redact import redact_text
-from extend_assets.client.retry import RetryPolicy, parse_retry_after
+from extend_assets.client.models import WorkflowRun, WorkflowRunPage, WorkflowRunSummary
+from extend_assets.client.transport import Transport
 from extend_assets.client.validation import (
     MAX_BATCH_INPUTS,
     MAX_RUN_FILES,
     SORT_BY,
     SORT_DIR,
-    batch_input,
     check_choice,
     check_page_size,
     check_priority,
     clean_metadata,
-    wire_file,
+    require_id,
+)
+from extend_assets.client.waiting import Waiting
+from extend_assets.client.wire import DEFAULT_API_VERSION, wire_for
+from extend_assets.client.wire.inputs import (
+    FileInput,
+    batch_input,
+    file_input,
+    secrets_input,
+    text_input,
 )
 
 DEFAULT_BASE_URL = "https://api.extend.ai"
-API_VERSION = "2025-04-21"
-logger = logging.getLogger("extend_assets.client")
+API_VERSION = DEFAULT_API_VERSION
 
 
-def _user_agent() -> str:
-    try:
-        return f"extend-assets/{version('extend-assets')}"
-    except PackageNotFoundError:
-        return "extend-assets/0.1.0"
-
-
-def _not_sent(error: requests.ConnectionError) -> bool:
-    """True when the request certainly never left: the connection was never made."""
-    if isinstance(error, requests.ConnectTimeout):
-        return True
-    text = repr(error)
-    return any(
-        marker in text
-        for marker in ("NewConnectionError", "Connection refused", "NameResolutionError")
-    )
-
-
-class ExtendClient:
+class ExtendClient(Waiting):
     """A client for Extend's workflow runs. Thread-safe; use one per process or step.
 
     ``sleep`` and ``clock`` are injectable so retries and waits can be tested without
@@ -100,35 +76,28 @@ class ExtendClient:
             )
         if not base_url.startswith(("http://", "https://")):
             raise ValueError(f"base_url must start with http:// or https://, got {base_url!r}")
-        self._api_key = api_key
+        self._wire = wire_for(api_version)  # refuses unknown versions, naming the known
         self.base_url = base_url.rstrip("/")
         self.api_version = api_version
         self.timeout = timeout
         self.workspace_id = workspace_id
         self._sleep = sleep
         self._clock = clock
-        self._retry = RetryPolicy(max_retries=max_retries, max_retry_time=max_retry_time)
-        self._limiter = (
-            RateLimiter(requests_per_second, clock=clock, sleep=sleep)
-            if requests_per_second
-            else None
+        self._transport = Transport(
+            api_key,
+            self.base_url,
+            api_version,
+            timeout=timeout,
+            max_retries=max_retries,
+            max_retry_time=max_retry_time,
+            requests_per_second=requests_per_second,
+            workspace_id=workspace_id,
+            sleep=sleep,
+            clock=clock,
+            session=session,
+            pool_size=pool_size,
         )
-        self._own_session = session is None
-        self._session = session or requests.Session()
-        if self._own_session:
-            adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0)
-            self._session.mount("http://", adapter)
-            self._session.mount("https://", adapter)
-        self._headers = {
-            "Authorization": f"Bearer {api_key}",
-            "x-extend-api-version": api_version,
-            "User-Agent": _user_agent(),
-            "Accept": "application/json",
-        }
-        if workspace_id:
-            self._headers["x-extend-workspace-id"] = workspace_id
-        self._count_lock = threading.Lock()
-        self._request_count = 0
+        self._request = self._transport.request
 
     def __repr__(self) -> str:
         return (
@@ -139,8 +108,7 @@ class ExtendClient:
     # -- lifecycle --------------------------------------------------------------
 
     def close(self) -> None:
-        if self._own_session:
-            self._session.close()
+        self._transport.close()
 
     def __enter__(self) -> ExtendClient:
         return self
@@ -154,10 +122,15 @@ class ExtendClient:
         self.close()
 
     @property
+    def supports_batch_priority(self) -> bool:
+        """True when ``batch_run_workflow(priority=...)`` is allowed (2026-02-09): callers
+        that need a priority can then send ceil(N/1000) batches instead of N runs."""
+        return bool(self._wire.build.BATCH_PRIORITY)
+
+    @property
     def request_count(self) -> int:
         """HTTP requests actually sent by this client, retries included."""
-        with self._count_lock:
-            return self._request_count
+        return self._transport.request_count
 
     # -- runs -------------------------------------------------------------------
 
@@ -169,30 +142,91 @@ class ExtendClient:
         version: str | None = None,
         priority: int | None = None,
         metadata: Mapping[str, Any] | None = None,
+        *,
+        secrets: Mapping[str, Any] | None = None,
     ) -> list[WorkflowRun]:
-        """``POST /workflow_runs``: one run per file or raw text (at most 50)."""
-        _require_id("workflow_id", workflow_id)
+        """``POST /workflow_runs``: one run per file or raw text (at most 50).
+
+        2025-04-21 sends them in one request. 2026-02-09 takes ONE file per request: each
+        input is its own POST, in order; a failure after runs were created raises
+        :class:`ExtendPartialSubmissionError` (an ExtendOutcomeUnknownError) with the runs
+        created so far. Several files as ONE run (2026): :meth:`run_package`.
+        """
+        require_id("workflow_id", workflow_id)
         if (files is None) == (raw_texts is None):
             raise ValueError("run_workflow: give exactly one of files or raw_texts")
         items: Sequence[Any] = files if files is not None else raw_texts or []
-        if not 1 <= len(items) <= MAX_RUN_FILES:
+        if isinstance(items, str | bytes | Mapping) or not 1 <= len(items) <= MAX_RUN_FILES:
+            count = len(items) if not isinstance(items, str | bytes | Mapping) else "not a list of"
             raise ValueError(
-                f"run_workflow: {len(items)} inputs; send 1 to {MAX_RUN_FILES} per call "
+                f"run_workflow: {count} inputs; send 1 to {MAX_RUN_FILES} per call "
                 "(use batch_run_workflow for more)"
             )
+        inputs = [
+            file_input(item, f"files[{i}]")
+            if files is not None
+            else text_input(item, f"raw_texts[{i}]")
+            for i, item in enumerate(items)
+        ]
+        return self._create(workflow_id, inputs, version, priority, metadata, secrets)
+
+    def run_package(
+        self,
+        workflow_id: str,
+        files: Sequence[Mapping[str, Any]],
+        version: str | None = None,
+        priority: int | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        *,
+        secrets: Mapping[str, Any] | None = None,
+    ) -> WorkflowRun:
+        """``POST /workflow_runs`` with a ``package``: 2 to 50 files (URLs or file ids,
+        no duplicates) processed together as ONE run with one merged result (2026 only)."""
+        require_id("workflow_id", workflow_id)
         check_priority(priority)
-        body: dict[str, Any] = {"workflowId": workflow_id}
-        if files is not None:
-            body["files"] = [wire_file(f, f"files[{i}]") for i, f in enumerate(files)]
-        else:
-            body["rawTexts"] = [str(text) for text in items]
-        if version is not None:
-            body["version"] = str(version)
-        if priority is not None:
-            body["priority"] = priority
+        inputs = [file_input(item, f"package.files[{i}]") for i, item in enumerate(files)]
+        cleaned = clean_metadata(metadata, "run_package")
+        body = self._wire.build.package_body(
+            workflow_id, version, inputs, priority, cleaned, secrets_input(secrets)
+        )
+        (run,) = self._post_runs(body, workflow_id, version)
+        return run
+
+    def _create(
+        self,
+        workflow_id: str,
+        inputs: Sequence[FileInput],
+        version: str | None,
+        priority: int | None,
+        metadata: Mapping[str, Any] | None,
+        secrets: Mapping[str, Any] | None,
+    ) -> list[WorkflowRun]:
+        check_priority(priority)
         cleaned = clean_metadata(metadata, "run_workflow")
-        if cleaned is not None:
-            body["metadata"] = cleaned
+        bodies = self._wire.build.create_bodies(
+            workflow_id, version, inputs, priority, cleaned, secrets_input(secrets)
+        )
+        created: list[WorkflowRun] = []
+        for number, body in enumerate(bodies):
+            try:
+                created += self._post_runs(body, workflow_id, version)
+            except ExtendError as error:
+                if not created:
+                    raise
+                raise ExtendPartialSubmissionError(
+                    f"POST /workflow_runs: input {number + 1} of {len(bodies)} failed after "
+                    f"{len(created)} run(s) were created ({error.message}); reconcile before "
+                    "sending the rest again",
+                    created_runs=created,
+                    status=error.status,
+                    code=error.code,
+                    request_id=error.request_id,
+                ) from None
+        return created
+
+    def _post_runs(
+        self, body: dict[str, Any], workflow_id: str, version: str | None
+    ) -> list[WorkflowRun]:
         data = self._request(
             "POST",
             "/workflow_runs",
@@ -200,32 +234,32 @@ class ExtendClient:
             creates_runs=True,
             subject=_workflow_subject(workflow_id, version),
         )
-        runs = data.get("workflowRuns")
-        if not isinstance(runs, list):
-            raise ExtendOutcomeUnknownError(
-                "POST /workflow_runs answered without a workflowRuns list; runs may exist."
-            )
-        return [WorkflowRun.from_json(run) for run in runs if isinstance(run, Mapping)]
+        runs: list[WorkflowRun] = self._wire.read.created_runs(data)
+        return runs
 
     def batch_run_workflow(
         self,
         workflow_id: str,
         inputs: Sequence[Mapping[str, Any]],
         version: str | None = None,
+        priority: int | None = None,
     ) -> str:
-        """``POST /workflow_runs/batch``: 1 to 1000 inputs; returns the batch id."""
-        _require_id("workflow_id", workflow_id)
-        if not 1 <= len(inputs) <= MAX_BATCH_INPUTS:
+        """``POST /workflow_runs/batch``: 1 to 1000 inputs; returns the batch id.
+
+        Each input is ``{"file": {...}}`` or ``{"rawText": "..."}`` with optional
+        ``metadata`` / ``secrets``, in both versions. ``priority`` (1-100) needs
+        2026-02-09 (2025 batches always run at 90).
+        """
+        require_id("workflow_id", workflow_id)
+        if isinstance(inputs, str | bytes | Mapping) or not 1 <= len(inputs) <= MAX_BATCH_INPUTS:
+            count = len(inputs) if not isinstance(inputs, str | bytes | Mapping) else "no"
             raise ValueError(
-                f"batch_run_workflow: {len(inputs)} inputs; send 1 to {MAX_BATCH_INPUTS} per "
+                f"batch_run_workflow: {count} inputs; send 1 to {MAX_BATCH_INPUTS} per "
                 "batch (batch_run_workflow_all splits any number)"
             )
-        body: dict[str, Any] = {
-            "workflowId": workflow_id,
-            "inputs": [batch_input(item, i) for i, item in enumerate(inputs)],
-        }
-        if version is not None:
-            body["version"] = str(version)
+        check_priority(priority)
+        checked = [batch_input(item, i) for i, item in enumerate(inputs)]
+        body = self._wire.build.batch_body(workflow_id, version, checked, priority)
         data = self._request(
             "POST",
             "/workflow_runs/batch",
@@ -233,11 +267,7 @@ class ExtendClient:
             creates_runs=True,
             subject=_workflow_subject(workflow_id, version),
         )
-        batch_id = data.get("batchId")
-        if not isinstance(batch_id, str) or not batch_id:
-            raise ExtendOutcomeUnknownError(
-                "POST /workflow_runs/batch answered without a batchId; the batch may exist."
-            )
+        batch_id: str = self._wire.read.batch_id(data)
         return batch_id
 
     def batch_run_workflow_all(
@@ -245,10 +275,13 @@ class ExtendClient:
         workflow_id: str,
         inputs: Sequence[Mapping[str, Any]],
         version: str | None = None,
+        priority: int | None = None,
     ) -> list[str]:
         """Any number of inputs as ceil(N / 1000) batches; the batch ids in order."""
         return [
-            self.batch_run_workflow(workflow_id, inputs[start : start + MAX_BATCH_INPUTS], version)
+            self.batch_run_workflow(
+                workflow_id, inputs[start : start + MAX_BATCH_INPUTS], version, priority
+            )
             for start in range(0, len(inputs), MAX_BATCH_INPUTS)
         ]
 
@@ -280,14 +313,8 @@ class ExtendClient:
         data = self._request(
             "GET", "/workflow_runs", params={k: v for k, v in params.items() if v is not None}
         )
-        runs = data.get("workflowRuns")
-        if not isinstance(runs, list):
-            raise ExtendResponseError("GET /workflow_runs answered without a workflowRuns list.")
-        token = data.get("nextPageToken")
-        return WorkflowRunPage(
-            runs=[WorkflowRunSummary.from_json(r) for r in runs if isinstance(r, Mapping)],
-            next_page_token=str(token) if token else None,
-        )
+        page: WorkflowRunPage = self._wire.read.page(data)
+        return page
 
     def list_workflow_runs(
         self,
@@ -323,9 +350,9 @@ class ExtendClient:
             seen_tokens.add(token)
 
     def get_workflow_run(self, workflow_run_id: str) -> WorkflowRun:
-        _require_id("workflow_run_id", workflow_run_id)
+        require_id("workflow_run_id", workflow_run_id)
         data = self._request("GET", f"/workflow_runs/{quote(workflow_run_id, safe='')}")
-        return _run_of(data, "GET /workflow_runs/{id}")
+        return self._run_of(data, "GET /workflow_runs/{id}")
 
     def update_workflow_run(
         self,
@@ -333,8 +360,9 @@ class ExtendClient:
         name: str | None = None,
         metadata: Mapping[str, Any] | None = None,
     ) -> WorkflowRun:
-        """Sets the name and merges ``metadata`` into the run's (incoming keys win)."""
-        _require_id("workflow_run_id", workflow_run_id)
+        """Sets the name and merges ``metadata`` into the run's (incoming keys win).
+        (2026 runs carry no name, so a new name is not visible in the answer.)"""
+        require_id("workflow_run_id", workflow_run_id)
         body: dict[str, Any] = {}
         if name is not None:
             body["name"] = name
@@ -344,180 +372,25 @@ class ExtendClient:
         data = self._request(
             "POST", f"/workflow_runs/{quote(workflow_run_id, safe='')}", json_body=body
         )
-        return _run_of(data, "POST /workflow_runs/{id}")
+        return self._run_of(data, "POST /workflow_runs/{id}")
 
     def cancel_workflow_run(self, workflow_run_id: str) -> WorkflowRun:
         """Only PENDING or PROCESSING runs can be cancelled (else a bad-request error)."""
-        _require_id("workflow_run_id", workflow_run_id)
+        require_id("workflow_run_id", workflow_run_id)
         data = self._request("POST", f"/workflow_runs/{quote(workflow_run_id, safe='')}/cancel")
-        return _run_of(data, "POST /workflow_runs/{id}/cancel")
+        return self._run_of(data, "POST /workflow_runs/{id}/cancel")
 
     def delete_workflow_run(self, workflow_run_id: str) -> str:
         """Deletes the run and its data for good; returns the deleted run's id."""
-        _require_id("workflow_run_id", workflow_run_id)
+        require_id("workflow_run_id", workflow_run_id)
         data = self._request("DELETE", f"/workflow_runs/{quote(workflow_run_id, safe='')}")
-        return str(data.get("workflowRunId") or workflow_run_id)
+        deleted: str = self._wire.read.deleted_id(data, workflow_run_id)
+        return deleted
 
-    def wait_for_run(
-        self, workflow_run_id: str, timeout: float = 300.0, poll_interval: float = 2.0
-    ) -> WorkflowRun:
-        """Polls until the run is PROCESSED, FAILED, CANCELLED, NEEDS_REVIEW or REJECTED."""
-        deadline = self._clock() + timeout
-        while True:
-            run = self.get_workflow_run(workflow_run_id)
-            if run.status in TERMINAL_STATUSES:
-                return run
-            remaining = deadline - self._clock()
-            if remaining <= 0:
-                raise WaitTimeoutError(
-                    f"workflow run {workflow_run_id} is still {run.status} after {timeout:.0f} s"
-                )
-            self._sleep(min(poll_interval, remaining))
-
-    def create_and_poll(
-        self,
-        workflow_id: str,
-        files: Sequence[Mapping[str, Any]] | None = None,
-        raw_texts: Sequence[str] | None = None,
-        version: str | None = None,
-        priority: int | None = None,
-        metadata: Mapping[str, Any] | None = None,
-        timeout: float = 300.0,
-        poll_interval: float = 2.0,
-    ) -> list[WorkflowRun]:
-        """``run_workflow`` then wait for every run; ``timeout`` covers them all."""
-        started = self._clock()
-        runs = self.run_workflow(workflow_id, files, raw_texts, version, priority, metadata)
-        finished = []
-        for run in runs:
-            left = max(0.0, timeout - (self._clock() - started))
-            finished.append(self.wait_for_run(run.id, timeout=left, poll_interval=poll_interval))
-        return finished
-
-    # -- transport ----------------------------------------------------------------
-
-    def _request(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: Mapping[str, Any] | None = None,
-        json_body: Any = None,
-        creates_runs: bool = False,
-        subject: str | None = None,
-    ) -> dict[str, Any]:
-        """Send with retries. Requests that create runs are retried only when they
-        cannot have reached Extend (429, no connection made); otherwise the caller
-        gets ExtendOutcomeUnknownError to reconcile."""
-        action = f"{method} {path}" + (f" ({subject})" if subject else "")
-        url = self.base_url + path
-        data = None if json_body is None else json.dumps(json_body, ensure_ascii=False).encode()
-        headers = dict(self._headers)
-        if data is not None:
-            headers["Content-Type"] = "application/json"
-        started = self._clock()
-        retry_number = 0
-        while True:
-            retry_number += 1
-            if self._limiter is not None:
-                self._limiter.acquire()
-            with self._count_lock:
-                self._request_count += 1
-            logger.debug("%s %s params=%s", method, path, redact_text(str(params or {})))
-            error: ExtendError
-            retry_after: float | None = None
-            try:
-                response = self._session.request(
-                    method, url, params=params, data=data, headers=headers, timeout=self.timeout
-                )
-            except requests.Timeout as exc:
-                sent = not isinstance(exc, requests.ConnectTimeout)
-                error = ExtendTimeoutError(f"{action}: no answer within {self.timeout:.0f} s")
-                if creates_runs and sent:
-                    raise self._unknown(action, "the answer timed out") from None
-            except requests.ConnectionError as exc:
-                if creates_runs and not _not_sent(exc):
-                    raise self._unknown(action, "the connection broke") from None
-                error = ExtendConnectionError(
-                    f"{action}: could not connect to {self.base_url} ({type(exc).__name__})"
-                )
-            else:
-                parsed = self._parse(response, action, creates_runs)
-                if isinstance(parsed, dict):
-                    return parsed
-                error = parsed
-                if isinstance(error, ExtendRateLimitedError):
-                    retry_after = error.retry_after
-                elif not isinstance(error, ExtendServerError | ExtendResponseError):
-                    raise error
-                elif creates_runs:
-                    raise self._unknown(action, f"Extend answered HTTP {response.status_code}")
-            delay = self._retry.delay(retry_number, retry_after)
-            if not self._retry.allows(retry_number, self._clock() - started, delay):
-                error.message += f" (gave up after {retry_number} attempt(s))"
-                raise error
-            logger.warning(
-                "%s: %s; retry %d/%d in %.1f s",
-                action,
-                error.message,
-                retry_number,
-                self._retry.max_retries,
-                delay,
-            )
-            self._sleep(delay)
-
-    def _parse(
-        self, response: requests.Response, action: str, creates_runs: bool
-    ) -> dict[str, Any] | ExtendError:
-        request_id = response.headers.get("x-request-id") or response.headers.get(
-            "x-extend-request-id"
-        )
-        text = redact_text(response.text, [self._api_key])
-        if response.status_code >= 400:
-            retry_after = parse_retry_after(response.headers.get("Retry-After"), time.time())
-            return error_for_status(
-                response.status_code,
-                text,
-                action=action,
-                request_id=request_id,
-                retry_after=retry_after,
-            )
-        try:
-            body = response.json()
-        except ValueError:
-            return ExtendResponseError(
-                f"{action} answered HTTP {response.status_code} with a body that is not JSON "
-                f"({len(response.content)} bytes)",
-                status=response.status_code,
-                request_id=request_id,
-            )
-        if not isinstance(body, dict) or body.get("success") is False:
-            return ExtendResponseError(
-                f"{action} answered HTTP {response.status_code} without success: "
-                f"{redact_text(str(body)[:200], [self._api_key])}",
-                status=response.status_code,
-                request_id=request_id,
-            )
-        return body
-
-    @staticmethod
-    def _unknown(action: str, why: str) -> ExtendOutcomeUnknownError:
-        return ExtendOutcomeUnknownError(
-            f"{action}: {why} after the request was sent; Extend may have created the runs"
-        )
-
-
-def _require_id(name: str, value: str) -> None:
-    if not isinstance(value, str) or not value.strip():
-        raise ValueError(f"{name} must be a non-empty string, got {value!r}")
+    def _run_of(self, data: Mapping[str, Any], action: str) -> WorkflowRun:
+        run: WorkflowRun = self._wire.read.one_run(data, action)
+        return run
 
 
 def _workflow_subject(workflow_id: str, version: str | None) -> str:
     return f"workflow {workflow_id}" + (f" version {version}" if version else "")
-
-
-def _run_of(data: Mapping[str, Any], action: str) -> WorkflowRun:
-    run = data.get("workflowRun")
-    if not isinstance(run, Mapping) or not run.get("id"):
-        raise ExtendResponseError(f"{action} answered without a workflowRun object.")
-    return WorkflowRun.from_json(run)

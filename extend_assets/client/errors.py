@@ -1,14 +1,34 @@
 """One error hierarchy for everything the Extend API (or the road to it) can answer.
 
-Every error carries the HTTP status, Extend's own message, its code and request id
-when present, and a hint saying what to do. None of them ever holds the API key or
-a presigned URL's query string: messages are built from redacted parts only.
+Every error carries the HTTP status, Extend's own message, its code, request id,
+``retryable`` flag and doc URL when present, and a hint saying what to do. Both error
+bodies map to the same classes: 2025 ``{success: false, error: "..."}`` and 2026
+``{code, message, retryable, requestId, docUrl}`` (flat or under ``error``). None of
+them ever holds the API key or a presigned URL's query string: messages are built
+from redacted parts only.
+
+    ExtendError
+    ├── ExtendBadRequestError            400, 409
+    │   └── ExtendUnprocessableError     422
+    ├── ExtendUnauthorizedError          401
+    ├── ExtendPaymentRequiredError       402 (USAGE_BLOCKED)
+    ├── ExtendForbiddenError             403
+    ├── ExtendNotFoundError              404
+    ├── ExtendRateLimitedError           429
+    ├── ExtendServerError                5xx
+    ├── ExtendConnectionError
+    │   └── ExtendTimeoutError
+    ├── ExtendOutcomeUnknownError        a run-creating request may have landed
+    │   └── ExtendPartialSubmissionError  some of several run requests landed
+    ├── ExtendResponseError              an unusable 2xx body
+    └── WaitTimeoutError                 a wait ran past its maximum
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 
@@ -25,11 +45,15 @@ class ExtendError(Exception):
         code: str | None = None,
         request_id: str | None = None,
         hint: str | None = None,
+        retryable: bool | None = None,
+        doc_url: str | None = None,
     ) -> None:
         self.message = message
         self.status = status
         self.code = code
         self.request_id = request_id
+        self.retryable = retryable
+        self.doc_url = doc_url
         self.hint = hint if hint is not None else self.default_hint
         super().__init__(message)
 
@@ -39,11 +63,24 @@ class ExtendError(Exception):
             parts.append(f"(request id {self.request_id})")
         if self.hint:
             parts.append(f"Hint: {self.hint}")
+        if self.doc_url:
+            parts.append(f"See {self.doc_url}")
         return " ".join(parts)
 
 
 class ExtendBadRequestError(ExtendError):
     default_hint = "Extend rejected the request as invalid; the message names the field."
+
+
+class ExtendUnprocessableError(ExtendBadRequestError):
+    default_hint = "Extend could not validate the request body; the message names the field."
+
+
+class ExtendPaymentRequiredError(ExtendError):
+    default_hint = (
+        "Extend blocked usage for this organization (USAGE_BLOCKED): add credits or check "
+        "billing in the Extend dashboard, then retry."
+    )
 
 
 class ExtendUnauthorizedError(ExtendError):
@@ -96,6 +133,17 @@ class ExtendOutcomeUnknownError(ExtendError):
     )
 
 
+class ExtendPartialSubmissionError(ExtendOutcomeUnknownError):
+    """One of several run-creating requests failed after others created runs.
+
+    ``created_runs`` holds the runs created before it; the rest may or may not exist.
+    """
+
+    def __init__(self, message: str, *, created_runs: Any = (), **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.created_runs = list(created_runs)
+
+
 class ExtendResponseError(ExtendError):
     """Extend (or something in front of it) answered with a body we cannot use."""
 
@@ -112,33 +160,44 @@ class WaitTimeoutError(ExtendError):
 STATUS_ERRORS: dict[int, type[ExtendError]] = {
     400: ExtendBadRequestError,
     401: ExtendUnauthorizedError,
+    402: ExtendPaymentRequiredError,
     403: ExtendForbiddenError,
     404: ExtendNotFoundError,
     409: ExtendBadRequestError,
-    422: ExtendBadRequestError,
+    422: ExtendUnprocessableError,
     429: ExtendRateLimitedError,
 }
 
 
-def error_body(text: str) -> tuple[str | None, str | None, str | None]:
-    """(message, code, request id) from either error shape (``error`` or ``message``)."""
+@dataclass(frozen=True)
+class ErrorBody:
+    message: str | None = None
+    code: str | None = None
+    request_id: str | None = None
+    retryable: bool | None = None
+    doc_url: str | None = None
+
+
+def error_body(text: str) -> ErrorBody:
+    """What an error body says, in either version's shape (or nothing)."""
     try:
         body = json.loads(text) if text else None
     except ValueError:
-        return None, None, None
+        return ErrorBody()
     if not isinstance(body, Mapping):
-        return None, None, None
-    message = body.get("error") or body.get("message")
-    if isinstance(message, Mapping):  # {"error": {"message": ..., "code": ...}}
-        nested = message
-        message = nested.get("message")
+        return ErrorBody()
+    message = body.get("message") or body.get("error")
+    nested = body.get("error")
+    if isinstance(nested, Mapping):  # {"error": {"code": ..., "message": ...}}
         body = {**body, **nested}
-    code = body.get("code")
-    request_id = body.get("requestId") or body.get("request_id")
-    return (
-        str(message) if message else None,
-        str(code) if code else None,
-        str(request_id) if request_id else None,
+        message = nested.get("message") or body.get("message")
+    retryable = body.get("retryable")
+    return ErrorBody(
+        message=str(message) if message and not isinstance(message, Mapping) else None,
+        code=_text(body.get("code")),
+        request_id=_text(body.get("requestId") or body.get("request_id")),
+        retryable=retryable if isinstance(retryable, bool) else None,
+        doc_url=_text(body.get("docUrl")),
     )
 
 
@@ -151,19 +210,26 @@ def error_for_status(
     retry_after: float | None = None,
 ) -> ExtendError:
     """The typed error for a non-2xx answer to ``action`` (e.g. "GET /workflow_runs/x")."""
-    message, code, body_request_id = error_body(text)
-    detail = message or _short(text) or "no error message"
-    full = f"{action} failed with HTTP {status}: {detail}"
+    body = error_body(text)
+    detail = body.message or _short(text) or "no error message"
+    code = f" [{body.code}]" if body.code else ""
+    full = f"{action} failed with HTTP {status}{code}: {detail}"
     kwargs: dict[str, Any] = {
         "status": status,
-        "code": code,
-        "request_id": body_request_id or request_id,
+        "code": body.code,
+        "request_id": body.request_id or request_id,
+        "retryable": body.retryable,
+        "doc_url": body.doc_url,
     }
     if status == 429:
         return ExtendRateLimitedError(full, retry_after=retry_after, **kwargs)
     if status >= 500:
         return ExtendServerError(full, **kwargs)
     return STATUS_ERRORS.get(status, ExtendError)(full, **kwargs)
+
+
+def _text(value: Any) -> str | None:
+    return str(value) if value else None
 
 
 def _short(text: str, limit: int = 200) -> str:

@@ -1,8 +1,17 @@
-"""Typed views of the API's objects, tolerant of what the API may add or leave out.
+"""Typed views of the API's objects, the same whichever API version answered.
 
-Unknown fields are ignored (the raw JSON stays reachable as ``raw``), unknown enum
-values are kept as strings, ``null`` and missing optionals are the same, and both
-timestamp forms (``...Z`` and ``...+00:00``) parse.
+The readers of each version (:mod:`extend_assets.client.wire`) map the wire JSON into
+these classes, so nothing above the client branches on the version. They are tolerant:
+unknown fields are ignored (the wire JSON stays reachable as ``raw``, in the version it
+came in), unknown enum values are kept as strings, ``null`` and missing optionals are
+the same, and both timestamp forms (``...Z`` and ``...+00:00``) parse.
+
+Neutral vocabulary: a :class:`ProcessorRun` is an extraction, classification or split
+result (2025 ``outputs[]``; 2026 ``stepRuns[].result.extractRun|classifyRun|splitRun``);
+its ``type`` is ``EXTRACT``, ``CLASSIFY`` or ``SPLITTER`` (2026 ``MERGE_EXTRACT`` and
+``CONDITIONAL_EXTRACT`` are ``EXTRACT``, ``SPLIT`` is ``SPLITTER``) and ``step_type``
+keeps the wire's own name. A :class:`StepRun` is any step of the run (2025: only the
+validation steps; 2026: every step).
 """
 
 from __future__ import annotations
@@ -27,6 +36,8 @@ class WorkflowRunStatus(StrEnum):
 
 # Where polling stops (NEEDS_REVIEW included: it waits for a human, not for Extend).
 TERMINAL_STATUSES = frozenset({"PROCESSED", "FAILED", "CANCELLED", "NEEDS_REVIEW", "REJECTED"})
+# The SDK's rule: anything but these ends a wait, so a new status cannot hang a poller.
+OPEN_STATUSES = frozenset({"PENDING", "PROCESSING", "CANCELLING"})
 
 
 def parse_datetime(value: Any) -> datetime | None:
@@ -41,19 +52,42 @@ def parse_datetime(value: Any) -> datetime | None:
         return None
 
 
-def _str(value: Any) -> str | None:
+def text_of(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
-def _mapping(value: Any) -> dict[str, Any]:
+def mapping_of(value: Any) -> dict[str, Any]:
     return dict(value) if isinstance(value, Mapping) else {}
 
 
-def _credits(value: Any) -> float | None:
-    if isinstance(value, Mapping):
-        found = value.get("credits")
-        return float(found) if isinstance(found, int | float) else None
-    return None
+def objects_of(value: Any) -> Sequence[Mapping[str, Any]]:
+    if not isinstance(value, list):
+        return []
+    return [item for item in value if isinstance(item, Mapping)]
+
+
+def number_of(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Credits of a run: ``credits``; 2026 adds ``totalCredits`` and a per-child
+    ``breakdown`` (both None/empty on 2025 or on older runs)."""
+
+    credits: float | None
+    total_credits: float | None = None
+    breakdown: tuple[dict[str, Any], ...] = ()
+
+    @classmethod
+    def from_json(cls, value: Any) -> Usage | None:
+        if not isinstance(value, Mapping):
+            return None
+        return cls(
+            credits=number_of(value.get("credits")),
+            total_credits=number_of(value.get("totalCredits")),
+            breakdown=tuple(dict(b) for b in objects_of(value.get("breakdown"))),
+        )
 
 
 @dataclass(frozen=True)
@@ -61,34 +95,37 @@ class File:
     id: str
     name: str | None
     type: str | None
-    presigned_url: str | None = field(repr=False)
+    presigned_url: str | None = field(repr=False)  # 2025 only
     parent_file_id: str | None
     page_count: int | None
     raw: dict[str, Any] = field(repr=False)
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> File:
-        meta = _mapping(data.get("metadata"))
-        pages = meta.get("pageCount")
+        pages = mapping_of(data.get("metadata")).get("pageCount")
         return cls(
             id=str(data.get("id") or ""),
-            name=_str(data.get("name")),
-            type=_str(data.get("type")),
-            presigned_url=_str(data.get("presignedUrl")),
-            parent_file_id=_str(data.get("parentFileId")),
-            page_count=int(pages) if isinstance(pages, int) else None,
+            name=text_of(data.get("name")),
+            type=text_of(data.get("type")),
+            presigned_url=text_of(data.get("presignedUrl")),
+            parent_file_id=text_of(data.get("parentFileId")),
+            page_count=pages if isinstance(pages, int) and not isinstance(pages, bool) else None,
             raw=dict(data),
         )
 
 
 @dataclass(frozen=True)
 class ProcessorRun:
-    """One document-processor step of a run (EXTRACT, CLASSIFY or SPLITTER)."""
+    """An extraction, classification or split result of a run (see the module doc)."""
 
     id: str
     type: str | None
+    step_type: str | None
     status: str | None
+    processor_id: str | None
+    processor_version_id: str | None
     processor_name: str | None
+    config: Any
     output: Any
     initial_output: Any
     reviewed_output: Any
@@ -99,40 +136,46 @@ class ProcessorRun:
     usage_credits: float | None
     raw: dict[str, Any] = field(repr=False)
 
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> ProcessorRun:
-        return cls(
-            id=str(data.get("id") or ""),
-            type=_str(data.get("type")),
-            status=_str(data.get("status")),
-            processor_name=_str(data.get("processorName")),
-            output=data.get("output"),
-            initial_output=data.get("initialOutput"),
-            reviewed_output=data.get("reviewedOutput"),
-            reviewed=bool(data.get("reviewed")),
-            edited=bool(data.get("edited")),
-            failure_reason=_str(data.get("failureReason")),
-            failure_message=_str(data.get("failureMessage")),
-            usage_credits=_credits(data.get("usage")),
-            raw=dict(data),
-        )
+    @property
+    def final_output(self) -> Any:
+        """The reviewed output when there is one, else ``output``, else the initial one."""
+        return self.reviewed_output or self.output or self.initial_output
+
+
+@dataclass(frozen=True)
+class StepRun:
+    """One step of a run. ``result`` is the step's typed result as the wire gave it
+    (2025: the step's ``output``); ``processor_run`` is set for extraction,
+    classification and split steps; ``rules`` / ``all_passed`` for rule validation."""
+
+    id: str
+    step_id: str | None
+    step_name: str | None
+    step_type: str | None
+    status: str | None
+    result: Any
+    processor_run: ProcessorRun | None
+    rules: tuple[dict[str, Any], ...]
+    all_passed: bool | None
+    raw: dict[str, Any] = field(repr=False)
 
 
 @dataclass(frozen=True)
 class WorkflowRun:
-    """The full run, as ``GET /workflow_runs/{id}`` returns it."""
+    """The full run, as ``GET /workflow_runs/{id}`` returns it (either version)."""
 
     id: str
     status: str
-    name: str | None
+    name: str | None  # 2025 only (2026 runs carry no name)
     workflow_id: str | None
     workflow_name: str | None
-    workflow_version: str | None
+    workflow_version: str | None  # the label: "1", "draft"
+    workflow_version_id: str | None  # 2026 only
     batch_id: str | None
     metadata: dict[str, Any]
     files: list[File]
     outputs: list[ProcessorRun]
-    step_runs: list[dict[str, Any]]
+    step_runs: list[StepRun]
     failure_reason: str | None
     failure_message: str | None
     reviewed: bool
@@ -142,13 +185,22 @@ class WorkflowRun:
     initial_run_at: datetime | None
     start_time: datetime | None
     end_time: datetime | None
-    usage_credits: float | None
-    url: str | None
+    usage: Usage | None
+    url: str | None  # 2025 ``url``, 2026 ``dashboardUrl``
+    api_version: str
     raw: dict[str, Any] = field(repr=False)
 
     @property
     def is_terminal(self) -> bool:
         return self.status in TERMINAL_STATUSES
+
+    @property
+    def usage_credits(self) -> float | None:
+        return self.usage.credits if self.usage is not None else None
+
+    @property
+    def dashboard_url(self) -> str | None:
+        return self.url
 
     @property
     def created_at(self) -> datetime | None:
@@ -165,48 +217,27 @@ class WorkflowRun:
         return self.raw.get(key, default)
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> WorkflowRun:
-        workflow = _mapping(data.get("workflow"))
-        files = data.get("files")
-        outputs = data.get("outputs")
-        steps = data.get("stepRuns")
-        return cls(
-            id=str(data.get("id") or ""),
-            status=str(data.get("status") or ""),
-            name=_str(data.get("name")),
-            workflow_id=_str(workflow.get("id") or data.get("workflowId")),
-            workflow_name=_str(workflow.get("name") or data.get("workflowName")),
-            workflow_version=_str(workflow.get("version")),
-            batch_id=_str(data.get("batchId")),
-            metadata=_mapping(data.get("metadata")),
-            files=[File.from_json(f) for f in _objects(files)],
-            outputs=[ProcessorRun.from_json(o) for o in _objects(outputs)],
-            step_runs=[dict(s) for s in _objects(steps)],
-            failure_reason=_str(data.get("failureReason")),
-            failure_message=_str(data.get("failureMessage")),
-            reviewed=bool(data.get("reviewed")),
-            reviewed_by=_str(data.get("reviewedBy")),
-            reviewed_at=parse_datetime(data.get("reviewedAt")),
-            rejection_note=_str(data.get("rejectionNote")),
-            initial_run_at=parse_datetime(data.get("initialRunAt")),
-            start_time=parse_datetime(data.get("startTime")),
-            end_time=parse_datetime(data.get("endTime")),
-            usage_credits=_credits(data.get("usage")),
-            url=_str(data.get("url")),
-            raw=dict(data),
-        )
+    def from_json(cls, data: Mapping[str, Any], api_version: str | None = None) -> WorkflowRun:
+        """Read a run object of either version (``api_version`` None: told by its keys)."""
+        from extend_assets.client.wire.detect import reader_for
+
+        run: WorkflowRun = reader_for(data, api_version).run(data)
+        return run
 
 
 @dataclass(frozen=True)
 class WorkflowRunSummary:
-    """A list item of ``GET /workflow_runs``: no metadata, outputs or files."""
+    """A list item of ``GET /workflow_runs``: no metadata, outputs or failure fields
+    (2026 adds the input ``files``)."""
 
     id: str
     status: str
     workflow_id: str | None
     workflow_name: str | None
+    workflow_version: str | None  # 2026 only (the label)
     workflow_version_id: str | None
     batch_id: str | None
+    files: list[File]  # 2026 only
     created_at: datetime | None
     updated_at: datetime | None
     initial_run_at: datetime | None
@@ -216,6 +247,8 @@ class WorkflowRunSummary:
     end_time: datetime | None
     rejection_note: str | None
     usage_credits: float | None
+    url: str | None  # 2026 only (``dashboardUrl``)
+    api_version: str
     raw: dict[str, Any] = field(repr=False)
 
     @property
@@ -223,34 +256,16 @@ class WorkflowRunSummary:
         return self.status in TERMINAL_STATUSES
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> WorkflowRunSummary:
-        return cls(
-            id=str(data.get("id") or ""),
-            status=str(data.get("status") or ""),
-            workflow_id=_str(data.get("workflowId")),
-            workflow_name=_str(data.get("workflowName")),
-            workflow_version_id=_str(data.get("workflowVersionId")),
-            batch_id=_str(data.get("batchId")),
-            created_at=parse_datetime(data.get("createdAt")),
-            updated_at=parse_datetime(data.get("updatedAt")),
-            initial_run_at=parse_datetime(data.get("initialRunAt")),
-            reviewed_by_user=_str(data.get("reviewedByUser")),
-            reviewed_at=parse_datetime(data.get("reviewedAt")),
-            start_time=parse_datetime(data.get("startTime")),
-            end_time=parse_datetime(data.get("endTime")),
-            rejection_note=_str(data.get("rejectionNote")),
-            usage_credits=_credits(data.get("usage")),
-            raw=dict(data),
-        )
+    def from_json(
+        cls, data: Mapping[str, Any], api_version: str | None = None
+    ) -> WorkflowRunSummary:
+        from extend_assets.client.wire.detect import reader_for
+
+        summary: WorkflowRunSummary = reader_for(data, api_version).summary(data)
+        return summary
 
 
 @dataclass(frozen=True)
 class WorkflowRunPage:
     runs: list[WorkflowRunSummary]
     next_page_token: str | None
-
-
-def _objects(value: Any) -> Sequence[Mapping[str, Any]]:
-    if not isinstance(value, list):
-        return []
-    return [item for item in value if isinstance(item, Mapping)]

@@ -1,4 +1,5 @@
-"""Client-side checks of request bodies, so mistakes fail before they cost a request."""
+"""Client-side checks of request values (both versions), so mistakes fail before they
+cost a request. File and batch inputs are checked in :mod:`.wire.inputs`."""
 
 from __future__ import annotations
 
@@ -15,16 +16,6 @@ USAGE_TAGS_KEY = "extend:usage_tags"
 SORT_BY = ("updatedAt", "createdAt")
 SORT_DIR = ("asc", "desc")
 _NOT_TAG = re.compile(r"[^A-Za-z0-9_-]")
-
-_FILE_KEYS = {
-    "file_url": "fileUrl",
-    "file_id": "fileId",
-    "file_name": "fileName",
-    "fileUrl": "fileUrl",
-    "fileId": "fileId",
-    "fileName": "fileName",
-    "outputs": "outputs",
-}
 
 
 def metadata_size(metadata: Mapping[str, Any]) -> int:
@@ -57,20 +48,9 @@ def clean_metadata(metadata: Mapping[str, Any] | None, where: str) -> dict[str, 
     return cleaned
 
 
-def wire_file(file: Mapping[str, Any], where: str) -> dict[str, Any]:
-    """A file input in wire form (accepts ``file_url``-style keys too)."""
-    out: dict[str, Any] = {}
-    for key, value in file.items():
-        wire = _FILE_KEYS.get(key)
-        if wire is None:
-            raise ValueError(
-                f"{where}: unknown file field {key!r}; use fileUrl or fileId, and fileName"
-            )
-        if value is not None:
-            out[wire] = value
-    if not out.get("fileUrl") and not out.get("fileId"):
-        raise ValueError(f"{where}: a file needs fileUrl (e.g. a presigned URL) or fileId")
-    return out
+def require_id(name: str, value: str) -> None:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"{name} must be a non-empty string, got {value!r}")
 
 
 def check_priority(priority: int | None) -> None:
@@ -94,27 +74,3 @@ def check_page_size(page_size: int | None) -> None:
 def check_choice(name: str, value: str | None, allowed: Sequence[str]) -> None:
     if value is not None and value not in allowed:
         raise ValueError(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
-
-
-def batch_input(item: Mapping[str, Any], index: int) -> dict[str, Any]:
-    where = f"inputs[{index}]"
-    if not isinstance(item, Mapping):
-        raise ValueError(f"{where}: each input must be a dict with 'file' or 'rawText'")
-    has_file = item.get("file") is not None
-    has_text = item.get("rawText") is not None
-    if has_file == has_text:
-        raise ValueError(f"{where}: give exactly one of 'file' or 'rawText'")
-    out: dict[str, Any] = {}
-    if has_file:
-        out["file"] = wire_file(item["file"], where + ".file")
-    else:
-        out["rawText"] = str(item["rawText"])
-    metadata = clean_metadata(item.get("metadata"), where)
-    if metadata is not None:
-        out["metadata"] = metadata
-    if item.get("secrets") is not None:
-        out["secrets"] = dict(item["secrets"])
-    unknown = set(item) - {"file", "rawText", "metadata", "secrets"}
-    if unknown:
-        raise ValueError(f"{where}: unknown field(s) {sorted(unknown)}")
-    return out

@@ -7,6 +7,7 @@ import threading
 
 from extend_assets.emulator.config import DEFAULT_API_KEY
 from extend_assets.emulator.server import EmulatorServer
+from extend_assets.emulator.versions import API_2025, VERSIONS
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -25,6 +26,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--requests-per-second", type=float, help="answer 429 above this rate")
     parser.add_argument("--webhook-url", help="POST signed workflow_run.* events here")
     parser.add_argument("--webhook-secret", help="signing secret for --webhook-url")
+    parser.add_argument(
+        "--webhook-api-version",
+        default=API_2025,
+        choices=VERSIONS,
+        help=f"the version --webhook-url is pinned to: its payloads' shape (default {API_2025})",
+    )
+    parser.add_argument(
+        "--webhook-url-threshold",
+        type=int,
+        help="send payloads over this many bytes as signed data URLs (default: never)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -39,9 +51,11 @@ def run(args: argparse.Namespace) -> int:
         requests_per_second=args.requests_per_second,
         webhook_url=args.webhook_url,
         webhook_secret=args.webhook_secret,
+        webhook_api_version=args.webhook_api_version,
+        webhook_url_threshold_bytes=args.webhook_url_threshold,
     )
     with server:
-        print(f"Extend emulator (API 2025-04-21) on {server.base_url}", flush=True)
+        print(f"Extend emulator (API {' and '.join(VERSIONS)}) on {server.base_url}", flush=True)
         print(
             f"  export EXTEND_BASE_URL={server.base_url} EXTEND_API_KEY={server.api_key}",
             flush=True,

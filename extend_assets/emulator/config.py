@@ -110,3 +110,47 @@ def parse_workflow(entry: Any, where: str) -> Workflow:
         review_threshold=threshold,
         raw_steps=tuple(dict(s) for s in steps),
     )
+
+
+@dataclass(frozen=True)
+class WebhookDelivery:
+    """How the emulator delivers webhooks: retries, and faults to test receivers with.
+
+    A failed delivery (connection error, timeout or non-2xx) is retried after
+    ``initial_delay * multiplier**n`` seconds (capped at ``max_delay``), up to
+    ``max_attempts`` attempts in all, each signed afresh; other events keep flowing
+    meanwhile. Extend retries with backoff too, but its schedule is not documented
+    (reference §7.5 [UNCERTAIN]); the defaults are a plausible stand-in. Tests shrink
+    the delays. Faults, decided by a ``seed``ed generator:
+
+    - ``duplicate_rate``: share of delivered events sent once more (same eventId and body);
+    - ``reorder_window``: events are held and released in shuffled groups of this size
+      (a partial group after ``reorder_hold`` seconds);
+    - ``drop_rate``: share of events never sent at all (lost webhooks).
+    """
+
+    max_attempts: int = 8
+    initial_delay: float = 1.0
+    multiplier: float = 2.0
+    max_delay: float = 300.0
+    timeout: float = 30.0
+    duplicate_rate: float = 0.0
+    reorder_window: int = 0
+    reorder_hold: float = 0.2
+    drop_rate: float = 0.0
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.max_attempts < 1:
+            raise EmulatorConfigError("WebhookDelivery.max_attempts: must be at least 1")
+        if self.initial_delay < 0 or self.max_delay < 0 or self.multiplier < 1:
+            raise EmulatorConfigError("WebhookDelivery: delays must be >= 0 and multiplier >= 1")
+        for name in ("duplicate_rate", "drop_rate"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise EmulatorConfigError(f"WebhookDelivery.{name}: must be within 0..1")
+
+    def delay(self, failed_attempts: int) -> float:
+        """Seconds to wait after the ``failed_attempts``-th failure (1-based)."""
+        return float(
+            min(self.max_delay, self.initial_delay * self.multiplier ** (failed_attempts - 1))
+        )

@@ -29,7 +29,9 @@ class Document:
 
 
 def extension_of(name: str) -> str:
-    return PurePosixPath(name.split("?", 1)[0]).suffix.lower()
+    """The lower-cased extension of a file *name* (a ``?`` in it is part of the name:
+    URLs are reduced to names before they get here)."""
+    return PurePosixPath(name).suffix.lower()
 
 
 def read_document(name: str, body: bytes, max_bytes: int = DEFAULT_MAX_FILE_BYTES) -> Document:

@@ -198,6 +198,14 @@ class Engine:
         return outputs, needs_review
 
     def _document(self, run: dict[str, Any]) -> Document:
+        if run.get("package"):  # one run over several files: their texts, in order
+            parts = [self._document({**run, "package": None, **m}) for m in run["package"]]
+            failed = next((p for p in parts if p.failure_code), None)
+            if failed is not None:
+                return failed
+            pages = sum(p.page_count or 0 for p in parts) or None
+            text = "\n".join(p.text or "" for p in parts)
+            return Document(text=text, file_type=parts[0].file_type, page_count=pages)
         if run.get("rawText") is not None:
             return Document(text=str(run["rawText"]), file_type="TXT", page_count=1)
         url = run.get("fileUrl")

@@ -18,6 +18,8 @@ class Faults:
     drop_rate: float = 0.0
     slow_after_commit_seconds: float = 0.0
     fail_rate: float = 0.0  # share of runs that end FAILED (INTERNAL_ERROR) when processed
+    forbidden: bool = False  # every API request answers 403
+    usage_blocked: bool = False  # run-creating requests answer 402 (USAGE_BLOCKED)
     seed: int = 0
 
 

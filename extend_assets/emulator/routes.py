@@ -7,30 +7,26 @@ into calls on it and its answers into the API's JSON.
 from __future__ import annotations
 
 import contextlib
-import json
-import re
 import socket
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
+from extend_assets.emulator import requests_2025, requests_2026
+from extend_assets.emulator.checks import body_of, check_metadata
 from extend_assets.emulator.engine import Engine
+from extend_assets.emulator.envelopes import ENVELOPES, Envelopes2025, json_response
 from extend_assets.emulator.faults import FaultPlan, Faults
 from extend_assets.emulator.state import STATUSES, ApiError, Backend
-
-API_VERSION = "2025-04-21"
-MAX_FILES = 50
-MAX_INPUTS = 1000
-MAX_METADATA_BYTES = 10 * 1024
-RUN_PRIORITY_DEFAULT = 50
-BATCH_PRIORITY = 90
-_NOT_TAG = re.compile(r"[^A-Za-z0-9_-]")
+from extend_assets.emulator.versions import API_2026, DEFAULT_ERROR_VERSION, VERSIONS
+from extend_assets.emulator.webhook_payloads import PayloadStore
+from extend_assets.emulator.wire import nanoid
 
 URLS = Map(
     [
@@ -38,6 +34,8 @@ URLS = Map(
         Rule("/workflow_runs/batch", endpoint="batch", methods=["POST"]),
         Rule("/workflow_runs/<run_id>", endpoint="run", methods=["GET", "POST", "DELETE"]),
         Rule("/workflow_runs/<run_id>/cancel", endpoint="cancel", methods=["POST"]),
+        Rule("/workflow_runs/<run_id>/outputs/<output_id>", endpoint="correct", methods=["POST"]),
+        Rule("/_emulator/webhook_payloads/<token>", endpoint="c_payload", methods=["GET"]),
         Rule("/_emulator/counters", endpoint="c_counters", methods=["GET"]),
         Rule("/_emulator/reset", endpoint="c_reset", methods=["POST"]),
         Rule("/_emulator/faults", endpoint="c_faults", methods=["POST"]),
@@ -57,20 +55,15 @@ TEMPLATES = {
     ("POST", "run"): "POST /workflow_runs/{id}",
     ("DELETE", "run"): "DELETE /workflow_runs/{id}",
     ("POST", "cancel"): "POST /workflow_runs/{id}/cancel",
+    ("POST", "correct"): "POST /workflow_runs/{id}/outputs/{outputId}",
 }
+REQUESTS = {"2025-04-21": requests_2025, API_2026: requests_2026}
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
-def ok(payload: Mapping[str, Any]) -> Response:
-    return json_response(200, {"success": True, **payload})
-
-
-def json_response(status: int, body: Any, headers: Mapping[str, str] | None = None) -> Response:
-    return Response(json.dumps(body), status=status, mimetype="application/json", headers=headers)
-
-
 def error(status: int, message: str) -> Response:
-    return json_response(status, {"success": False, "error": message})
+    """An error outside any version (routing, control endpoints): the default shape."""
+    return ENVELOPES[DEFAULT_ERROR_VERSION].error(status, message)
 
 
 class EmulatorApp:
@@ -80,7 +73,9 @@ class EmulatorApp:
         engine: Engine,
         api_keys: Sequence[str],
         faults: FaultPlan,
+        payloads: PayloadStore | None = None,
     ) -> None:
+        self.payloads = payloads or PayloadStore()
         self.backend = backend
         self.engine = engine
         self.api_keys = frozenset(api_keys)
@@ -118,14 +113,18 @@ class EmulatorApp:
         if endpoint.startswith("c_"):
             return self.control(endpoint, request, **args)
         self.count(TEMPLATES.get((request.method, endpoint), f"{request.method} {endpoint}"))
+        # Errors answer in the shape of the version asked for (the default one if none).
+        version = request.headers.get("x-extend-api-version")
+        envelopes = ENVELOPES.get(version or "", ENVELOPES[DEFAULT_ERROR_VERSION])
+        request_id = "req_" + nanoid(20)
         verdict = self.faults.verdict()
         if self.faults.faults.slow_seconds:
             time.sleep(self.faults.faults.slow_seconds)
         if verdict.rate_limited:
             self.count("429")
-            return json_response(
-                429, {"success": False, "error": "Too many requests"}, {"Retry-After": "1"}
-            )
+            answer = envelopes.error(429, "Too many requests", request_id=request_id)
+            answer.headers["Retry-After"] = "1"
+            return answer
         if verdict.drop:
             self.count("dropped")
             return None
@@ -134,129 +133,86 @@ class EmulatorApp:
             if self.faults.faults.html_errors:
                 page = f"<html><body><h1>{verdict.error_status} Bad Gateway</h1></body></html>"
                 return Response(page, status=verdict.error_status, mimetype="text/html")
-            return error(verdict.error_status, "Internal error (injected by the emulator).")
-        problem = self.check_headers(request)
-        if problem is not None:
-            return problem
+            message = "Internal error (injected by the emulator)."
+            return envelopes.error(verdict.error_status, message, request_id=request_id)
         try:
-            return self.api(endpoint, request, **args)
+            self.check_headers(request)
+            self.check_blocked(request, endpoint)
+            return self.api(endpoint, request, envelopes, **args)
         except ApiError as exc:
-            return error(exc.status, exc.message)
+            return envelopes.error(exc.status, exc.message, exc.code, request_id)
 
-    def check_headers(self, request: Request) -> Response | None:
+    def check_headers(self, request: Request) -> None:
         auth = request.headers.get("Authorization", "")
         scheme, _, key = auth.partition(" ")
         if scheme.lower() != "bearer" or key.strip() not in self.api_keys:
-            return error(
+            raise ApiError(
                 401,
                 "Unauthorized: the API key is missing or not valid; send it as a Bearer token in the Authorization header.",
             )
         version = request.headers.get("x-extend-api-version")
-        if version != API_VERSION:
+        if version not in VERSIONS:
             shown = "missing" if version is None else repr(version)
-            return error(
+            raise ApiError(
                 400,
-                f"x-extend-api-version is {shown}; this server speaks {API_VERSION}.",
+                f"x-extend-api-version is {shown}; this server speaks {' and '.join(VERSIONS)}.",
             )
-        return None
+
+    def check_blocked(self, request: Request, endpoint: str) -> None:
+        faults = self.faults.faults
+        if faults.forbidden:
+            raise ApiError(403, "This API key may not act on this workspace (injected).")
+        if faults.usage_blocked and request.method == "POST" and endpoint in ("runs", "batch"):
+            raise ApiError(402, "Usage is blocked for this organization: out of credits.")
 
     # -- the API ----------------------------------------------------------------------
 
-    def api(self, endpoint: str, request: Request, run_id: str | None = None) -> Response:
+    def api(
+        self,
+        endpoint: str,
+        request: Request,
+        envelopes: Envelopes2025,
+        run_id: str | None = None,
+        output_id: str | None = None,
+    ) -> Response:
+        is_2026 = envelopes.version == API_2026
         if endpoint == "runs" and request.method == "GET":
-            return self.list_runs(request)
-        if endpoint == "runs":
-            return self.create(body_of(request))
-        if endpoint == "batch":
-            return self.batch(body_of(request))
+            return self.list_runs(request, envelopes)
+        if endpoint in ("runs", "batch"):
+            return self.create(endpoint, body_of(request), envelopes)
         assert run_id is not None
+        if endpoint == "correct":
+            if is_2026:
+                raise ApiError(410, "This endpoint was removed in 2026-02-09.", "ENDPOINT_REMOVED")
+            raise ApiError(400, "Correcting outputs is not emulated.")
         if endpoint == "cancel":
-            return ok({"workflowRun": self.backend.cancel(run_id)})
+            return envelopes.one(self.backend.cancel(run_id))
         if request.method == "GET":
-            return ok({"workflowRun": self.backend.get(run_id)})
+            return envelopes.one(self.backend.get(run_id))
         if request.method == "DELETE":
             self.backend.delete(run_id)
-            return ok(
-                {
-                    "workflowRunId": run_id,
-                    "message": "Workflow run data has been successfully deleted.",
-                }
-            )
+            return envelopes.deleted(run_id)
         body = body_of(request)
+        status = 422 if is_2026 else 400
         name = body.get("name")
         if name is not None and not isinstance(name, str):
-            raise ApiError(400, "name must be a string.")
-        metadata = check_metadata(body.get("metadata"), "metadata")
-        return ok({"workflowRun": self.backend.update(run_id, name, metadata)})
+            raise ApiError(status, "name must be a string.")
+        metadata = check_metadata(body.get("metadata"), "metadata", status)
+        return envelopes.one(self.backend.update(run_id, name, metadata))
 
-    def create(self, body: dict[str, Any]) -> Response:
-        workflow_id = require_workflow(body)
-        files, texts = body.get("files"), body.get("rawTexts")
-        if (files is None) == (texts is None):
-            raise ApiError(400, "Provide exactly one of files or rawTexts.")
-        items = files if files is not None else texts
-        if not isinstance(items, list) or not items:
-            raise ApiError(
-                400, f"{'files' if files is not None else 'rawTexts'} must be a non-empty array."
-            )
-        if len(items) > MAX_FILES:
-            raise ApiError(
-                400,
-                f"files: at most {MAX_FILES} per request (got {len(items)}); use /workflow_runs/batch.",
-            )
-        priority = body.get("priority", RUN_PRIORITY_DEFAULT)
-        if isinstance(priority, bool) or not isinstance(priority, int) or not 1 <= priority <= 100:
-            raise ApiError(
-                400, f"priority must be an integer between 1 and 100 inclusive (got {priority!r})."
-            )
-        metadata = check_metadata(body.get("metadata"), "metadata")
-        inputs: list[dict[str, Any]] = []
-        for i, item in enumerate(items):
-            if files is not None:
-                inputs.append({"file": check_file(item, f"files[{i}]"), "metadata": metadata})
-            else:
-                if not isinstance(item, str):
-                    raise ApiError(400, f"rawTexts[{i}] must be a string.")
-                inputs.append({"rawText": item, "metadata": metadata})
-        version = check_version(body.get("version"))
-        _, runs = self.backend.create_runs(
-            workflow_id, version, inputs, priority=priority, batch=False
+    def create(self, endpoint: str, body: dict[str, Any], envelopes: Envelopes2025) -> Response:
+        rules = REQUESTS[envelopes.version]
+        parse = rules.create if endpoint == "runs" else rules.batch
+        workflow_id, version, inputs, priority = parse(body)
+        batch_id, runs = self.backend.create_runs(
+            workflow_id, version, inputs, priority=priority, batch=endpoint == "batch"
         )
         self.queue(runs, priority)
         self.after_commit()
-        return ok({"workflowRuns": runs})
-
-    def batch(self, body: dict[str, Any]) -> Response:
-        workflow_id = require_workflow(body)
-        inputs = body.get("inputs")
-        if not isinstance(inputs, list) or not 1 <= len(inputs) <= MAX_INPUTS:
-            count = len(inputs) if isinstance(inputs, list) else "no"
-            raise ApiError(400, f"inputs must hold between 1 and {MAX_INPUTS} items (got {count}).")
-        checked: list[dict[str, Any]] = []
-        for i, item in enumerate(inputs):
-            where = f"inputs[{i}]"
-            if not isinstance(item, dict):
-                raise ApiError(400, f"{where} must be an object with file or rawText.")
-            has_file, has_text = item.get("file") is not None, item.get("rawText") is not None
-            if has_file == has_text:
-                raise ApiError(400, f"{where}: provide exactly one of file or rawText.")
-            entry: dict[str, Any] = {
-                "metadata": check_metadata(item.get("metadata"), f"{where}.metadata")
-            }
-            if has_file:
-                entry["file"] = check_file(item["file"], f"{where}.file")
-            elif not isinstance(item["rawText"], str):
-                raise ApiError(400, f"{where}.rawText must be a string.")
-            else:
-                entry["rawText"] = item["rawText"]
-            checked.append(entry)
-        version = check_version(body.get("version"))
-        batch_id, runs = self.backend.create_runs(
-            workflow_id, version, checked, priority=BATCH_PRIORITY, batch=True
-        )
-        self.queue(runs, BATCH_PRIORITY)
-        self.after_commit()
-        return ok({"batchId": batch_id})
+        if endpoint == "batch":
+            assert batch_id is not None
+            return envelopes.batch(batch_id)
+        return envelopes.created(runs)
 
     def queue(self, runs: list[dict[str, Any]], priority: int) -> None:
         for run in runs:
@@ -269,7 +225,7 @@ class EmulatorApp:
         if delay:
             time.sleep(delay)
 
-    def list_runs(self, request: Request) -> Response:
+    def list_runs(self, request: Request, envelopes: Envelopes2025) -> Response:
         args = request.args
         status = args.get("status")
         if status is not None and status not in STATUSES:
@@ -302,14 +258,17 @@ class EmulatorApp:
             page_size=page_size,
             token=args.get("nextPageToken"),
         )
-        payload: dict[str, Any] = {"workflowRuns": items}
-        if token:
-            payload["nextPageToken"] = token
-        return ok(payload)
+        return envelopes.page(items, token)
 
     # -- control (loopback tooling, no auth) ----------------------------------------------
 
-    def control(self, endpoint: str, request: Request, run_id: str | None = None) -> Response:
+    def control(
+        self,
+        endpoint: str,
+        request: Request,
+        run_id: str | None = None,
+        token: str | None = None,
+    ) -> Response:
         body = body_of(request) if request.method == "POST" and request.data else {}
         try:
             if endpoint == "c_counters":
@@ -343,6 +302,12 @@ class EmulatorApp:
                     note=body.get("reason"),
                 )
                 return json_response(200, run)
+            if endpoint == "c_payload":
+                assert token is not None
+                payload = self.payloads.get(token)
+                if payload is None:
+                    return error(404, "This signed data URL is unknown or has expired.")
+                return json_response(200, payload)
             if endpoint == "c_submissions":
                 return json_response(200, self.backend.submissions())
             return json_response(
@@ -350,57 +315,3 @@ class EmulatorApp:
             )
         except (ApiError, TypeError) as exc:
             return error(getattr(exc, "status", 400), str(exc))
-
-
-def body_of(request: Request) -> dict[str, Any]:
-    try:
-        body = json.loads(request.get_data(as_text=True) or "{}")
-    except ValueError:
-        raise ApiError(400, "The request body is not valid JSON.") from None
-    if not isinstance(body, dict):
-        raise ApiError(400, "The request body must be a JSON object.")
-    return body
-
-
-def require_workflow(body: Mapping[str, Any]) -> str:
-    workflow_id = body.get("workflowId")
-    if not isinstance(workflow_id, str) or not workflow_id:
-        raise ApiError(400, "workflowId is required.")
-    return workflow_id
-
-
-def check_version(version: Any) -> str | None:
-    if version is not None and not isinstance(version, str):
-        raise ApiError(400, 'version must be a string such as "3" or "draft".')
-    return version
-
-
-def check_file(file: Any, where: str) -> dict[str, Any]:
-    if not isinstance(file, dict):
-        raise ApiError(400, f"{where} must be an object.")
-    if not file.get("fileUrl") and not file.get("fileId"):
-        raise ApiError(400, f"{where}: provide fileUrl or fileId.")
-    for key in ("fileUrl", "fileId", "fileName"):
-        if file.get(key) is not None and not isinstance(file[key], str):
-            raise ApiError(400, f"{where}.{key} must be a string.")
-    return {k: file.get(k) for k in ("fileUrl", "fileId", "fileName") if file.get(k)}
-
-
-def check_metadata(metadata: Any, where: str) -> dict[str, Any] | None:
-    if metadata is None:
-        return None
-    if not isinstance(metadata, dict):
-        raise ApiError(400, f"{where} must be a JSON object.")
-    size = len(json.dumps(metadata, separators=(",", ":"), ensure_ascii=False).encode())
-    if size > MAX_METADATA_BYTES:
-        raise ApiError(
-            400, f"{where} is {size} bytes; the limit is {MAX_METADATA_BYTES} bytes (10 KB)."
-        )
-    tags = metadata.get("extend:usage_tags")
-    if tags is not None and (
-        not isinstance(tags, list) or not all(isinstance(t, str) for t in tags)
-    ):
-        raise ApiError(400, f"{where}['extend:usage_tags'] must be an array of strings.")
-    if tags is not None:
-        metadata = {**metadata, "extend:usage_tags": [_NOT_TAG.sub("", t) for t in tags]}
-    return metadata

@@ -204,7 +204,7 @@ def _leaf(
         "ocrConfidence": None,
         "logprobsConfidence": LOW_CONFIDENCE if unsure else HIGH_CONFIDENCE,
         "reviewAgentScore": None,
-        "citations": [{"page": 1, "referenceText": text}],
+        "citations": [{"page": 1, "pageWidth": 612.0, "pageHeight": 792.0, "referenceText": text}],
         "insights": [],
     }
     return value

@@ -9,13 +9,15 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from extend_assets.emulator.config import DEFAULT_API_KEY, load_workflows
+from extend_assets.emulator.config import DEFAULT_API_KEY, WebhookDelivery, load_workflows
 from extend_assets.emulator.documents import DEFAULT_MAX_FILE_BYTES
 from extend_assets.emulator.engine import Engine
 from extend_assets.emulator.faults import FaultPlan, Faults
 from extend_assets.emulator.routes import EmulatorApp
 from extend_assets.emulator.serving import BackgroundServer
 from extend_assets.emulator.state import Backend
+from extend_assets.emulator.versions import API_2025
+from extend_assets.emulator.webhook_payloads import PayloadStore, WebhookEndpoint, render_payload
 from extend_assets.emulator.webhooks import WebhookSender
 
 
@@ -24,7 +26,13 @@ class EmulatorServer:
 
     ``latency`` is the seconds each run takes to process; ``runs_per_minute`` caps
     throughput (runs stay PENDING beyond it, as on Extend; 0 pauses processing); ``requests_per_second``
-    turns on 429s; ``state_path`` keeps runs in SQLite across restarts.
+    turns on 429s; ``state_path`` keeps runs in SQLite across restarts; ``webhook_url``
+    gets signed events, delivered (retries, faults) as ``webhook_delivery`` says.
+
+    It serves ``2025-04-21`` and ``2026-02-09`` on the same port, per request by the
+    ``x-extend-api-version`` header. The webhook endpoint (``webhook_url``) is pinned to
+    ``webhook_api_version``; payloads over ``webhook_url_threshold_bytes`` are sent as
+    signed data URLs.
     """
 
     def __init__(
@@ -40,6 +48,9 @@ class EmulatorServer:
         requests_per_second: float | None = None,
         webhook_url: str | None = None,
         webhook_secret: str | None = None,
+        webhook_delivery: WebhookDelivery | None = None,
+        webhook_api_version: str = API_2025,
+        webhook_url_threshold_bytes: int | None = None,
         workers: int = 4,
         max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
     ) -> None:
@@ -60,10 +71,35 @@ class EmulatorServer:
             max_file_bytes=max_file_bytes,
             faults=self.fault_plan,
         )
-        self.app = EmulatorApp(self.backend, self.engine, self.api_keys, self.fault_plan)
-        self.webhooks = WebhookSender(webhook_url, webhook_secret or "") if webhook_url else None
+        self.payloads = PayloadStore()
+        self.app = EmulatorApp(
+            self.backend, self.engine, self.api_keys, self.fault_plan, self.payloads
+        )
+        self.webhook_endpoint = (
+            WebhookEndpoint(
+                webhook_url,
+                webhook_secret or "",
+                webhook_api_version,
+                webhook_url_threshold_bytes,
+            )
+            if webhook_url
+            else None
+        )
+        self.webhooks = (
+            WebhookSender(webhook_url, webhook_secret or "", webhook_delivery)
+            if webhook_url
+            else None
+        )
         if self.webhooks is not None:
-            self.backend.add_listener(self.webhooks.send)
+            self.backend.add_listener(self._send_webhook)
+
+    def _send_webhook(self, record: dict[str, Any], event_type: str) -> None:
+        assert self.webhooks is not None and self.webhook_endpoint is not None
+        payload = render_payload(
+            record, event_type, self.webhook_endpoint, self.payloads, self.base_url
+        )
+        if payload is not None:
+            self.webhooks.send(payload, event_type)
 
     # -- lifecycle --------------------------------------------------------------------
 

@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
+from urllib.parse import unquote, urlsplit
 
 from extend_assets.emulator import wire
 from extend_assets.emulator.config import Workflow
@@ -28,7 +29,8 @@ OPEN_STATUSES = frozenset({"PENDING", "PROCESSING", "CANCELLING"})
 STATUSES = ("PENDING", "PROCESSING", "NEEDS_REVIEW", "REJECTED", "PROCESSED", "FAILED",
             "CANCELLED", "CANCELLING")  # fmt: skip
 EVENTS = {"PROCESSED": "workflow_run.completed", "FAILED": "workflow_run.failed",
-          "NEEDS_REVIEW": "workflow_run.needs_review", "REJECTED": "workflow_run.rejected"}  # fmt: skip
+          "NEEDS_REVIEW": "workflow_run.needs_review", "REJECTED": "workflow_run.rejected",
+          "CANCELLED": "workflow_run.cancelled"}  # fmt: skip
 CANCEL_DELAY_SECONDS = 0.05
 StatusListener = Callable[[dict[str, Any], str], None]
 
@@ -63,12 +65,13 @@ def _lock_state_file(path: Path) -> IO[str]:
 
 
 class ApiError(Exception):
-    """An answer other than 200: the status and the message for ``{"error": ...}``."""
+    """An answer other than 200: the status, the message and (2026) a code."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, code: str | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
+        self.code = code
 
 
 class Backend:
@@ -151,11 +154,12 @@ class Backend:
         self._listeners.append(listener)
 
     def _notify(self, run: dict[str, Any]) -> None:
+        """Tell listeners (webhooks) a run settled; they get a copy of the stored
+        record and render it in the version they speak."""
         event = EVENTS.get(run["status"])
         if event:
-            payload = wire.full_run(run)
             for listener in self._listeners:
-                listener(payload, event)
+                listener(copy.deepcopy(run), event)
         self.changed.notify_all()
 
     # -- creation ---------------------------------------------------------------------
@@ -182,7 +186,10 @@ class Backend:
         priority: int,
         batch: bool,
     ) -> tuple[str | None, list[dict[str, Any]]]:
-        """One PENDING run per input; returns (batch id, runs in wire form)."""
+        """One PENDING run per input; returns (batch id, the stored records).
+
+        An input is ``{"file": {fileUrl?, fileId?, fileName?}}``, ``{"rawText", "name"?}``
+        or ``{"package": [file, ...]}`` (one run over several files), with ``metadata``."""
         workflow, resolved = self.workflow(workflow_id, version)
         batch_id = wire.new_id("batch_") if batch or len(inputs) > 1 else None
         created: list[dict[str, Any]] = []
@@ -190,10 +197,17 @@ class Backend:
             for item in inputs:
                 self._seq += 1
                 now = self.stamp()
-                file = item.get("file") or {}
+                package = [
+                    {"fileUrl": member.get("fileUrl"), "inputFileId": member.get("fileId"),
+                     "fileId": wire.new_id("file_"),
+                     "name": member.get("fileName") or _name_from_url(member.get("fileUrl"))
+                     or "document"}
+                    for member in item.get("package") or []
+                ]  # fmt: skip
+                file = item.get("file") or (package[0] if package else {})
                 name = file.get("fileName") or _name_from_url(file.get("fileUrl"))
                 if item.get("rawText") is not None:
-                    name = name or "raw_text.txt"
+                    name = item.get("name") or name or "raw_text.txt"
                 run: dict[str, Any] = {
                     "id": wire.new_id("workflow_run_"),
                     "seq": self._seq,
@@ -209,7 +223,8 @@ class Backend:
                     "fileUrl": file.get("fileUrl"),
                     "inputFileId": file.get("fileId"),
                     "rawText": item.get("rawText"),
-                    "fileId": wire.new_id("file_"),
+                    "fileId": package[0]["fileId"] if package else wire.new_id("file_"),
+                    "package": package or None,
                     "fileType": "TXT" if item.get("rawText") is not None else None,
                     "pageCount": None,
                     "createdAt": now,
@@ -248,16 +263,14 @@ class Backend:
                 created.append(run)
             self._save(*created)
             self.changed.notify_all()
-            return batch_id, [wire.full_run(run) for run in created]
+            return batch_id, copy.deepcopy(created)
 
     # -- reading ----------------------------------------------------------------------
 
     def get(self, run_id: str) -> dict[str, Any]:
+        """A copy of the stored record (the routes render it per version)."""
         with self._lock:
-            run = self._runs.get(run_id)
-            if run is None:
-                raise ApiError(404, f"Workflow run {run_id!r} not found.")
-            return wire.full_run(run)
+            return copy.deepcopy(self._require(run_id))
 
     def list_runs(
         self,
@@ -299,7 +312,7 @@ class Backend:
                 bound = (float(after[0]), str(after[1]))
                 keyed = [kr for kr in keyed if (kr[0] < bound if descending else kr[0] > bound)]
             page = keyed[:page_size]
-            items = [wire.summary(run) for _, run in page]
+            items = [copy.deepcopy(run) for _, run in page]
             more = len(keyed) > page_size
         next_token = _make_token(page[-1][0], fingerprint) if more and page else None
         return items, next_token
@@ -345,7 +358,7 @@ class Backend:
             run["updatedAt"] = self.stamp()
             self._save(run)
             self.changed.notify_all()
-            return wire.full_run(run)
+            return copy.deepcopy(run)
 
     def cancel(self, run_id: str) -> dict[str, Any]:
         with self._lock:
@@ -360,7 +373,7 @@ class Backend:
             run["status"] = "CANCELLING"
             run["updatedAt"] = self.stamp()
             self._save(run)
-            answer = wire.full_run(run)
+            answer = copy.deepcopy(run)
             self.changed.notify_all()
         if was_pending:
             # A queued run winds down at once; a processing one when its step ends.
@@ -377,7 +390,7 @@ class Backend:
             now = self.stamp()
             run.update(status="CANCELLED", endTime=now, updatedAt=now, fileUrl=None)
             self._save(run)
-            self.changed.notify_all()
+            self._notify(run)
 
     def delete(self, run_id: str) -> None:
         with self._lock:
@@ -407,6 +420,8 @@ class Backend:
             run = self._runs.get(run_id)
             if run is None:
                 return
+            for member in run.get("package") or []:
+                member["fileUrl"] = None  # a presigned URL is a credential: not kept
             now = self.stamp()
             if run["status"] == "CANCELLING":
                 run.update(status="CANCELLED", endTime=now, updatedAt=now, fileUrl=None)
@@ -479,8 +494,8 @@ def _set_path(value: dict[str, Any], path: str, new: Any) -> Any:
 def _name_from_url(url: Any) -> str | None:
     if not isinstance(url, str) or not url:
         return None
-    path = url.split("?", 1)[0].rstrip("/")
-    return path.rsplit("/", 1)[-1] or None
+    path = urlsplit(url).path.rstrip("/")
+    return unquote(path.rsplit("/", 1)[-1]) or None
 
 
 def _make_token(key: tuple[float, str], fingerprint: str) -> str:

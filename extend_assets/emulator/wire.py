@@ -1,4 +1,5 @@
-"""The wire shapes of runs (reference §3): full WorkflowRun and WorkflowRunSummary."""
+"""The ``2025-04-21`` wire shapes of stored runs (reference §3): full WorkflowRun and
+WorkflowRunSummary; also the ids and timestamps both versions share."""
 
 from __future__ import annotations
 

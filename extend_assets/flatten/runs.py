@@ -1,4 +1,18 @@
-"""Reading one WorkflowRun: its processor outputs, the values to flatten, confidences."""
+"""Reading one WorkflowRun (either API version): its processor outputs, the values to
+flatten, confidences.
+
+The flatten layer reads the raw JSON of both versions and normalises here, so the
+tables have the same columns and values whichever version produced a run:
+
+- 2025-04-21 keeps processor results in ``outputs[]`` (``document_processor_run``s).
+- 2026-02-09 keeps them in ``stepRuns[].result``: ``extractRun`` (steps ``EXTRACT``,
+  ``MERGE_EXTRACT``, ``CONDITIONAL_EXTRACT``), ``classifyRun`` (``CLASSIFY``),
+  ``splitRun`` (``SPLIT``). :func:`processor_runs` presents them as 2025-shaped views
+  (``type`` ``EXTRACT`` / ``CLASSIFY`` / ``SPLITTER``), so the readers below are shared.
+- Run fields renamed in 2026 (``workflowVersion.version``, ``reviewedByUser``) are
+  read by :func:`workflow_version` and :func:`reviewed_by`.
+- Rule-validation results of both versions: :func:`validation_results`.
+"""
 
 from __future__ import annotations
 
@@ -49,7 +63,7 @@ def processor_type(processor_run: Mapping[str, Any]) -> str | None:
     the config or the output's shape."""
     kind = processor_run.get("type")
     if isinstance(kind, str):
-        return kind
+        return "SPLITTER" if kind == "SPLIT" else kind
     config = processor_run.get("config")
     if isinstance(config, Mapping) and isinstance(config.get("type"), str):
         return str(config["type"])
@@ -63,9 +77,87 @@ def processor_type(processor_run: Mapping[str, Any]) -> str | None:
     return "EXTRACT"
 
 
+#: 2026 step type → (result key, the 2025 processor type it flattens as).
+STEP_PROCESSORS = {
+    "EXTRACT": ("extractRun", "EXTRACT"),
+    "MERGE_EXTRACT": ("extractRun", "EXTRACT"),
+    "CONDITIONAL_EXTRACT": ("extractRun", "EXTRACT"),
+    "CLASSIFY": ("classifyRun", "CLASSIFY"),
+    "SPLIT": ("splitRun", "SPLITTER"),
+    "SPLITTER": ("splitRun", "SPLITTER"),
+}
+_RESULT_TYPES = {"extractRun": "EXTRACT", "classifyRun": "CLASSIFY", "splitRun": "SPLITTER"}
+
+
 def processor_runs(run: Mapping[str, Any]) -> Sequence[Mapping[str, Any]]:
+    """The run's extraction, classification and split results as 2025-shaped processor
+    runs: 2025 ``outputs[]`` as they are, 2026 step results as views."""
     outputs = run.get("outputs")
-    return [o for o in outputs if isinstance(o, Mapping)] if isinstance(outputs, list) else []
+    if isinstance(outputs, list):
+        return [o for o in outputs if isinstance(o, Mapping)]
+    steps = run.get("stepRuns")
+    if not isinstance(steps, list):
+        return []
+    views = []
+    for step in steps:
+        view = _step_processor_run(step) if isinstance(step, Mapping) else None
+        if view is not None:
+            views.append(view)
+    return views
+
+
+def _step_processor_run(step: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    result = step.get("result")
+    if not isinstance(result, Mapping):
+        return None
+    inner = step.get("step")
+    step_type = step.get("stepType") or (inner.get("type") if isinstance(inner, Mapping) else None)
+    key, kind = STEP_PROCESSORS.get(str(step_type), (None, None))
+    if key is None:  # an unknown step type holding a processor run
+        key = next((k for k in _RESULT_TYPES if isinstance(result.get(k), Mapping)), None)
+        kind = _RESULT_TYPES.get(key or "")
+    found = result.get(key) if key else None
+    if not isinstance(found, Mapping):
+        return None
+    file = found.get("file")
+    return {**found, "type": kind, "stepType": step_type, "files": [file] if file else []}
+
+
+def workflow_version(run: Mapping[str, Any]) -> Any:
+    """The version label ("1", "draft"): 2025 ``workflow.version``, 2026
+    ``workflowVersion.version``."""
+    for outer in ("workflowVersion", "workflow"):
+        value = run.get(outer)
+        if isinstance(value, Mapping) and value.get("version") is not None:
+            return value["version"]
+    return None
+
+
+def reviewed_by(run: Mapping[str, Any]) -> Any:
+    """The reviewer: 2025 ``reviewedBy``, 2026 ``reviewedByUser``."""
+    found = run.get("reviewedBy")
+    return found if found is not None else run.get("reviewedByUser")
+
+
+def validation_results(run: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Each RULE_VALIDATION step of either version: ``{step_name, rules, all_passed}``
+    (2025 ``stepRuns[].output.rules``; 2026 ``stepRuns[].result.rules/allPassed``)."""
+    found = []
+    for step in run.get("stepRuns") or []:
+        if not isinstance(step, Mapping):
+            continue
+        inner = step.get("step")
+        inner = inner if isinstance(inner, Mapping) else {}
+        if (step.get("stepType") or inner.get("type")) != "RULE_VALIDATION":
+            continue
+        body = step.get("result") if "result" in step else step.get("output")
+        body = body if isinstance(body, Mapping) else {}
+        rules = [dict(r) for r in body.get("rules") or [] if isinstance(r, Mapping)]
+        passed = body.get("allPassed")
+        if not isinstance(passed, bool):
+            passed = all(r.get("valid") is True for r in rules)
+        found.append({"step_name": inner.get("name"), "rules": rules, "all_passed": passed})
+    return found
 
 
 def extraction(outputs: Sequence[Mapping[str, Any]]) -> Extraction | None:

@@ -13,6 +13,7 @@ from dagster import AssetsDefinition, DagsterInstance, Definitions
 
 from extend_assets.assets import ExtendWorkflowDefinitions, build_extend_workflow_assets
 from extend_assets.cli.runner import PipelineRunner
+from extend_assets.client import API_VERSION
 from extend_assets.io_manager import ExtendDuckDBIOManager
 from extend_assets.resources import ExtendResource, S3DocumentSource
 
@@ -31,10 +32,15 @@ def s3_source(s3: Any) -> S3DocumentSource:
     )
 
 
-def resources(emulator: Any, s3: Any, db_path: Path) -> dict[str, Any]:
+def resources(
+    emulator: Any, s3: Any, db_path: Path, api_version: str = API_VERSION
+) -> dict[str, Any]:
     return {
         "extend": ExtendResource(
-            api_key=emulator.api_key, base_url=emulator.base_url, requests_per_second=500
+            api_key=emulator.api_key,
+            base_url=emulator.base_url,
+            api_version=api_version,
+            requests_per_second=500,
         ),
         "documents": s3_source(s3),
         "io_manager": ExtendDuckDBIOManager(database=str(db_path)),
@@ -47,6 +53,7 @@ def build(
     db_path: Path,
     *,
     extra_assets: Iterable[AssetsDefinition] = (),
+    api_version: str = API_VERSION,
     **factory_kwargs: Any,
 ) -> tuple[Definitions, ExtendWorkflowDefinitions]:
     factory_kwargs.setdefault("workflow_id", SAMPLE_WORKFLOW_ID)
@@ -58,7 +65,7 @@ def build(
         jobs=workflow.jobs,
         schedules=workflow.schedules,
         sensors=workflow.sensors,
-        resources=resources(emulator, s3, db_path),
+        resources=resources(emulator, s3, db_path, api_version),
     )
     return defs, workflow
 

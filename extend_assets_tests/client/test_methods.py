@@ -298,5 +298,6 @@ def test_create_and_poll(client: ExtendClient) -> None:
         f"{BASE}/workflow_runs/workflow_run_c",
         json={"success": True, "workflowRun": run_json("workflow_run_c", status="PROCESSED")},
     )
-    runs = client.create_and_poll(WORKFLOW, raw_texts=["hello"], timeout=30)
-    assert [r.status for r in runs] == ["PROCESSED"]
+    run = client.create_and_poll(WORKFLOW, raw_text="hello", max_wait=30)
+    assert run.status == "PROCESSED"
+    assert body_of(responses.calls[0]) == {"workflowId": WORKFLOW, "rawTexts": ["hello"]}

@@ -18,11 +18,11 @@ from dagster import DagsterInstance, materialize
 from extend_assets.assets import build_extend_workflow_assets
 from extend_assets.cli.runner import first_failure
 from extend_assets.client import (
-    ExtendBadRequestError,
     ExtendClient,
     ExtendNotFoundError,
     ExtendResponseError,
     ExtendUnauthorizedError,
+    UnsupportedApiVersionError,
     WorkflowRun,
 )
 from extend_assets.emulator import SAMPLE_WORKFLOW_ID, EmulatorServer
@@ -68,8 +68,8 @@ CLIENT_CASES: list[tuple[str, Callable[[EmulatorServer], Any], type[Exception], 
     (
         "wrong API version",
         lambda emu: client_for(emu, api_version="2024-12-23").list_workflow_runs_page(),
-        ExtendBadRequestError,
-        ["x-extend-api-version", "2025-04-21"],
+        UnsupportedApiVersionError,
+        ["2024-12-23", "x-extend-api-version", "2025-04-21, 2026-02-09"],
     ),
     (
         "unknown workflow id",

@@ -58,7 +58,7 @@ def runs(context: AssetExecutionContext) -> Output[None]:
     return Output(None, metadata={"partitions": MetadataValue.json(list(context.partition_keys))})
 
 
-outputs_job = define_asset_job("t_outputs", selection=[RUNS], partitions_def=PDEF)
+outputs_job = define_asset_job("t_outputs", selection=[RUNS])
 
 
 def make_defs(clock: Any, **kwargs: Any) -> Definitions:

@@ -1,0 +1,105 @@
+"""The emulator's webhook sender: backoff per event, giving up, and seeded faults."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import replace
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+from extend_assets.emulator.config import EmulatorConfigError, WebhookDelivery
+from extend_assets.emulator.webhooks import WebhookSender, verify_webhook
+
+FAST = WebhookDelivery(initial_delay=0.01, multiplier=2.0, max_delay=0.05, timeout=5.0)
+
+
+class _Flaky(BaseHTTPRequestHandler):
+    """Answers 503 to the first ``failures`` attempts of each event, then 200."""
+
+    failures = 2
+    attempts: Counter[str] = Counter()
+    accepted: list[str] = []
+    lock = threading.Lock()
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        event = verify_webhook(body, dict(self.headers), "wss_s")  # every attempt is signed
+        with self.lock:
+            self.attempts[event["eventId"]] += 1
+            ok = self.attempts[event["eventId"]] > self.failures
+            if ok:
+                self.accepted.append(event["eventId"])
+        self.send_response(200 if ok else 503)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        return None
+
+
+@pytest.fixture
+def flaky() -> Iterator[str]:
+    _Flaky.attempts, _Flaky.accepted = Counter(), []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Flaky)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}/"
+    server.shutdown()
+
+
+def test_the_backoff_doubles_up_to_its_cap() -> None:
+    delivery = WebhookDelivery(initial_delay=1, multiplier=2, max_delay=5)
+    assert [delivery.delay(n) for n in range(1, 6)] == [1, 2, 4, 5, 5]
+    with pytest.raises(EmulatorConfigError, match="max_attempts"):
+        WebhookDelivery(max_attempts=0)
+    with pytest.raises(EmulatorConfigError, match="drop_rate"):
+        WebhookDelivery(drop_rate=2)
+
+
+def test_failed_attempts_are_retried_until_delivered(flaky: str) -> None:
+    _Flaky.failures = 2
+    sender = WebhookSender(flaky, "wss_s", replace(FAST, max_attempts=5))
+    try:
+        for n in range(6):
+            sender.send({"object": "workflow_run", "id": f"run_{n}"}, "workflow_run.completed")
+        assert sender.wait_idle(30)
+        stats = sender.stats()
+    finally:
+        sender.close()
+    assert stats["delivered"] == 6 and stats["failed_attempts"] == 12 and stats["undelivered"] == 0
+    assert sorted(_Flaky.accepted) == sorted(sender.event_ids)
+    assert set(_Flaky.attempts.values()) == {3}
+
+
+def test_it_gives_up_after_max_attempts(flaky: str, caplog: pytest.LogCaptureFixture) -> None:
+    _Flaky.failures = 100
+    sender = WebhookSender(flaky, "wss_s", replace(FAST, max_attempts=3))
+    try:
+        sender.send({"id": "run_1"}, "workflow_run.failed")
+        assert sender.wait_idle(30)
+    finally:
+        sender.close()
+    assert sender.undelivered_ids == sender.event_ids and sender.delivered == 0
+    assert sum(_Flaky.attempts.values()) == 3
+    assert "not delivered after 3 attempts" in caplog.text and "wss_s" not in caplog.text
+
+
+def test_drops_are_seeded(flaky: str) -> None:
+    _Flaky.failures = 0
+    dropped = []
+    for _ in range(2):
+        sender = WebhookSender(flaky, "wss_s", replace(FAST, drop_rate=0.5, seed=4))
+        try:
+            for n in range(20):
+                sender.send({"id": f"run_{n}"}, "workflow_run.completed")
+            assert sender.wait_idle(30)
+        finally:
+            sender.close()
+        dropped.append([sender.event_ids.index(e) for e in sender.dropped_ids])
+    assert dropped[0] == dropped[1] and 0 < len(dropped[0]) < 20
+    body = json.dumps(sender.stats())
+    assert "wss_s" not in body
