@@ -51,12 +51,12 @@ def partition_metadata(frame: pd.DataFrame, partitions: Sequence[str]) -> dict[s
             if by_partition is not None and partition in by_partition.groups
             else frame.iloc[0:0]
         )
-        counts = status_counts(part["status"]) if "status" in part.columns else {}
         out[partition] = {
             "dagster/row_count": len(part),
             "dagster/partition_row_count": len(part),
-            "status_counts": MetadataValue.json(counts),
         }
+        if "status" in part.columns:
+            out[partition]["status_counts"] = MetadataValue.json(status_counts(part["status"]))
     return out
 
 
