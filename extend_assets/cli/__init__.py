@@ -20,6 +20,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "dev": ("extend_assets.cli.dev", "the local stack plus `dagster dev` (the UI)"),
     "review": ("extend_assets.cli.review", "approve or reject a run in review on the emulator"),
+    "dagster-yaml": ("extend_assets.cli.instance", "print the packaged instance settings"),
     "webhooks": (
         "extend_assets.webhooks.cli",
         "receive Extend's signed webhooks and land them durably (S3 or a folder)",

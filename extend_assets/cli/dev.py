@@ -108,15 +108,29 @@ def run(args: argparse.Namespace) -> int:
     ) as stack:
         env = dev_environment(stack, home, args.review_policy)
         print_startup(stack, env, args.port)
-        process = subprocess.Popen(dagster_dev_command(args.port), env=env)
-        # A SIGTERM stops dagster dev too, as Ctrl-C does, instead of orphaning it.
+        # Its own process group: Ctrl-C or SIGTERM here is passed on as one SIGINT (what
+        # dagster dev shuts down cleanly on), and nothing of it outlives this command.
+        process = subprocess.Popen(dagster_dev_command(args.port), env=env, start_new_session=True)
         signal.signal(signal.SIGTERM, _interrupt)
         try:
             return process.wait()
         except KeyboardInterrupt:
-            process.terminate()
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
+            stop_group(process)
             return 0
+
+
+def stop_group(process: subprocess.Popen[bytes], grace_seconds: float = 30) -> None:
+    """SIGINT to dagster dev's process group; SIGKILL to what is left after the grace."""
+    for sig, wait in ((signal.SIGINT, grace_seconds), (signal.SIGKILL, 5.0)):
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            process.wait(timeout=wait)
+        except subprocess.TimeoutExpired:
+            continue
+        try:  # the leader exited; its group may still hold the webserver or daemon
+            os.killpg(process.pid, 0)
+        except ProcessLookupError:
+            return

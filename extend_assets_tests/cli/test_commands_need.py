@@ -55,3 +55,8 @@ def test_dev_on_a_busy_port_exits_with_the_fix(
     error = capsys.readouterr().err
     assert f"port {port}" in error and f"--port {port + 1}" in error
     assert not (tmp_path / "home").exists()  # nothing started, nothing written
+
+
+def test_dagster_yaml_prints_the_packaged_settings(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["dagster-yaml"]) == 0
+    assert capsys.readouterr().out == dagster_yaml_text()
