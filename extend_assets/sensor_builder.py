@@ -68,16 +68,7 @@ def build_extend_run_status_sensor(
     ranged run; without it the sensor looks it up on ``batches_asset_key`` in the code
     location, and falls back to one run per partition.
     """
-    if review_policy not in REVIEW_POLICIES:
-        raise ExtendAssetsConfigError(
-            f"build_extend_run_status_sensor(review_policy={review_policy!r}): use 'wait' "
-            "(request once reviews are done) or 'settle' (request now, again after review)."
-        )
-    if not 0 < tick_budget_seconds < 55:
-        raise ExtendAssetsConfigError(
-            f"build_extend_run_status_sensor(tick_budget_seconds={tick_budget_seconds}): "
-            "must stay well under Dagster's 60 s sensor timeout; 20 is a good value."
-        )
+    _check_options(review_policy, tick_budget_seconds)
     settings = PollerSettings(
         workflow_id=workflow_id,
         review_policy=review_policy,
@@ -109,34 +100,68 @@ def build_extend_run_status_sensor(
             report = poller.tick()
         context.log.info(f"Extend run status: {report.summary(cursor)}")
         fail_on_api_error(report, cursor, max_failed_ticks)
-        if report.waiting:
-            context.log.warning(waiting_message(report, review_policy, _base_url(resource)))
-        if report.stuck_runs:
-            action = "cancelled" if cancel_stuck else "left alone (cancel_stuck=False)"
-            context.log.warning(
-                f"{len(report.stuck_runs)} run(s) pending or processing for more than "
-                f"{stuck_after_seconds:.0f} s, {action}: {', '.join(report.stuck_runs[:20])}"
-            )
+        log_attention(context, report, settings, _base_url(resource))
         pdef = partitions_def or _partitions_def_of(context, batches_asset_key)
-        run_requests = [r for req in report.requests for r in to_run_requests(req, pdef)]
-        events = [
-            obs
-            for progress in report.progress
-            for obs in progress_observations(batches_asset_key, progress)
-        ]
-        # Even after an error the cursor holds only completed steps: keep them.
-        new_cursor = cursor.to_json()
-        if report.error and not run_requests:
-            return SensorResult(
-                cursor=new_cursor,
-                asset_events=events,
-                skip_reason=f"Extend did not answer ({report.error}); progress is kept in the "
-                f"cursor and the next tick continues ({cursor.failed_ticks} tick(s) in a row; "
-                f"the tick fails after {max_failed_ticks}).",
-            )
-        return SensorResult(run_requests=run_requests, cursor=new_cursor, asset_events=events)
+        return tick_result(report, cursor, batches_asset_key, pdef, max_failed_ticks)
 
     return _run_status_sensor
+
+
+def _check_options(review_policy: str, tick_budget_seconds: float) -> None:
+    if review_policy not in REVIEW_POLICIES:
+        raise ExtendAssetsConfigError(
+            f"build_extend_run_status_sensor(review_policy={review_policy!r}): use 'wait' "
+            "(request once reviews are done) or 'settle' (request now, again after review)."
+        )
+    if not 0 < tick_budget_seconds < 55:
+        raise ExtendAssetsConfigError(
+            f"build_extend_run_status_sensor(tick_budget_seconds={tick_budget_seconds}): "
+            "must stay well under Dagster's 60 s sensor timeout; 20 is a good value."
+        )
+
+
+def log_attention(
+    context: SensorEvaluationContext,
+    report: TickReport,
+    settings: PollerSettings,
+    base_url: str | None,
+) -> None:
+    """Warnings a person should act on: runs waited for, runs stuck."""
+    if report.waiting:
+        context.log.warning(waiting_message(report, settings.review_policy, base_url))
+    if report.stuck_runs:
+        action = "cancelled" if settings.cancel_stuck else "left alone (cancel_stuck=False)"
+        context.log.warning(
+            f"{len(report.stuck_runs)} run(s) pending or processing for more than "
+            f"{settings.stuck_after_seconds:.0f} s, {action}: {', '.join(report.stuck_runs[:20])}"
+        )
+
+
+def tick_result(
+    report: TickReport,
+    cursor: SensorCursor,
+    batches_asset_key: AssetKey,
+    partitions_def: PartitionsDefinition | None,
+    max_failed_ticks: int,
+) -> SensorResult:
+    """Run requests, progress observations and the next cursor; a skip after an error."""
+    run_requests = [r for req in report.requests for r in to_run_requests(req, partitions_def)]
+    events = [
+        obs
+        for progress in report.progress
+        for obs in progress_observations(batches_asset_key, progress)
+    ]
+    # Even after an error the cursor holds only completed steps: keep them.
+    new_cursor = cursor.to_json()
+    if report.error and not run_requests:
+        return SensorResult(
+            cursor=new_cursor,
+            asset_events=events,
+            skip_reason=f"Extend did not answer ({report.error}); progress is kept in the "
+            f"cursor and the next tick continues ({cursor.failed_ticks} tick(s) in a row; "
+            f"the tick fails after {max_failed_ticks}).",
+        )
+    return SensorResult(run_requests=run_requests, cursor=new_cursor, asset_events=events)
 
 
 def fail_on_api_error(report: TickReport, cursor: SensorCursor, max_failed_ticks: int) -> None:

@@ -81,6 +81,40 @@ class ExtendWorkflowDefinitions:
         )
 
 
+def _jobs(s: ExtendWorkflowConfig, keys: AssetKeys, text_key: AssetKey | None) -> tuple[Any, ...]:
+    """The submit and outputs jobs, and the schedule of the newest partition."""
+    submit_job = define_asset_job(
+        f"{s.name}_extend_submit",
+        selection=[keys.batches] if text_key is not None else [keys.source, keys.batches],
+        description=f"List and submit the newest documents to Extend workflow {s.workflow_id}.",
+    )
+    outputs_job = define_asset_job(
+        f"{s.name}_extend_outputs",
+        selection=[keys.runs, keys.documents, keys.line_items],
+        description="Fetch settled runs and flatten their outputs into tables.",
+    )
+    schedule = build_schedule_from_partitioned_job(
+        submit_job, name=f"{s.name}_extend_daily_schedule"
+    )
+    return submit_job, outputs_job, schedule
+
+
+def _sensor(s: ExtendWorkflowConfig, keys: AssetKeys, outputs_job: Any) -> SensorDefinition:
+    return build_extend_run_status_sensor(
+        name=f"{s.name}_extend_run_status_sensor",
+        workflow_id=s.workflow_id,
+        batches_asset_key=keys.batches,
+        target=outputs_job,
+        extend_resource_key=s.extend_resource_key,
+        review_policy=s.review_policy,
+        minimum_interval_seconds=s.sensor_interval_seconds,
+        tick_budget_seconds=s.sensor_tick_budget_seconds,
+        stuck_after_seconds=s.stuck_after_seconds,
+        cancel_stuck=s.cancel_stuck_runs,
+        max_failed_ticks=s.sensor_max_failed_ticks,
+    )
+
+
 # IO manager class name fragment -> the kind its tables show in the UI.
 _STORAGE_KINDS = {
     "duckdb": "duckdb",
@@ -174,32 +208,8 @@ def build_extend_workflow_assets(
         ]
         assets = with_asset_attributes(assets, s, keys)
 
-    submit_job = define_asset_job(
-        f"{s.name}_extend_submit",
-        selection=[keys.batches] if text_key is not None else [keys.source, keys.batches],
-        description=f"List and submit the newest documents to Extend workflow {s.workflow_id}.",
-    )
-    outputs_job = define_asset_job(
-        f"{s.name}_extend_outputs",
-        selection=[keys.runs, keys.documents, keys.line_items],
-        description="Fetch settled runs and flatten their outputs into tables.",
-    )
-    schedule = build_schedule_from_partitioned_job(
-        submit_job, name=f"{s.name}_extend_daily_schedule"
-    )
-    sensor = build_extend_run_status_sensor(
-        name=f"{s.name}_extend_run_status_sensor",
-        workflow_id=s.workflow_id,
-        batches_asset_key=keys.batches,
-        target=outputs_job,
-        extend_resource_key=s.extend_resource_key,
-        review_policy=s.review_policy,
-        minimum_interval_seconds=s.sensor_interval_seconds,
-        tick_budget_seconds=s.sensor_tick_budget_seconds,
-        stuck_after_seconds=s.stuck_after_seconds,
-        cancel_stuck=s.cancel_stuck_runs,
-        max_failed_ticks=s.sensor_max_failed_ticks,
-    )
+    submit_job, outputs_job, schedule = _jobs(s, keys, text_key)
+    sensor = _sensor(s, keys, outputs_job)
     return ExtendWorkflowDefinitions(
         assets=assets,
         jobs=[submit_job, outputs_job],

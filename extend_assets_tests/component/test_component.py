@@ -96,3 +96,60 @@ def test_two_components_load_side_by_side_in_one_location(tmp_path: Path) -> Non
             repo = defs.get_repository_def()
             keys = set(repo.get_top_level_resources())
     assert {"invoices_extend", "receipts_extend", "invoices_io_manager"} <= keys
+
+
+def test_owners_tags_automation_freshness_and_kinds_reach_the_specs(tmp_path: Path) -> None:
+    from datetime import timedelta
+
+    workflow = build_extend_workflow_assets(
+        workflow_id="w",
+        bucket="b",
+        owners=("team:data",),
+        tags={"domain": "finance"},
+        automation_condition=dg.AutomationCondition.on_cron("0 6 * * *"),
+        freshness_policy=dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=30)),
+    )
+    defs = workflow.to_definitions(
+        {
+            "extend": ExtendResource(api_key="k"),
+            "documents": S3DocumentSource(),
+            "io_manager": ExtendDuckDBIOManager(database=str(tmp_path / "tables.duckdb")),
+        }
+    )
+    specs = {spec.key.path[-1]: spec for spec in defs.resolve_all_asset_specs()}
+    assert all(s.owners == ["team:data"] and s.tags["domain"] == "finance" for s in specs.values())
+    assert all("duckdb" in s.kinds for s in specs.values())
+    automated = {name for name, s in specs.items() if s.automation_condition is not None}
+    assert automated == {"extend_source_documents", "extend_workflow_batches"}
+    fresh = {name for name, s in specs.items() if s.freshness_policy is not None}
+    assert fresh == {"extend_extracted_documents", "extend_extracted_line_items"}
+    # another IO manager, another kind; an unknown one claims none
+    from extend_assets.assets.factory import storage_kind
+
+    assert storage_kind(dg.FilesystemIOManager()) is None
+    assert storage_kind(None) is None
+
+
+def test_an_automation_condition_template_in_yaml(tmp_path: Path) -> None:
+    with create_defs_folder_sandbox(project_name="acme") as sandbox:
+        sandbox.scaffold_component(
+            component_cls=ExtendWorkflowComponent,
+            defs_path="invoices",
+            scaffold_params={"workflow_id": "workflow_i"},
+            defs_yaml_contents={
+                "type": "extend_assets.ExtendWorkflowComponent",
+                "attributes": {
+                    "name": "invoices",
+                    "workflow_id": "workflow_i",
+                    "bucket": "b",
+                    "database": str(tmp_path / "invoices_tables.duckdb"),
+                    "automation_condition": "{{ automation_condition.on_cron('0 6 * * *') }}",
+                    "owners": ["team:ap"],
+                },
+            },
+        )
+        with sandbox.build_all_defs() as defs:
+            specs = {s.key.path[-1]: s for s in defs.resolve_all_asset_specs()}
+    assert specs["extend_workflow_batches"].automation_condition is not None
+    assert specs["extend_extracted_documents"].automation_condition is None
+    assert specs["extend_extracted_documents"].owners == ["team:ap"]
