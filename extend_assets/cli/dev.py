@@ -31,8 +31,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--review-policy",
         choices=("settle", "wait"),
-        default="settle",
-        help="settle (default): nobody reviews in dev, tables are built as runs settle, "
+        default=os.environ.get("EXTEND_REVIEW_POLICY") or "settle",
+        help="settle (default, or $EXTEND_REVIEW_POLICY): nobody reviews in dev, tables are built as runs settle, "
         "NEEDS_REVIEW included; wait: hold partitions until `extend-assets review approve`",
     )
 
