@@ -100,9 +100,15 @@ def build_extend_run_status_sensor(
             report = poller.tick()
         context.log.info(f"Extend run status: {report.summary(cursor)}")
         fail_on_api_error(report, cursor, max_failed_ticks)
-        log_attention(context, report, settings, _base_url(resource))
+        waiting = log_attention(context, report, settings, _base_url(resource))
         pdef = partitions_def or _partitions_def_of(context, batches_asset_key)
-        return tick_result(report, cursor, batches_asset_key, pdef, max_failed_ticks)
+        result = tick_result(report, cursor, batches_asset_key, pdef, max_failed_ticks)
+        if waiting and not result.run_requests and result.skip_reason is None:
+            # The UI's tick list shows this beside the skipped tick.
+            result = SensorResult(
+                cursor=result.cursor, asset_events=events_of(result), skip_reason=waiting
+            )
+        return result
 
     return _run_status_sensor
 
@@ -125,16 +131,23 @@ def log_attention(
     report: TickReport,
     settings: PollerSettings,
     base_url: str | None,
-) -> None:
-    """Warnings a person should act on: runs waited for, runs stuck."""
+) -> str | None:
+    """Warnings a person should act on: runs waited for, runs stuck; the first returned."""
+    waiting = None
     if report.waiting:
-        context.log.warning(waiting_message(report, settings.review_policy, base_url))
+        waiting = waiting_message(report, settings.review_policy, base_url)
+        context.log.warning(waiting)
     if report.stuck_runs:
         action = "cancelled" if settings.cancel_stuck else "left alone (cancel_stuck=False)"
         context.log.warning(
             f"{len(report.stuck_runs)} run(s) pending or processing for more than "
             f"{settings.stuck_after_seconds:.0f} s, {action}: {', '.join(report.stuck_runs[:20])}"
         )
+    return waiting
+
+
+def events_of(result: SensorResult) -> list[Any]:
+    return list(result.asset_events or [])
 
 
 def tick_result(

@@ -120,3 +120,23 @@ def test_transient_errors_skip_then_fail_the_tick_after_n_in_a_row() -> None:
         result = _evaluate(fake, instance, cursor, max_failed_ticks=3)
         assert result.run_requests
         assert SensorCursor.from_json(result.cursor).failed_ticks == 0
+
+
+def test_the_ui_shows_a_stalled_tick_with_the_waiting_run() -> None:
+    fake = FakeExtend()
+    batch, ids = fake.add_batch(2, DAY)
+    with DagsterInstance.ephemeral() as instance:
+        submit(instance, [DAY], [batch], 2, fake.now)
+        fake.advance(5)
+        fake.set_status(ids[:1], "PROCESSED")
+        fake.set_status(ids[1:], "NEEDS_REVIEW")
+        cursor = None
+        skip = None
+        for _ in range(4):  # progress first, then the overlap re-read, then a stall
+            fake.advance(60)
+            result = _evaluate(fake, instance, cursor)
+            cursor, skip = result.cursor, result.skip_message
+            if skip and "NEEDS_REVIEW" in skip:
+                break
+    assert skip is not None and f"{ids[1]} NEEDS_REVIEW" in skip
+    assert "review_policy='settle'" in skip
