@@ -1,10 +1,17 @@
-"""The default table storage: DuckDB through dagster-duckdb-pandas, empty partitions kept.
+"""The default table storage: DuckDB through dagster-duckdb-pandas, aligned by name.
 
-dagster-duckdb-pandas skips writing an empty DataFrame, so a day with no documents
-would leave no table and its downstream step would fail to load its input. Here an
-empty partition still creates the (empty, typed) table, and a DuckDB file named like
-the schema fails with the fix instead of a binder error; everything else is the stock
-``DuckDBPandasIOManager``. Any other IO manager can replace it (see the README).
+dagster-duckdb-pandas inserts a frame *by position* into a table created by whichever
+partition came first, and skips empty frames. A day's frame need not have the table's
+columns (an all-failed day has no extracted fields; a new schema field appears one
+day), so here every write:
+
+- creates the table when missing (also for an empty frame, so downstream steps load
+  an empty frame instead of failing);
+- adds each column the frame has and the table lacks (``ALTER TABLE ADD COLUMN``);
+- inserts *by name*: the table's other columns are null for these rows.
+
+A DuckDB file named like the schema fails with the fix instead of a binder error.
+Any other IO manager can replace this one (the README says what it must do).
 """
 
 from __future__ import annotations
@@ -89,22 +96,57 @@ def locked_error(message: str, database: str) -> TableLockedError:
     )
 
 
+def quoted(name: str) -> str:
+    """A DuckDB identifier: column names hold dots (``vendor.name``)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def table_columns(connection: Any, schema: str, table: str) -> list[str]:
+    rows = connection.execute(
+        "select column_name from information_schema.columns "
+        "where table_schema = ? and table_name = ? order by ordinal_position",
+        [schema, table],
+    ).fetchall()
+    return [str(row[0]) for row in rows]
+
+
+def write_by_name(connection: Any, schema: str, table: str, frame: pd.DataFrame) -> list[str]:
+    """Create, widen and append to ``schema.table`` so no write depends on column order.
+
+    Returns the columns added to an existing table. DuckDB reads the local DataFrame
+    named ``obj`` in the statements below.
+    """
+    obj = frame  # noqa: F841 (read by DuckDB's replacement scan)
+    target = f"{schema}.{table}"
+    connection.execute(f"create table if not exists {target} as select * from obj limit 0")
+    existing = set(table_columns(connection, schema, table))
+    added: list[str] = []
+    for name, kind, *_ in connection.execute("describe select * from obj").fetchall():
+        if str(name) not in existing:
+            connection.execute(f"alter table {target} add column {quoted(str(name))} {kind}")
+            added.append(str(name))
+    if len(frame):
+        columns = ", ".join(quoted(str(c)) for c in frame.columns)
+        connection.execute(f"insert into {target} ({columns}) select {columns} from obj")
+    return added
+
+
 class EmptyPartitionPandasTypeHandler(DuckDBPandasTypeHandler):
+    """Writes by column name, widening the table; an empty frame still creates it."""
+
     def handle_output(
         self, context: OutputContext, table_slice: TableSlice, obj: pd.DataFrame, connection: Any
     ) -> None:
-        if not obj.empty:
-            super().handle_output(context, table_slice, obj, connection)
-            return
-        # DuckDB reads the local DataFrame named `obj`: this creates the typed, empty table.
-        connection.execute(
-            f"create table if not exists {table_slice.schema}.{table_slice.table} "
-            "as select * from obj"
-        )
+        added = write_by_name(connection, table_slice.schema, table_slice.table, obj)
+        if added:
+            context.log.info(
+                f"Added {len(added)} column(s) to {table_slice.schema}.{table_slice.table}: "
+                f"{', '.join(added[:20])}{' ...' if len(added) > 20 else ''}."
+            )
         rows = (
-            TableMetadataSet(partition_row_count=0, storage_kind="duckdb")
+            TableMetadataSet(partition_row_count=len(obj), storage_kind="duckdb")
             if context.has_partition_key
-            else TableMetadataSet(row_count=0, storage_kind="duckdb")
+            else TableMetadataSet(row_count=len(obj), storage_kind="duckdb")
         )
         context.add_output_metadata(dict(rows))
 

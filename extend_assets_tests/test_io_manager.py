@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
-from dagster import asset, materialize
+from dagster import DailyPartitionsDefinition, asset, materialize
 
 from extend_assets.errors import TableNameClashError
 from extend_assets.io_manager import ExtendDuckDBIOManager
@@ -36,3 +37,65 @@ def test_a_distinct_file_name_stores_the_table(tmp_path: Path) -> None:
     with duckdb.connect(str(database), read_only=True) as con:
         rows = con.sql("select key, total from invoices.extend_extracted_documents").fetchall()
     assert rows == [("a.pdf", 1.5)]
+
+
+# -- columns follow the workflow, not the day: writes align by name, new fields add columns --
+
+DAYS = DailyPartitionsDefinition(start_date="2025-01-01")
+FRAMES: dict[str, pd.DataFrame] = {}
+
+
+@asset(key_prefix="wf", partitions_def=DAYS, metadata={"partition_expr": "partition_date"})
+def daily_documents(context) -> pd.DataFrame:  # untyped: Dagster reads the annotation
+    return FRAMES[context.partition_key]
+
+
+def day_frame(day: str, keys: list[str], **columns: Any) -> pd.DataFrame:
+    frame = pd.DataFrame({"key": keys, "status": ["PROCESSED"] * len(keys), **columns})
+    frame["partition_date"] = pd.to_datetime([day] * len(keys))
+    return frame.astype({"key": "string", "status": "string"})
+
+
+def materialize_day(database: Path, day: str) -> None:
+    io_manager = ExtendDuckDBIOManager(database=str(database))
+    result = materialize([daily_documents], resources={"io_manager": io_manager}, partition_key=day)
+    assert result.success
+
+
+def stored(database: Path) -> pd.DataFrame:
+    import duckdb
+
+    with duckdb.connect(str(database), read_only=True) as con:
+        return con.sql("select * from wf.daily_documents order by key").df()
+
+
+def test_a_day_with_fewer_columns_is_written_by_name(tmp_path: Path) -> None:
+    database = tmp_path / "tables.duckdb"
+    FRAMES["2025-01-14"] = day_frame(
+        "2025-01-14", ["a", "b"], **{"vendor.name": ["Acme", "Bolt"], "total": [1.5, 2.0]}
+    )
+    failed = day_frame("2025-01-15", ["c"])
+    failed["status"] = pd.array(["FAILED"], dtype="string")
+    FRAMES["2025-01-15"] = failed[["status", "partition_date", "key"]]  # another order too
+    materialize_day(database, "2025-01-14")
+    materialize_day(database, "2025-01-15")
+    rows = stored(database)
+    assert list(rows["key"]) == ["a", "b", "c"]
+    assert list(rows["status"]) == ["PROCESSED", "PROCESSED", "FAILED"]
+    assert rows.loc[2, "vendor.name"] is None or pd.isna(rows.loc[2, "vendor.name"])
+    assert list(rows["total"][:2]) == [1.5, 2.0]
+
+
+def test_an_empty_first_day_then_a_new_field_widen_the_table(tmp_path: Path) -> None:
+    database = tmp_path / "tables.duckdb"
+    FRAMES["2025-01-13"] = day_frame("2025-01-13", [])
+    FRAMES["2025-01-14"] = day_frame("2025-01-14", ["a"], total=[3.0])
+    FRAMES["2025-01-15"] = day_frame("2025-01-15", ["b"], total=[4.0], po=["PO-1"])
+    for day in ("2025-01-13", "2025-01-14", "2025-01-15"):
+        materialize_day(database, day)
+    FRAMES["2025-01-14"] = day_frame("2025-01-14", ["a", "a2"], total=[3.0, 5.0])
+    materialize_day(database, "2025-01-14")  # a re-materialization replaces its partition
+    rows = stored(database)
+    assert list(rows["key"]) == ["a", "a2", "b"]
+    assert list(rows["total"]) == [3.0, 5.0, 4.0]
+    assert list(rows["po"].fillna("-")) == ["-", "-", "PO-1"]

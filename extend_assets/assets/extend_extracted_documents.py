@@ -24,14 +24,15 @@ from extend_assets.assets.checks import (
 from extend_assets.assets.keys import AssetKeys
 from extend_assets.assets.metadata import documents_metadata, report_partitions
 from extend_assets.config import ExtendWorkflowConfig
+from extend_assets.instance_store import WorkflowSchemaStore
 from extend_assets.outputs.columns import analyst_frame
 from extend_assets.outputs.frames import status_counts, storable
 from extend_assets.outputs.matching import (
     rows_without_runs,
-    schema_of,
     sources_and_runs,
     with_partition_date,
 )
+from extend_assets.outputs.schema_union import extractors_seen
 from extend_assets.resources import ExtendResource
 
 # Columns that keep their names (already plain); extracted fields get SQL-friendly ones.
@@ -77,13 +78,18 @@ def build_extracted_documents_asset(
     ) -> Iterator[Output[pd.DataFrame] | AssetCheckResult]:
         listed = source_documents if s3_mode else None
         raws, sources = sources_and_runs(runs)
-        schema = schema_of(raws)
-        flat = flatten.flatten_documents(raws, sources=sources, schema=schema)
+        # The workflow's columns, not the day's: an all-failed day carries no schema.
+        schema = WorkflowSchemaStore(context.instance, s.workflow_id).merge(extractors_seen(raws))
+        flat = flatten.flatten_documents(
+            [schema.rewrite(raw) for raw in raws],
+            sources=sources,
+            schema=schema.as_json_schema(),
+        )
         extra = rows_without_runs(runs, listed)
         frame = pd.concat([flat, extra], ignore_index=True) if len(extra) else flat
         frame = storable(with_partition_date(frame))
         context.log.info(f"{len(frame)} document row(s): {status_counts(frame['status'])}.")
-        table, infos = analyst_frame(frame, schema, fixed=DOCUMENT_FIXED_COLUMNS)
+        table, infos = analyst_frame(frame, schema.as_json_schema(), fixed=DOCUMENT_FIXED_COLUMNS)
         report_partitions(context, table)
         yield Output(table, metadata=documents_metadata(table, infos))
         yield completeness_check(frame, len(listed) if listed is not None else len(runs))

@@ -8,12 +8,17 @@ from dagster import AssetExecutionContext, AssetIn, AssetsDefinition, Output, as
 from extend_assets import flatten
 from extend_assets.assets.keys import AssetKeys
 from extend_assets.assets.metadata import preview, report_partitions, table_schema
+from extend_assets.config import ExtendWorkflowConfig
+from extend_assets.instance_store import WorkflowSchemaStore
 from extend_assets.outputs.columns import analyst_frame
 from extend_assets.outputs.frames import storable
-from extend_assets.outputs.matching import schema_of, sources_and_runs, with_partition_date
+from extend_assets.outputs.matching import sources_and_runs, with_partition_date
+from extend_assets.outputs.schema_union import extractors_seen
 
 
-def build_extracted_line_items_asset(keys: AssetKeys, common: dict[str, Any]) -> AssetsDefinition:
+def build_extracted_line_items_asset(
+    s: ExtendWorkflowConfig, keys: AssetKeys, common: dict[str, Any]
+) -> AssetsDefinition:
     """``extend_extracted_line_items``: one row per element of each array-of-objects field."""
 
     @asset(
@@ -27,11 +32,18 @@ def build_extracted_line_items_asset(keys: AssetKeys, common: dict[str, Any]) ->
         context: AssetExecutionContext, runs: pd.DataFrame
     ) -> Output[pd.DataFrame]:
         raws, sources = sources_and_runs(runs)
-        schema = schema_of(raws)
-        frame = flatten.flatten_line_items(raws, sources=sources, schema=schema)
+        schema = WorkflowSchemaStore(context.instance, s.workflow_id).merge(extractors_seen(raws))
+        frame = flatten.flatten_line_items(
+            [schema.rewrite(raw) for raw in raws],
+            sources=sources,
+            schema=schema.as_json_schema(),
+        )
         frame = storable(with_partition_date(frame))
         table, infos = analyst_frame(
-            frame, schema, fixed=(*flatten.LINE_ITEM_COLUMNS, "partition_date"), line_items=True
+            frame,
+            schema.as_json_schema(),
+            fixed=(*flatten.LINE_ITEM_COLUMNS, "partition_date"),
+            line_items=True,
         )
         report_partitions(context, table)
         return Output(

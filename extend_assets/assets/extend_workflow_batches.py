@@ -26,7 +26,7 @@ from pydantic import Field
 from extend_assets.assets.keys import AssetKeys
 from extend_assets.config import ExtendWorkflowConfig
 from extend_assets.errors import ExtendAssetsConfigError
-from extend_assets.event_log import EventLogLedger, SubmissionRecord
+from extend_assets.event_log import EventLogLedger, SubmissionRecord, is_live_intent
 from extend_assets.resources import ExtendResource, S3DocumentSource
 from extend_assets.submission.ledger import (
     DocumentVersion,
@@ -87,7 +87,7 @@ def build_workflow_batches_asset(
         ledgers = ledger_store.read(partitions)
 
         def record(event: LedgerEvent) -> None:
-            context.log_event(ledger_store.observation(event))
+            ledger_store.record(context.log_event, event)
             ledgers[event.partition].apply(event)
 
         extend: ExtendResource = getattr(context.resources, s.extend_resource_key)
@@ -104,7 +104,12 @@ def build_workflow_batches_asset(
                 usage_tags=s.usage_tags,
                 log=context.log,
             )
-            open_subs = [sub for ledger in ledgers.values() for sub in ledger.open_submissions()]
+            open_subs = [
+                sub
+                for ledger in ledgers.values()
+                for sub in ledger.open_submissions()
+                if not is_live_intent(context.instance, sub, context.run.run_id)
+            ]
             reconciled = submitter.reconcile(open_subs, _known_batches(ledgers.values()))
             done = already_done(client, ledgers, config.reprocess, context.log.info)
             pending = _pending(s, documents, partitions, done)
@@ -113,7 +118,20 @@ def build_workflow_batches_asset(
                 f"partition(s); {len(done)} already submitted (reprocess={config.reprocess})."
             )
             submitted_at = min([time.time(), *(sub.recorded_at for sub in open_subs)])
+            settled = {
+                (sub.submission_id, sub.partition)
+                for ledger in ledgers.values()
+                for sub in ledger.submissions.values()
+                if not sub.is_open
+            }
+            submitter.set_claims(lambda sid, parts: ledger_store.claims(sid, parts, settled))
             result = submitter.submit(pending)
+        if result.yielded_to:
+            ledger_store.wait_until_settled(
+                result.yielded_to, partitions, context.log.info, context.run.run_id
+            )
+        # Re-read: a concurrent run may have submitted documents of these partitions.
+        ledgers = ledger_store.read(partitions)
         adopted = _Adopted.of(open_subs, reconciled)
         frame = ledger_frame(
             (ledgers[p] for p in partitions),
@@ -137,6 +155,7 @@ def build_workflow_batches_asset(
                 "documents_listed": len(documents),
                 "documents_submitted": result.documents_submitted,
                 "documents_adopted": adopted.documents,
+                "documents_yielded": result.documents_yielded,
                 "documents_already_submitted": len(done),
                 "batch_posts": len(result.batch_ids),
                 **submitted.to_metadata(),

@@ -204,7 +204,7 @@ def build_extend_workflow_assets(
             build_workflow_batches_asset(s, keys, common, upstream_key),
             build_workflow_runs_asset(s, keys, common),
             build_extracted_documents_asset(s, keys, common, upstream_key),
-            build_extracted_line_items_asset(keys, common),
+            build_extracted_line_items_asset(s, keys, common),
         ]
         assets = with_asset_attributes(assets, s, keys)
 

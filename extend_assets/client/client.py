@@ -326,10 +326,20 @@ class ExtendClient(Waiting):
         sort_dir: str | None = None,
         page_size: int | None = None,
     ) -> Iterator[WorkflowRunSummary]:
-        """Every matching run summary, fetching the next page only when needed."""
+        """Every matching run summary exactly once, fetching the next page only when needed.
+
+        Without a ``sort_by`` the listing is sorted by ``createdAt`` ascending, not the
+        API's default ``updatedAt`` descending: a run that changes while the pages are
+        read would move behind the page cursor under ``updatedAt`` and be missed. Runs
+        are also deduplicated by id. Pass ``sort_by="updatedAt"`` only for a bounded
+        scan of recent changes (the sensor's watermark), not for a full listing.
+        """
         check_page_size(page_size)
+        if sort_by is None:
+            sort_by, sort_dir = "createdAt", sort_dir or "asc"
         token: str | None = None
         seen_tokens: set[str] = set()
+        seen_ids: set[str] = set()
         while True:
             page = self.list_workflow_runs_page(
                 status,
@@ -341,7 +351,10 @@ class ExtendClient(Waiting):
                 page_size,
                 token,
             )
-            yield from page.runs
+            for run in page.runs:
+                if run.id not in seen_ids:
+                    seen_ids.add(run.id)
+                    yield run
             token = page.next_page_token
             if not token:
                 return

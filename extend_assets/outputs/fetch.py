@@ -13,11 +13,17 @@ from extend_assets.client import ExtendClient, WorkflowRun
 
 
 def run_ids_of_batches(client: ExtendClient, batch_ids: Iterable[str]) -> list[str]:
-    """Every run id of the given batches: ceil(runs / 1000) list calls per batch."""
+    """Every run id of the given batches, each once: ceil(runs / 1000) list calls per batch.
+
+    Sorted by the immutable ``createdAt``: runs of a batch still processing change
+    ``updatedAt`` while the pages are read.
+    """
     ids: list[str] = []
     seen: set[str] = set()
     for batch_id in batch_ids:
-        for summary in client.list_workflow_runs(batch_id=batch_id, page_size=1000):
+        for summary in client.list_workflow_runs(
+            batch_id=batch_id, sort_by="createdAt", sort_dir="asc", page_size=1000
+        ):
             if summary.id not in seen:
                 seen.add(summary.id)
                 ids.append(summary.id)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import pandas as pd
@@ -81,15 +81,6 @@ def sources_and_runs(
             source_id=str(row.key) if is_text else None,
         )
     return raws, sources
-
-
-def schema_of(raws: Sequence[Mapping[str, Any]]) -> Mapping[str, Any] | None:
-    """The extraction schema, read from the first run that carries one."""
-    for raw in raws:
-        schema = flatten.extraction_schema(raw)
-        if schema:
-            return schema
-    return None
 
 
 def with_partition_date(frame: pd.DataFrame) -> pd.DataFrame:

@@ -60,6 +60,9 @@ class SubmitResult:
     run_ids: list[str] = field(default_factory=list)
     documents_submitted: int = 0
     submissions: list[LedgerEvent] = field(default_factory=list)
+    documents_yielded: int = 0
+    """Documents an earlier concurrent submission held: dropped before the POST."""
+    yielded_to: set[str] = field(default_factory=set)
 
 
 @dataclass
@@ -95,6 +98,13 @@ def check_metadata_size(metadata: Mapping[str, Any], where: str) -> None:
         )
 
 
+def _by_partition(chunk: Sequence[PendingDocument]) -> dict[str, list[PendingDocument]]:
+    by_partition: dict[str, list[PendingDocument]] = {}
+    for doc in chunk:
+        by_partition.setdefault(doc.partition, []).append(doc)
+    return by_partition
+
+
 def chunked(items: Sequence[PendingDocument], size: int) -> Iterator[Sequence[PendingDocument]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
@@ -116,7 +126,11 @@ class Submitter:
         user_metadata: Mapping[str, Any] | None = None,
         usage_tags: Sequence[str] = (),
         log: logging.Logger | Any = logger,
+        claims: Callable[[str, Sequence[str]], Mapping[DocumentVersion, str]] | None = None,
     ) -> None:
+        """``claims(submission_id, partitions)``: after an intent is recorded, the
+        re-read ledger's verdict (see :func:`~extend_assets.submission.ledger.earlier_claims`):
+        which of its documents an earlier live submission holds, and which one."""
         self._client = client
         self._workflow_id = workflow_id
         self._record = record
@@ -130,6 +144,13 @@ class Submitter:
         self._user_metadata = dict(user_metadata or {})
         self._usage_tags = tuple(usage_tags)
         self._log = log
+        self._claims = claims
+
+    def set_claims(
+        self, claims: Callable[[str, Sequence[str]], Mapping[DocumentVersion, str]] | None
+    ) -> None:
+        """Set the claims check once the caller knows its snapshot (see ``__init__``)."""
+        self._claims = claims
 
     # -- checks before anything is sent ---------------------------------------------
 
@@ -243,9 +264,9 @@ class Submitter:
                 )
             ]
         for number, chunk in enumerate(chunks, start=1):
-            events = self._submit_chunk(chunk)
+            events = self._submit_chunk(chunk, result)
             result.submissions.extend(events)
-            result.documents_submitted += len(chunk)
+            result.documents_submitted += sum(len(event.documents) for event in events)
             for event in events:
                 if event.batch_id and event.batch_id not in result.batch_ids:
                     result.batch_ids.append(event.batch_id)
@@ -256,11 +277,11 @@ class Submitter:
             )
         return result
 
-    def _submit_chunk(self, chunk: Sequence[PendingDocument]) -> list[LedgerEvent]:
+    def _submit_chunk(
+        self, chunk: Sequence[PendingDocument], result: SubmitResult
+    ) -> list[LedgerEvent]:
         submission_id = new_submission_id()
-        by_partition: dict[str, list[PendingDocument]] = {}
-        for doc in chunk:
-            by_partition.setdefault(doc.partition, []).append(doc)
+        by_partition = _by_partition(chunk)
         recorded_at = self._clock()
         for partition, docs in by_partition.items():
             self._record(
@@ -272,6 +293,10 @@ class Submitter:
                     documents=tuple(doc.version for doc in docs),
                 )
             )
+        chunk = self._drop_claimed(submission_id, chunk, by_partition, result)
+        if not chunk:
+            return []
+        by_partition = _by_partition(chunk)
         try:
             batch_id, run_ids = self._post(chunk, submission_id)
         except ExtendOutcomeUnknownError:
@@ -303,6 +328,35 @@ class Submitter:
             self._record(event)
             outcomes.append(event)
         return outcomes
+
+    def _drop_claimed(
+        self,
+        submission_id: str,
+        chunk: Sequence[PendingDocument],
+        by_partition: Mapping[str, Sequence[PendingDocument]],
+        result: SubmitResult,
+    ) -> Sequence[PendingDocument]:
+        """Drop (and record dropping) what an earlier concurrent submission holds."""
+        if self._claims is None:
+            return chunk
+        claimed = self._claims(submission_id, list(by_partition))
+        if not claimed:
+            return chunk
+        for partition, docs in by_partition.items():
+            kept = tuple(doc.version for doc in docs if doc.version not in claimed)
+            if len(kept) == len(docs):
+                continue
+            phase = "intent" if kept else "abandoned"
+            self._record(
+                LedgerEvent(submission_id, phase, partition, self._clock(), documents=kept)  # type: ignore[arg-type]
+            )
+        result.documents_yielded += sum(1 for doc in chunk if doc.version in claimed)
+        result.yielded_to.update(claimed.values())
+        self._log.info(
+            f"{len(claimed)} document(s) of this chunk are being submitted by an earlier "
+            f"concurrent submission ({len(set(claimed.values()))}); not sending them again."
+        )
+        return [doc for doc in chunk if doc.version not in claimed]
 
     def _post(
         self, chunk: Sequence[PendingDocument], submission_id: str

@@ -15,6 +15,20 @@ from extend_assets.emulator import EmulatorServer
 BATCH_POST = "POST /workflow_runs/batch"
 
 
+def mark_dead_runs_failed(home: str) -> None:
+    """What Dagster's run monitoring does for a worker that died: its run is FAILED.
+
+    Without it the killed run stays STARTED, and its fresh intent counts as live
+    (its POST could be in flight) until it is older than the staleness bound.
+    """
+    from dagster import DagsterInstance
+
+    with DagsterInstance.from_config(home) as instance:
+        for run in instance.get_runs():
+            if not run.is_finished:
+                instance.report_run_failed(run, "the run worker was killed (test)")
+
+
 def kill_a_submission_mid_post(
     emulator: EmulatorServer, env: dict[str, str], partitions: list[str], tmp_path: Path
 ) -> None:
@@ -46,6 +60,7 @@ def kill_a_submission_mid_post(
         assert emulator.submissions(), "no batch reached the emulator before the kill"
         os.kill(worker.pid, signal.SIGKILL)
         worker.wait(timeout=30)
+        mark_dead_runs_failed(env["DAGSTER_HOME"])
     finally:
         if worker.poll() is None:
             worker.kill()
