@@ -17,6 +17,7 @@ _EXPORTS = {
     "S3DocumentSource": "extend_assets.resources",
     "ExtendDuckDBIOManager": "extend_assets.io_manager",
     "ExtendWorkflowConfig": "extend_assets.config",
+    "ExtendWorkflowComponent": "extend_assets.component",
     "build_extend_workflow_assets": "extend_assets.assets",
     "ExtendWorkflowDefinitions": "extend_assets.assets",
     "build_extend_run_status_sensor": "extend_assets.sensor_builder",
@@ -35,6 +36,7 @@ __all__ = [
     "ExtendClient",
     "ExtendDuckDBIOManager",
     "ExtendResource",
+    "ExtendWorkflowComponent",
     "ExtendWorkflowConfig",
     "ExtendWorkflowDefinitions",
     "PartitionSelectionError",
@@ -49,6 +51,7 @@ __all__ = [
 if TYPE_CHECKING:
     from extend_assets.assets import ExtendWorkflowDefinitions, build_extend_workflow_assets
     from extend_assets.client import ExtendClient
+    from extend_assets.component import ExtendWorkflowComponent
     from extend_assets.config import ExtendWorkflowConfig
     from extend_assets.errors import (
         DocumentSourceError,
@@ -68,3 +71,8 @@ def __getattr__(name: str) -> Any:
     if module_name is None:
         raise AttributeError(f"module 'extend_assets' has no attribute {name!r}")
     return getattr(importlib.import_module(module_name), name)
+
+
+def __dir__() -> list[str]:
+    # dg finds the component by scanning dir(extend_assets) (the registry entry point).
+    return sorted({*globals(), *_EXPORTS})

@@ -16,7 +16,12 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any, Literal
 
-from dagster import AssetKey, TimeWindowPartitionsDefinition
+from dagster import (
+    AssetKey,
+    AutomationCondition,
+    FreshnessPolicy,
+    TimeWindowPartitionsDefinition,
+)
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from extend_assets.client import MAX_METADATA_BYTES, REVIEW_POLICIES, ReviewPolicy
@@ -128,6 +133,25 @@ class ExtendWorkflowConfig(BaseModel):
         description="Runs PENDING/PROCESSING longer than this are reported as stuck.",
     )
     cancel_stuck_runs: bool = Field(default=False, description="Cancel stuck runs too.")
+    sensor_max_failed_ticks: int = Field(
+        default=10,
+        description="Ticks in a row Extend may fail to answer (5xx, 429, network) before "
+        "the sensor tick fails (401/403 fail it at once), so sensor alerts fire.",
+    )
+    owners: tuple[str, ...] = Field(
+        default=(), description="Owners of every asset (`team:data`, `jane@acme.com`)."
+    )
+    tags: dict[str, str] = Field(default_factory=dict, description="Tags on every asset.")
+    automation_condition: AutomationCondition | None = Field(
+        default=None,
+        description="When Dagster submits a partition on its own (on the submission assets), "
+        "e.g. `AutomationCondition.on_cron('0 6 * * *')`; the schedule does it otherwise.",
+    )
+    freshness_policy: FreshnessPolicy | None = Field(
+        default=None,
+        description="Freshness of the tables, e.g. `FreshnessPolicy.time_window(fail_window="
+        "timedelta(hours=30))`.",
+    )
     completion: Literal["polling", "webhooks"] = Field(
         default="polling",
         description="How settled runs are learnt: `polling` (no setup) or `webhooks` (events "
@@ -250,6 +274,13 @@ class ExtendWorkflowConfig(BaseModel):
     def _interval(cls, value: int) -> int:
         if value < 1:
             raise _bad("sensor_interval_seconds", value, "is below 1.", "30 is a good value.")
+        return value
+
+    @field_validator("sensor_max_failed_ticks")
+    @classmethod
+    def _max_failed_ticks(cls, value: int) -> int:
+        if value < 1:
+            raise _bad("sensor_max_failed_ticks", value, "is below 1.", "10 is a good value.")
         return value
 
     @field_validator("sensor_tick_budget_seconds")

@@ -1,4 +1,4 @@
-"""The code location ``workspace.yaml`` loads: one workflow, configured from the environment.
+"""The code location ``dagster dev -m extend_assets.definitions`` loads: one workflow, configured from the environment.
 
 Variables (all optional except the key at run time):
   EXTEND_API_KEY            Extend API key (read when a step runs, never at load time)
@@ -26,7 +26,6 @@ from pathlib import Path
 from dagster import Definitions, EnvVar
 
 from extend_assets.assets import build_extend_workflow_assets
-from extend_assets.client import DEFAULT_BASE_URL
 from extend_assets.io_manager import ExtendDuckDBIOManager
 from extend_assets.resources import ExtendResource, S3DocumentSource
 
@@ -69,13 +68,11 @@ def build_definitions() -> Definitions:
         sensor_interval_seconds=int(os.environ.get("EXTEND_SENSOR_INTERVAL_SECONDS", "30")),
         **completion_options(),
     )
-    base_url = EnvVar("EXTEND_BASE_URL") if os.environ.get("EXTEND_BASE_URL") else DEFAULT_BASE_URL
     local_s3 = bool(os.environ.get("AWS_ENDPOINT_URL"))
     return workflow.to_definitions(
         resources={
             "extend": ExtendResource(
                 api_key=EnvVar("EXTEND_API_KEY"),
-                base_url=base_url,
                 requests_per_second=float(os.environ.get("EXTEND_REQUESTS_PER_SECOND", "10")),
             ),
             "documents": S3DocumentSource(addressing_style="path" if local_s3 else "auto"),

@@ -9,6 +9,8 @@ This module imports nothing, so every layer may use it::
     │   └── PartitionSelectionError  prefix template and selection disagree
     ├── DocumentSourceError          S3: missing bucket, access denied, ...
     ├── SubmissionError              a submission Extend refused or did not confirm
+    ├── ExtendSensorError            the sensor cannot go on until someone acts (auth, outage)
+    ├── TableLockedError             another process holds the DuckDB file's write lock
     └── TableNameClashError          the DuckDB file is named like the schema
 """
 
@@ -35,6 +37,14 @@ class SubmissionError(ExtendAssetsError, RuntimeError):
     """A submission problem explained for a person: what, which document or field, the fix."""
 
 
+class ExtendSensorError(ExtendAssetsError, RuntimeError):
+    """The run-status sensor cannot do its job until someone acts: the tick fails."""
+
+
+class TableLockedError(ExtendAssetsError, RuntimeError):
+    """Another process holds the DuckDB file open for writing; names it and the fix."""
+
+
 class TableNameClashError(ExtendAssetsError, ValueError):
     """The DuckDB file is named like a schema, which DuckDB cannot resolve."""
 
@@ -43,7 +53,9 @@ __all__ = [
     "DocumentSourceError",
     "ExtendAssetsConfigError",
     "ExtendAssetsError",
+    "ExtendSensorError",
     "PartitionSelectionError",
     "SubmissionError",
+    "TableLockedError",
     "TableNameClashError",
 ]

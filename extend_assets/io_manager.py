@@ -16,10 +16,13 @@ Any other IO manager can replace this one (the README says what it must do).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pandas as pd
 from dagster import InitResourceContext, OutputContext
 
@@ -30,7 +33,7 @@ from dagster_duckdb import DuckDBIOManager
 from dagster_duckdb.io_manager import DuckDbClient
 from dagster_duckdb_pandas import DuckDBPandasTypeHandler
 
-from extend_assets.errors import TableNameClashError
+from extend_assets.errors import TableLockedError, TableNameClashError
 
 
 class CheckedDuckDbClient(DuckDbClient):
@@ -55,6 +58,42 @@ class CheckedDuckDbClient(DuckDbClient):
                 "another factory name."
             )
         DuckDbClient.ensure_schema_exists(context, table_slice, connection)
+
+    @staticmethod
+    @contextmanager
+    def connect(context: Any, table_slice: TableSlice) -> Iterator[Any]:
+        """DuckDB's connection; a file locked by another process fails naming it and the fix."""
+        with ExitStack() as stack:
+            try:
+                connection = stack.enter_context(DuckDbClient.connect(context, table_slice))
+            except duckdb.IOException as error:
+                if "lock" not in str(error).lower():
+                    raise
+                database = context.resource_config.get("database", "?")
+                raise locked_error(str(error), str(database)) from None
+            yield connection
+
+
+_LOCK_HOLDER = re.compile(r"lock is held in (?P<program>.+?) \(PID (?P<pid>\d+)\)")
+
+
+def locked_error(message: str, database: str) -> TableLockedError:
+    """Who holds the DuckDB file (program, PID, its command line when readable) and the fix."""
+    found = _LOCK_HOLDER.search(message)
+    holder = "another process"
+    if found:
+        holder = f"{found['program']} (PID {found['pid']})"
+        try:
+            argv = Path(f"/proc/{found['pid']}/cmdline").read_bytes().split(b"\0")
+            holder += ": " + " ".join(a.decode(errors="replace") for a in argv if a)[:200]
+        except OSError:
+            pass
+    return TableLockedError(
+        f"The DuckDB file {database} is locked for writing by {holder}. DuckDB lets one "
+        "process write a file at a time. Close that connection (a notebook or a script "
+        "holding duckdb.connect(...)?), or open it with duckdb.connect(path, read_only=True) "
+        "for queries; or point this IO manager at another file (EXTEND_DUCKDB_PATH)."
+    )
 
 
 def quoted(name: str) -> str:

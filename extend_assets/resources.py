@@ -7,6 +7,7 @@ nothing talks to Extend or S3 at definition time.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -26,11 +27,15 @@ class ExtendResource(ConfigurableResource):
     api_key: str = Field(
         description="Extend API key. Set it with EnvVar('EXTEND_API_KEY') so it never lands in config."
     )
-    base_url: str = Field(
-        default=DEFAULT_BASE_URL,
-        description="API host; point it at the local emulator (EXTEND_BASE_URL) for offline runs.",
+    base_url: str | None = Field(
+        default=None,
+        description="API host; unset: $EXTEND_BASE_URL when a client is made, else "
+        f"{DEFAULT_BASE_URL} (point it at the local emulator for offline runs).",
     )
-    api_version: str = Field(default=API_VERSION, description="Sent as x-extend-api-version.")
+    api_version: str | None = Field(
+        default=None,
+        description=f"Sent as x-extend-api-version; unset: $EXTEND_API_VERSION, else {API_VERSION}.",
+    )
     timeout: float = Field(default=60.0, description="Seconds to wait for one HTTP response.")
     max_retries: int = Field(default=5, description="Retries on 429, 5xx and connection errors.")
     requests_per_second: float = Field(
@@ -40,6 +45,15 @@ class ExtendResource(ConfigurableResource):
     workspace_id: str | None = Field(
         default=None, description="Sent as x-extend-workspace-id; needed with organization keys."
     )
+
+    @property
+    def resolved_base_url(self) -> str:
+        """``base_url``, else ``$EXTEND_BASE_URL``, else Extend's API host (read now, not at load)."""
+        return self.base_url or os.environ.get("EXTEND_BASE_URL") or DEFAULT_BASE_URL
+
+    @property
+    def resolved_api_version(self) -> str:
+        return self.api_version or os.environ.get("EXTEND_API_VERSION") or API_VERSION
 
     def get_client(
         self, *, timeout: float | None = None, max_retries: int | None = None
@@ -51,8 +65,8 @@ class ExtendResource(ConfigurableResource):
         """
         return ExtendClient(
             api_key=self.api_key,
-            base_url=self.base_url,
-            api_version=self.api_version,
+            base_url=self.resolved_base_url,
+            api_version=self.resolved_api_version,
             timeout=self.timeout if timeout is None else min(self.timeout, timeout),
             max_retries=self.max_retries
             if max_retries is None

@@ -22,13 +22,17 @@ from extend_assets.assets.checks import (
     low_confidence_check,
 )
 from extend_assets.assets.keys import AssetKeys
-from extend_assets.assets.metadata import documents_metadata
+from extend_assets.assets.metadata import documents_metadata, report_partitions
 from extend_assets.config import ExtendWorkflowConfig
 from extend_assets.instance_store import WorkflowSchemaStore
+from extend_assets.outputs.columns import analyst_frame
 from extend_assets.outputs.frames import status_counts, storable
 from extend_assets.outputs.matching import rows_without_runs, with_partition_date
 from extend_assets.outputs.stream import extractors_of, flatten_in_chunks
 from extend_assets.resources import ExtendResource
+
+# Columns that keep their names (already plain); extracted fields get SQL-friendly ones.
+DOCUMENT_FIXED_COLUMNS = (*flatten.DOCUMENT_COLUMNS, "partition_date")
 
 
 def build_extracted_documents_asset(
@@ -57,7 +61,7 @@ def build_extracted_documents_asset(
     @asset(
         key=keys.documents,
         ins={"runs": AssetIn(keys.runs), "source_documents": AssetIn(upstream_key)},
-        kinds={"pandas", "duckdb"},
+        kinds={"pandas"},
         check_specs=checks,
         required_resource_keys={s.extend_resource_key},
         pool=s.pool if s.tag_runs_on_extend else None,
@@ -77,7 +81,9 @@ def build_extracted_documents_asset(
         del flat  # only the final frame stays
         frame = storable(with_partition_date(frame))
         context.log.info(f"{len(frame)} document row(s): {status_counts(frame['status'])}.")
-        yield Output(frame, metadata=documents_metadata(frame))
+        table, infos = analyst_frame(frame, schema.as_json_schema(), fixed=DOCUMENT_FIXED_COLUMNS)
+        report_partitions(context, table)
+        yield Output(table, metadata=documents_metadata(table, infos))
         yield completeness_check(frame, len(listed) if listed is not None else len(runs))
         yield failure_rate_check(frame, s.failure_rate_threshold)
         yield low_confidence_check(frame, s.low_confidence_threshold)

@@ -7,9 +7,10 @@ from dagster import AssetExecutionContext, AssetIn, AssetsDefinition, Output, as
 
 from extend_assets import flatten
 from extend_assets.assets.keys import AssetKeys
-from extend_assets.assets.metadata import preview, table_schema
+from extend_assets.assets.metadata import preview, report_partitions, table_schema
 from extend_assets.config import ExtendWorkflowConfig
 from extend_assets.instance_store import WorkflowSchemaStore
+from extend_assets.outputs.columns import analyst_frame
 from extend_assets.outputs.frames import storable
 from extend_assets.outputs.matching import with_partition_date
 from extend_assets.outputs.stream import extractors_of, flatten_in_chunks
@@ -23,7 +24,7 @@ def build_extracted_line_items_asset(
     @asset(
         key=keys.line_items,
         ins={"runs": AssetIn(keys.runs)},
-        kinds={"pandas", "duckdb"},
+        kinds={"pandas"},
         description="One row per element of each array-of-objects field (e.g. invoice line items).",
         **common,
     )
@@ -33,12 +34,19 @@ def build_extracted_line_items_asset(
         schema = WorkflowSchemaStore(context.instance, s.workflow_id).merge(extractors_of(runs))
         frame = flatten_in_chunks(runs, flatten.flatten_line_items, schema)
         frame = storable(with_partition_date(frame))
-        return Output(
+        table, infos = analyst_frame(
             frame,
+            schema.as_json_schema(),
+            fixed=(*flatten.LINE_ITEM_COLUMNS, "partition_date"),
+            line_items=True,
+        )
+        report_partitions(context, table)
+        return Output(
+            table,
             metadata={
-                "dagster/row_count": len(frame),
-                "dagster/column_schema": table_schema(frame),
-                "preview": preview(frame),
+                "dagster/row_count": len(table),
+                "dagster/column_schema": table_schema(table, infos),
+                "preview": preview(table, infos),
             },
         )
 

@@ -11,11 +11,13 @@ from __future__ import annotations
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from dagster import (
     AssetKey,
     AssetsDefinition,
+    AssetSpec,
     BackfillPolicy,
     BetaWarning,
     DailyPartitionsDefinition,
@@ -49,13 +51,123 @@ class ExtendWorkflowDefinitions:
     config: ExtendWorkflowConfig | None = None
 
     def to_definitions(self, resources: Mapping[str, Any] | None = None) -> Definitions:
+        """A ``Definitions`` binding ``resources``; the tables' kinds follow the IO manager.
+
+        Several workflows in one code location: pass the *same* resource objects to each
+        ``to_definitions`` and ``Definitions.merge`` the results (Dagster merges a key only
+        when its object is the same), or give each workflow its own keys
+        (``extend_resource_key``, ``source_resource_key``, ``io_manager_key``).
+        """
+        resources = dict(resources or {})
+        assets = self.assets
+        io_key = self.config.io_manager_key if self.config is not None else "io_manager"
+        io_manager = resources.get(io_key)
+        kind = storage_kind(io_manager)
+        if kind is not None:
+            assets = [
+                a.map_asset_specs(lambda spec: spec.merge_attributes(kinds={kind})) for a in assets
+            ]
+        database = getattr(io_manager, "database", None) if kind == "duckdb" else None
+        if isinstance(database, str) and database != ":memory:":
+            assets = [
+                a.map_asset_specs(lambda spec: _duckdb_location(spec, database)) for a in assets
+            ]
         return Definitions(
-            assets=self.assets,
+            assets=assets,
             jobs=self.jobs,
             schedules=self.schedules,
             sensors=self.sensors,
-            resources=dict(resources or {}),
+            resources=resources,
         )
+
+
+def _jobs(s: ExtendWorkflowConfig, keys: AssetKeys, text_key: AssetKey | None) -> tuple[Any, ...]:
+    """The submit and outputs jobs, and the schedule of the newest partition."""
+    submit_job = define_asset_job(
+        f"{s.name}_extend_submit",
+        selection=[keys.batches] if text_key is not None else [keys.source, keys.batches],
+        description=f"List and submit the newest documents to Extend workflow {s.workflow_id}.",
+    )
+    outputs_job = define_asset_job(
+        f"{s.name}_extend_outputs",
+        selection=[keys.runs, keys.documents, keys.line_items],
+        description="Fetch settled runs and flatten their outputs into tables.",
+    )
+    schedule = build_schedule_from_partitioned_job(
+        submit_job, name=f"{s.name}_extend_daily_schedule"
+    )
+    return submit_job, outputs_job, schedule
+
+
+def _sensor(s: ExtendWorkflowConfig, keys: AssetKeys, outputs_job: Any) -> SensorDefinition:
+    return build_extend_run_status_sensor(
+        name=f"{s.name}_extend_run_status_sensor",
+        workflow_id=s.workflow_id,
+        batches_asset_key=keys.batches,
+        target=outputs_job,
+        extend_resource_key=s.extend_resource_key,
+        review_policy=s.review_policy,
+        minimum_interval_seconds=s.sensor_interval_seconds,
+        tick_budget_seconds=s.sensor_tick_budget_seconds,
+        stuck_after_seconds=s.stuck_after_seconds,
+        cancel_stuck=s.cancel_stuck_runs,
+        max_failed_ticks=s.sensor_max_failed_ticks,
+        completion=s.completion,
+        webhook_landing=s.webhook_landing,
+        reconcile_after_seconds=s.webhook_reconcile_after_seconds,
+        event_settle_seconds=s.webhook_settle_seconds,
+    )
+
+
+# IO manager class name fragment -> the kind its tables show in the UI.
+_STORAGE_KINDS = {
+    "duckdb": "duckdb",
+    "snowflake": "snowflake",
+    "bigquery": "bigquery",
+    "postgres": "postgres",
+    "deltalake": "delta",
+    "iceberg": "iceberg",
+    "parquet": "parquet",
+}
+
+
+def storage_kind(io_manager: Any) -> str | None:
+    """The kind of the storage behind ``io_manager`` (``duckdb`` ...), None when unknown."""
+    if io_manager is None:
+        return None
+    name = type(io_manager).__name__.lower()
+    return next((kind for fragment, kind in _STORAGE_KINDS.items() if fragment in name), None)
+
+
+def _duckdb_location(spec: AssetSpec, database: str) -> AssetSpec:
+    """``dagster/table_name`` (catalog.schema.table, as DuckDB names it) and ``dagster/uri``."""
+    path = Path(database).resolve()
+    schema, table = spec.key.path[0], spec.key.path[-1]
+    return spec.merge_attributes(
+        metadata={
+            "dagster/table_name": f"{path.stem}.{schema}.{table}",
+            "dagster/uri": f"duckdb://{path}",
+        }
+    )
+
+
+def with_asset_attributes(
+    assets: list[AssetsDefinition], config: ExtendWorkflowConfig, keys: AssetKeys
+) -> list[AssetsDefinition]:
+    """Owners, tags, automation condition (submission side) and freshness (tables)."""
+    submission = {keys.source, keys.batches}
+    tables = {keys.documents, keys.line_items}
+
+    def apply(spec: AssetSpec) -> AssetSpec:
+        if config.owners or config.tags:
+            spec = spec.merge_attributes(owners=list(config.owners), tags=dict(config.tags))
+        if config.automation_condition is not None and spec.key in submission:
+            spec = spec.replace_attributes(automation_condition=config.automation_condition)
+        if config.freshness_policy is not None and spec.key in tables:
+            spec = spec.replace_attributes(freshness_policy=config.freshness_policy)
+        return spec
+
+    return [asset.map_asset_specs(apply) for asset in assets]
 
 
 def build_extend_workflow_assets(
@@ -98,36 +210,10 @@ def build_extend_workflow_assets(
             build_extracted_documents_asset(s, keys, common, upstream_key),
             build_extracted_line_items_asset(s, keys, common),
         ]
+        assets = with_asset_attributes(assets, s, keys)
 
-    submit_job = define_asset_job(
-        f"{s.name}_extend_submit",
-        selection=[keys.batches] if text_key is not None else [keys.source, keys.batches],
-        description=f"List and submit the newest documents to Extend workflow {s.workflow_id}.",
-    )
-    outputs_job = define_asset_job(
-        f"{s.name}_extend_outputs",
-        selection=[keys.runs, keys.documents, keys.line_items],
-        description="Fetch settled runs and flatten their outputs into tables.",
-    )
-    schedule = build_schedule_from_partitioned_job(
-        submit_job, name=f"{s.name}_extend_daily_schedule"
-    )
-    sensor = build_extend_run_status_sensor(
-        name=f"{s.name}_extend_run_status_sensor",
-        workflow_id=s.workflow_id,
-        batches_asset_key=keys.batches,
-        target=outputs_job,
-        extend_resource_key=s.extend_resource_key,
-        review_policy=s.review_policy,
-        minimum_interval_seconds=s.sensor_interval_seconds,
-        tick_budget_seconds=s.sensor_tick_budget_seconds,
-        stuck_after_seconds=s.stuck_after_seconds,
-        cancel_stuck=s.cancel_stuck_runs,
-        completion=s.completion,
-        webhook_landing=s.webhook_landing,
-        reconcile_after_seconds=s.webhook_reconcile_after_seconds,
-        event_settle_seconds=s.webhook_settle_seconds,
-    )
+    submit_job, outputs_job, schedule = _jobs(s, keys, text_key)
+    sensor = _sensor(s, keys, outputs_job)
     return ExtendWorkflowDefinitions(
         assets=assets,
         jobs=[submit_job, outputs_job],

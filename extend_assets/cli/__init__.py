@@ -8,6 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from extend_assets.emulator.state import StateFileInUseError
+from extend_assets.localstack.stack import MissingExtraError
 
 # subcommand -> (module with add_arguments/run, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -18,6 +19,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "serve the emulator and a local S3 with samples",
     ),
     "dev": ("extend_assets.cli.dev", "the local stack plus `dagster dev` (the UI)"),
+    "review": ("extend_assets.cli.review", "approve or reject a run in review on the emulator"),
+    "dagster-yaml": ("extend_assets.cli.instance", "print the packaged instance settings"),
     "webhooks": (
         "extend_assets.webhooks.cli",
         "receive Extend's signed webhooks and land them durably (S3 or a folder)",
@@ -45,7 +48,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     module = importlib.import_module(args._module)
     try:
         code: int = module.run(args)
-    except StateFileInUseError as error:
+    except (StateFileInUseError, MissingExtraError) as error:
         print(f"extend-assets {args.command}: error: {error}", file=sys.stderr)
         return 2
     return code

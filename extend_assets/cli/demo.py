@@ -12,7 +12,6 @@ import argparse
 import contextlib
 import os
 import secrets
-import shutil
 import socket
 import subprocess
 import sys
@@ -27,9 +26,8 @@ from typing import Any, TextIO
 import duckdb
 from dagster import DagsterInstance, ExecuteInProcessResult
 
+from extend_assets.cli.environment import install_dagster_yaml, wipe
 from extend_assets.cli.runner import PipelineRunError, PipelineRunner
-
-PROJECT_DAGSTER_YAML = Path(__file__).resolve().parents[2] / "dagster.yaml"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -109,10 +107,8 @@ def patched_environ(values: Mapping[str, str]) -> Iterator[None]:
 
 
 def prepare_home(home: Path) -> Path:
-    if home.exists():
-        shutil.rmtree(home)
-    home.mkdir(parents=True)
-    shutil.copy(PROJECT_DAGSTER_YAML, home / "dagster.yaml")
+    wipe(home)
+    install_dagster_yaml(home)
     return home.resolve()
 
 
@@ -309,7 +305,7 @@ def read_summary(db_path: Path) -> tuple[dict[str, int], list[dict[str, Any]]]:
             ).fetchall()
         )
         frame = con.execute(
-            'select key, status, invoice_number, "vendor.name", "total.amount", "total.currency" '
+            "select key, status, invoice_number, vendor_name, total_amount, total_currency "
             "from invoices.extend_extracted_documents where status = 'PROCESSED' order by key limit 5"
         ).fetchdf()
     return {str(k): int(v) for k, v in counts.items()}, frame.to_dict("records")
@@ -338,17 +334,18 @@ def print_summary(result: DemoResult, out: TextIO) -> None:
     if result.sample_rows:
         say("  a few extracted rows:")
         for row in result.sample_rows:
-            amount = row.get("total.amount")
+            amount = row.get("total_amount")
             say(
                 f"    {row.get('key')!s:<44} {row.get('invoice_number')!s:<14} "
-                f"{str(row.get('vendor.name'))[:24]:<24} {amount} {row.get('total.currency')}"
+                f"{str(row.get('vendor_name'))[:24]:<24} {amount} {row.get('total_currency')}"
             )
     say(f"  tables are in DuckDB: {result.duckdb_path}")
+    query = "select * from invoices.extend_extracted_documents limit 5"
     say(
-        f"    .venv/bin/python -c \"import duckdb; print(duckdb.connect('{result.duckdb_path}')"
-        ".sql('select * from invoices.extend_extracted_documents limit 5'))\""
+        f'    {sys.executable} -c "import duckdb; print(duckdb.connect('
+        f"'{result.duckdb_path}', read_only=True).sql('{query}'))\""
     )
-    say("  open the Dagster UI on the same offline stack with: make dev")
+    say("  open the Dagster UI on the same offline stack with: extend-assets dev (make dev)")
     say("=" * 72)
 
 

@@ -1,19 +1,25 @@
 """``extend-assets dev``: the local stack plus ``dagster dev``, for the UI offline.
 
 The UI then shows the assets, partitions, sensor and checks against the emulator
-and the local S3; a backfill launched from it runs end to end.
+and the local S3; a backfill launched from it runs end to end. Everything it needs
+ships in the package: the instance settings (``extend_assets/cli/dagster.yaml``) and
+the code location (``dagster dev -m extend_assets.definitions``).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import shutil
+import signal
 import subprocess
 import sys
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
-from extend_assets.cli.demo import PROJECT_DAGSTER_YAML
+from extend_assets.cli.environment import install_dagster_yaml, port_in_use
+
+HOST = "127.0.0.1"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -22,39 +28,109 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--home", default=".dagster_home", help="DAGSTER_HOME (kept between runs)")
     parser.add_argument("--port", type=int, default=3000, help="port of the Dagster UI (127.0.0.1)")
     parser.add_argument("--latency", type=float, default=0.5, help="emulator seconds per run")
+    parser.add_argument(
+        "--review-policy",
+        choices=("settle", "wait"),
+        default=os.environ.get("EXTEND_REVIEW_POLICY") or "settle",
+        help="settle (default, or $EXTEND_REVIEW_POLICY): nobody reviews in dev, tables are built as runs settle, "
+        "NEEDS_REVIEW included; wait: hold partitions until `extend-assets review approve`",
+    )
+
+
+def dagster_dev_command(port: int) -> list[str]:
+    return [
+        sys.executable, "-m", "dagster", "dev",
+        "-m", "extend_assets.definitions",
+        "-h", HOST, "-p", str(port),
+    ]  # fmt: skip
+
+
+def busy_port_message(port: int) -> str:
+    return (
+        f"extend-assets dev: error: port {port} on {HOST} is already in use (another "
+        f"`dagster dev`?). Stop it, or pick a free port: extend-assets dev --port {port + 1}"
+    )
+
+
+def sample_end_date(today: date | None = None) -> date:
+    """Yesterday (UTC): the newest complete daily partition, inside the UI's backfill window."""
+    return (today or datetime.now(UTC).date()) - timedelta(days=1)
+
+
+def dev_environment(stack: Any, home: Path, review_policy: str) -> dict[str, str]:
+    partitions = sorted({doc.partition for doc in stack.documents})
+    env = {**os.environ, **stack.env(), "DAGSTER_HOME": str(home)}
+    env["EXTEND_START_DATE"] = partitions[0]
+    env["EXTEND_REVIEW_POLICY"] = review_policy
+    env.setdefault("EXTEND_DUCKDB_PATH", str(home / "extend.duckdb"))
+    env.setdefault("EXTEND_SENSOR_INTERVAL_SECONDS", "5")
+    return env
+
+
+def print_startup(stack: Any, env: dict[str, str], port: int) -> None:
+    partitions = sorted({doc.partition for doc in stack.documents})
+    print("Local stack is up:")
+    print(f"  Extend emulator:  {stack.emulator.base_url} (key {stack.emulator.api_key})")
+    print(f"  sample documents: {len(stack.documents)} in s3://{stack.bucket}/{stack.prefix}")
+    print(f"  sample days:      {', '.join(partitions)} (backfill these from the UI)")
+    print(f"  tables (DuckDB):  {env['EXTEND_DUCKDB_PATH']}")
+    policy = env["EXTEND_REVIEW_POLICY"]
+    print(
+        f"  review policy:    {policy}"
+        + (
+            " (runs in review do not hold partitions back)"
+            if policy == "settle"
+            else " (approve with: extend-assets review approve RUN_ID "
+            f"--base-url {stack.emulator.base_url})"
+        )
+    )
+    print(f"Starting dagster dev on http://{HOST}:{port} (Ctrl-C stops everything)", flush=True)
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
 
 
 def run(args: argparse.Namespace) -> int:
     from extend_assets.localstack import LocalStack
 
+    if port_in_use(HOST, args.port):
+        print(busy_port_message(args.port), file=sys.stderr)
+        return 2
     home = Path(args.home).resolve()
-    home.mkdir(parents=True, exist_ok=True)
-    if not (home / "dagster.yaml").exists():
-        shutil.copy(PROJECT_DAGSTER_YAML, home / "dagster.yaml")
+    install_dagster_yaml(home, overwrite=False)
     with LocalStack(
         documents=args.documents,
         days=args.days,
         emulator_latency=args.latency,
         emulator_state=str(home / "emulator.sqlite"),
+        end_date=sample_end_date(),
     ) as stack:
-        env = {**os.environ, **stack.env(), "DAGSTER_HOME": str(home)}
-        env["EXTEND_START_DATE"] = min(doc.partition for doc in stack.documents)
-        print("Local stack is up:")
-        for name, value in stack.env().items():
-            print(f"  {name}={value}")
-        print(f"Starting dagster dev on http://127.0.0.1:{args.port} (Ctrl-C stops everything)")
-        command = [
-            sys.executable, "-m", "dagster", "dev",
-            "-w", str(Path(__file__).resolve().parents[2] / "workspace.yaml"),
-            "-h", "127.0.0.1", "-p", str(args.port),
-        ]  # fmt: skip
-        process = subprocess.Popen(command, env=env)
+        env = dev_environment(stack, home, args.review_policy)
+        print_startup(stack, env, args.port)
+        # Its own process group: Ctrl-C or SIGTERM here is passed on as one SIGINT (what
+        # dagster dev shuts down cleanly on), and nothing of it outlives this command.
+        process = subprocess.Popen(dagster_dev_command(args.port), env=env, start_new_session=True)
+        signal.signal(signal.SIGTERM, _interrupt)
         try:
             return process.wait()
         except KeyboardInterrupt:
-            process.terminate()
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
+            stop_group(process)
             return 0
+
+
+def stop_group(process: subprocess.Popen[bytes], grace_seconds: float = 30) -> None:
+    """SIGINT to dagster dev's process group; SIGKILL to what is left after the grace."""
+    for sig, wait in ((signal.SIGINT, grace_seconds), (signal.SIGKILL, 5.0)):
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            process.wait(timeout=wait)
+        except subprocess.TimeoutExpired:
+            continue
+        try:  # the leader exited; its group may still hold the webserver or daemon
+            os.killpg(process.pid, 0)
+        except ProcessLookupError:
+            return

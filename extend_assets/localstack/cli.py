@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import shlex
 import threading
+from datetime import UTC, date, datetime, timedelta
 
 from extend_assets.localstack.stack import LocalStack
 
@@ -19,6 +20,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--latency", type=float, default=0.5, help="emulator seconds per run")
     parser.add_argument("--state", help="emulator SQLite state file (keeps runs across restarts)")
+    parser.add_argument(
+        "--end-date",
+        type=date.fromisoformat,
+        default=datetime.now(UTC).date() - timedelta(days=1),
+        help="last sample day, YYYY-MM-DD (default yesterday, inside the UI's backfill window)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -30,6 +37,7 @@ def run(args: argparse.Namespace) -> int:
         emulator_port=args.emulator_port,
         emulator_latency=args.latency,
         emulator_state=args.state,
+        end_date=args.end_date,
     )
     with stack:
         partitions = sorted({doc.partition for doc in stack.documents})

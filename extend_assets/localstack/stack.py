@@ -2,11 +2,34 @@
 
 from __future__ import annotations
 
+import importlib.util
+from datetime import date
 from types import TracebackType
 from typing import Any
 
 from extend_assets.localstack.s3 import LocalS3Server
 from extend_assets.samples.corpus import SampleDocument, generate_corpus, upload_corpus
+
+# module -> the distribution that provides it, all in the ``local`` extra.
+LOCAL_EXTRA_MODULES = {"moto": "moto[server]", "fpdf": "fpdf2"}
+
+
+class MissingExtraError(ImportError):
+    """The offline world needs packages of the ``local`` extra that are not installed."""
+
+
+def require_local_extra() -> None:
+    """Raise :class:`MissingExtraError` naming the fix when the ``local`` extra is missing."""
+    missing = [
+        dist
+        for module, dist in LOCAL_EXTRA_MODULES.items()
+        if importlib.util.find_spec(module) is None
+    ]
+    if missing:
+        raise MissingExtraError(
+            f"the local stack needs {', '.join(missing)}, which are not installed. "
+            "Install the extra: pip install 'extend-assets[local]'"
+        )
 
 
 class LocalStack:
@@ -32,9 +55,11 @@ class LocalStack:
         webhook_url: str | None = None,
         webhook_secret: str | None = None,
         webhook_delivery: Any = None,
+        end_date: date | None = None,
     ) -> None:
         from extend_assets.emulator import EmulatorServer
 
+        require_local_extra()
         self.bucket = bucket
         self.prefix = prefix
         self.s3 = LocalS3Server(port=s3_port)
@@ -47,8 +72,9 @@ class LocalStack:
             webhook_secret=webhook_secret,
             webhook_delivery=webhook_delivery,
         )
+        dated: dict[str, Any] = {} if end_date is None else {"end_date": end_date}
         self.documents: list[SampleDocument] = generate_corpus(
-            documents, days=days, seed=seed, prefix=prefix
+            documents, days=days, seed=seed, prefix=prefix, **dated
         )
 
     def start(self) -> LocalStack:

@@ -94,6 +94,8 @@ class SensorCursor:
     last_stuck_check: float = 0.0
     events_position: str | None = None
     """Webhook completion: landed events up to this position were read."""
+    failed_ticks: int = 0
+    """Ticks in a row that Extend did not answer (transient errors); reset by an answer."""
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), separators=(",", ":"), sort_keys=True)
@@ -136,6 +138,7 @@ def _parse(data: Mapping[str, Any]) -> SensorCursor:
         last_scan_at=_opt_float(data.get("last_scan_at")),
         last_stuck_check=float(data.get("last_stuck_check") or 0.0),
         events_position=_opt_str(data.get("events_position")),
+        failed_ticks=int(data.get("failed_ticks") or 0),
     )
 
 

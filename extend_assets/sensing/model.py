@@ -94,6 +94,17 @@ class Progress:
     batches: int
 
 
+@dataclass(frozen=True)
+class WaitingRun:
+    """A run that keeps an open group from settling."""
+
+    id: str
+    status: str
+    batch_id: str | None
+    waiting_seconds: float
+    """Since its last update (Extend's ``updatedAt``)."""
+
+
 @dataclass
 class TickReport:
     requests: list[PartitionRequest] = field(default_factory=list)
@@ -106,6 +117,10 @@ class TickReport:
     runs_changed: int = 0
     overlap_rereads: int = 0
     error: str | None = None
+    exception: Exception | None = field(default=None, repr=False)
+    """The API error that stopped the tick (its type tells auth from transient)."""
+    waiting: list[WaitingRun] = field(default_factory=list)
+    """Runs an open group waits for, named when a tick made no progress."""
     out_of_budget: bool = False
     mode: str = "idle"
     stuck_runs: list[str] = field(default_factory=list)

@@ -16,9 +16,10 @@ from extend_assets.sensing.cursor import OpenGroup
 from extend_assets.sensing.model import SubmittedGroup, TickReport
 from extend_assets.sensing.scan import ScanSteps
 from extend_assets.sensing.settle import SettleSteps
+from extend_assets.sensing.waiting import WaitingSteps
 
 
-class RunStatusPoller(ScanSteps, SettleSteps):
+class RunStatusPoller(ScanSteps, SettleSteps, WaitingSteps):
     """Polls Extend for the groups recorded in the cursor; see :meth:`tick`."""
 
     @property
@@ -67,10 +68,13 @@ class RunStatusPoller(ScanSteps, SettleSteps):
                     self._scan()
             self._settle_groups(force_confirm=self.report.mode == "per-batch")
             self._check_stuck()
+            if self._stalled():
+                self._name_waiting()
         except OutOfBudget:
             self.report.out_of_budget = True
         except ExtendError as error:
             self.report.error = f"{type(error).__name__}: {error}"
+            self.report.exception = error
         self.report.progress.extend(
             self._progress(g) for g in self.cursor.open if g.id in self._changed_groups
         )

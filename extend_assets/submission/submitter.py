@@ -22,6 +22,7 @@ from extend_assets.client import (
     SUBMISSION_METADATA_KEY,
     USAGE_TAGS_KEY,
     ExtendClient,
+    ExtendConnectionError,
     ExtendError,
     ExtendOutcomeUnknownError,
 )
@@ -308,7 +309,7 @@ class Submitter:
             # A 4xx (or a retryable error that ran out of retries) means nothing was created.
             for partition in by_partition:
                 self._record(LedgerEvent(submission_id, "abandoned", partition, self._clock()))
-            raise SubmissionError(f"Extend refused the submission: {error}") from None
+            raise SubmissionError(_submission_failure(error)) from None
         outcomes: list[LedgerEvent] = []
         for partition, docs in by_partition.items():
             partition_runs: tuple[str, ...] = ()
@@ -403,3 +404,13 @@ class Submitter:
         if doc.raw_text is not None:
             return {"rawText": doc.raw_text, "metadata": metadata}
         return {"file": self._file_input(doc), "metadata": metadata}
+
+
+def _submission_failure(error: ExtendError) -> str:
+    """What went wrong, in the words of its cause: unreachable, or a refusal."""
+    if isinstance(error, ExtendConnectionError):
+        return (
+            f"could not reach Extend, nothing was sent: {error} "
+            "(is EXTEND_BASE_URL right, and is the emulator or the network up?)"
+        )
+    return f"Extend refused the submission: {error}"

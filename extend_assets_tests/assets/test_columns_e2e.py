@@ -43,10 +43,10 @@ def test_an_all_failed_day_after_a_good_day_keeps_its_failed_rows(
         + [f"d/2025-01-15/bad-{i}.txt" for i in range(3)]
     )
     assert rows.loc["d/2025-01-15/bad-0.txt", "status"] == "FAILED"
-    assert rows.loc["d/2025-01-14/ok-0.txt", "vendor.name"] == "Acme"
+    assert rows.loc["d/2025-01-14/ok-0.txt", "vendor_name"] == "Acme"
     assert list(table(db_path, "extend_extracted_documents").columns) == good_columns
     # The all-failed day's own frame already had the workflow's columns.
-    assert "total.amount" in _materialized_columns(instance, "2025-01-15")
+    assert "total_amount" in _materialized_columns(instance, "2025-01-15")
 
 
 def test_an_empty_day_materialized_first_does_not_break_later_days(

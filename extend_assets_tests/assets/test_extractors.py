@@ -111,15 +111,15 @@ def test_every_extractors_fields_reach_the_table_and_collisions_stay_apart(
     rows = table(db_path, "extend_extracted_documents").set_index("key")
     assert sorted(rows.index) == ["both.pdf", "inv.pdf", "rec.pdf"]
     # The invoice extractor's fields...
-    assert rows.loc["inv.pdf", "vendor.name"] == "Acme Supplies"
-    assert float(rows.loc["inv.pdf", "total.amount"]) == 108.25
+    assert rows.loc["inv.pdf", "vendor_name"] == "Acme Supplies"
+    assert float(rows.loc["inv.pdf", "total_amount"]) == 108.25
     # ...and the receipt extractor's, in the same table.
     assert rows.loc["rec.pdf", "merchant"] == "Corner Cafe"
     assert rows.loc["rec.pdf", "invoice_number"] == "R-9"
     # `total` is a currency for one extractor and a number for the other: two columns.
-    assert float(rows.loc["rec.pdf", "total__receipt_fields"]) == 7.5
-    assert pd.isna(rows.loc["rec.pdf", "total.amount"])
-    assert float(rows.loc["both.pdf", "total.amount"]) == 108.25
-    assert float(rows.loc["both.pdf", "total__receipt_fields"]) == 7.5
+    assert float(rows.loc["rec.pdf", "total_receipt_fields"]) == 7.5
+    assert pd.isna(rows.loc["rec.pdf", "total_amount"])
+    assert float(rows.loc["both.pdf", "total_amount"]) == 108.25
+    assert float(rows.loc["both.pdf", "total_receipt_fields"]) == 7.5
     assert rows.loc["both.pdf", "merchant"] == "Corner Cafe"
-    assert float(rows.loc["rec.pdf", "total__receipt_fields__confidence"]) == 0.9
+    assert float(rows.loc["rec.pdf", "total_receipt_fields_confidence"]) == 0.9

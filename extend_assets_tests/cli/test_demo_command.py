@@ -18,7 +18,7 @@ def test_the_demo_command_exits_zero_and_prints_a_summary(tmp_path: Path) -> Non
     assert "Done: 24 document(s) over 2 partition(s)" in out
     assert "documents by status:" in out and "PROCESSED" in out
     assert "tables are in DuckDB" in out and (tmp_path / "demo" / "extend.duckdb").exists()
-    assert "make dev" in out
+    assert "extend-assets dev" in out
     assert "Extend API calls by endpoint: list" in out and "batch 1" in out
 
 

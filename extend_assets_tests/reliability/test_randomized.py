@@ -146,7 +146,7 @@ def test_random_days_concurrent_backfills_and_a_wipe(local_s3: Any, tmp_path: Pa
             for name in WORKFLOWS
         }
     assert {"merchant", "total"} <= columns["receipts"]
-    assert {"vendor.name", "total.amount"} <= columns["invoices"]
+    assert {"vendor_name", "total_amount"} <= columns["invoices"]
 
 
 def _all_asset_keys() -> list[AssetKey]:
