@@ -115,6 +115,7 @@ def build_workflow_runs_asset(
                 "runs_fetched": counts.fetched,
                 "runs_from_events": counts.from_events,
                 "runs_fetched_by_get": counts.fetched,
+                "gets_asked_twice": counts.retried,
                 "raw_files": len(writer.files),
                 "raw_runs_uri": MetadataValue.url(directory.as_uri()),
                 "completion": s.completion,

@@ -34,11 +34,23 @@ from extend_assets.client import (
     ExtendClient,
     WorkflowRun,
 )
+from extend_assets.client.errors import (
+    ExtendConnectionError,
+    ExtendRateLimitedError,
+    ExtendResponseError,
+    ExtendServerError,
+)
 from extend_assets.outputs.frames import MISSING
 from extend_assets.outputs.matching import source_refs
 from extend_assets.outputs.schema_union import Extractor, WorkflowSchema, extractors_seen
 from extend_assets.submission.ledger_table import partition_date
 
+TRANSIENT_ERRORS = (
+    ExtendConnectionError,
+    ExtendRateLimitedError,
+    ExtendResponseError,
+    ExtendServerError,
+)
 RAW_FILE = "runs-{:05d}.jsonl.gz"
 EXTRACTORS_FILE = "extractors.json"  # the (extractor, schema) pairs of the runs written
 # Statuses a landed event may carry for a run that is done for now.
@@ -249,6 +261,8 @@ class StreamCounts:
     """Runs read that belong to no ledger row of these partitions (batches span days)."""
     stale_events: int = 0
     """Events skipped because the run's status has moved on since (a newer event or GET wins)."""
+    retried: int = 0
+    """GETs that failed after the client's retries and were asked once more."""
     unparsed_events: int = 0
     """Events of an API version whose payload is not parsed yet (their runs are fetched)."""
     chunks: list[int] = field(default_factory=list)
@@ -343,15 +357,31 @@ class RunStream:
         max_workers: int = 16,
         progress: Callable[[int, int], None] | None = None,
     ) -> None:
-        """GET every wanted run not yet taken, ``chunk_size`` at a time, concurrently."""
+        """GET every wanted run not yet taken, ``chunk_size`` at a time, concurrently.
+
+        A GET that still fails after the client's own retries (a 429 burst, a run of 5xx)
+        is asked once more, alone, after its chunk; a second failure raises.
+        """
         gaps = [run_id for run_id in wanted if run_id not in self.done]
         total = len(gaps)
         if not total:
             return
+
+        def get(run_id: str) -> WorkflowRun | None:
+            try:
+                return client.get_workflow_run(run_id)
+            except TRANSIENT_ERRORS:
+                return None
+
         with ThreadPoolExecutor(max_workers=max(1, min(max_workers, total))) as pool:
             for start in range(0, total, chunk_size):
                 ids = gaps[start : start + chunk_size]
-                self.add(pool.map(client.get_workflow_run, ids), from_events=False)
+                runs = list(pool.map(get, ids))
+                again = [run_id for run_id, run in zip(ids, runs, strict=True) if run is None]
+                fetched = [run for run in runs if run is not None]
+                fetched += [client.get_workflow_run(run_id) for run_id in again]
+                self.counts.retried += len(again)
+                self.add(fetched, from_events=False)
                 if progress is not None:
                     progress(min(start + chunk_size, total), total)
 

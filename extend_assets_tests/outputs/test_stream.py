@@ -9,6 +9,7 @@ from typing import Any
 import pandas as pd
 
 from extend_assets.client import SUBMISSION_METADATA_KEY, WorkflowRun
+from extend_assets.client.errors import ExtendServerError
 from extend_assets.outputs.frames import run_frame
 from extend_assets.outputs.stream import (
     LedgerMatcher,
@@ -58,9 +59,13 @@ def event(n: int, status: str = "PROCESSED") -> Event:
 class Client:
     runs: dict[str, dict[str, Any]]
     gets: list[str] = field(default_factory=list)
+    fail_once: set[str] = field(default_factory=set)
 
     def get_workflow_run(self, run_id: str) -> WorkflowRun:
         self.gets.append(run_id)
+        if run_id in self.fail_once:
+            self.fail_once.discard(run_id)
+            raise ExtendServerError("HTTP 503 (gave up after 5 attempts)", status=503)
         return WorkflowRun.from_json(self.runs[run_id])
 
 
@@ -133,3 +138,13 @@ def test_presigned_urls_are_not_written(tmp_path: Path) -> None:
     (written,) = iter_raw_file(writer.files[0])
     assert "X-Amz-Signature" not in str(written)
     assert written["files"][0]["id"] == "f1"
+
+
+def test_a_get_that_fails_after_the_clients_retries_is_asked_once_more(tmp_path: Path) -> None:
+    matcher = LedgerMatcher(ledger(3))
+    client = Client({f"run_{n}": raw(n) for n in range(3)}, fail_once={"run_1"})
+    with RawRunWriter(tmp_path / "raw", chunk_size=10) as writer:
+        stream = RunStream(matcher, writer)
+        stream.fetch_gaps(client, ["run_0", "run_1", "run_2"], chunk_size=10)  # type: ignore[arg-type]
+    assert stream.counts.fetched == 3 and stream.counts.retried == 1
+    assert sorted(client.gets) == ["run_0", "run_1", "run_1", "run_2"]
