@@ -52,7 +52,11 @@ class FakeClient:
             raise self.fail_with
 
     def batch_run_workflow(
-        self, workflow_id: str, inputs: Sequence[Mapping[str, Any]], version: str | None = None
+        self,
+        workflow_id: str,
+        inputs: Sequence[Mapping[str, Any]],
+        version: str | None = None,
+        priority: int | None = None,
     ) -> str:
         self._maybe_fail()
         self.posts.append(("batch", list(inputs)))
