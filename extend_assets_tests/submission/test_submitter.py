@@ -39,6 +39,8 @@ class FakeClient:
     runs: list[tuple[FakeSummary, dict[str, Any]]] = field(default_factory=list)
     fail_with: Exception | None = None
     fail_after_create: bool = False
+    supports_batch_priority: bool = False
+    priorities: list[int | None] = field(default_factory=list)
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
 
     def _create(self, metadata: Mapping[str, Any], batch_id: str | None) -> str:
@@ -59,6 +61,7 @@ class FakeClient:
         priority: int | None = None,
     ) -> str:
         self._maybe_fail()
+        self.priorities.append(priority)
         self.posts.append(("batch", list(inputs)))
         batch_id = f"batch_{len(self.posts)}"
         for item in inputs:
@@ -132,6 +135,16 @@ def test_priority_sends_50_per_post_within_one_partition() -> None:
     assert sizes == [50, 10, 10]
     assert {kwargs["priority"] for _, kwargs in client.posts} == {10}
     assert [kwargs["metadata"]["partition"] for _, kwargs in client.posts] == ["a", "a", "b"]
+
+
+def test_priority_rides_in_batches_where_the_api_allows_it() -> None:
+    client, events = FakeClient(supports_batch_priority=True), []  # type: ignore[var-annotated]
+    submitter(client, events, priority=10).submit(documents(1200, "a") + documents(10, "b"))
+    assert [(kind, len(inputs)) for kind, inputs in client.posts] == [
+        ("batch", 1000),
+        ("batch", 210),
+    ]
+    assert client.priorities == [10, 10]
 
 
 def test_oversized_metadata_fails_before_any_post() -> None:
