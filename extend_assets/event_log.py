@@ -49,6 +49,11 @@ CLAIM_GRACE_SECONDS = 0.5
 WAIT_FOR_WINNERS_SECONDS = 300.0
 
 
+def _ids_follow_commits(instance: DagsterInstance) -> bool:
+    """SQLite serializes writers, so a storage id is taken at commit: no grace needed."""
+    return "sqlite" in type(instance.event_log_storage).__name__.lower()
+
+
 def is_live_intent(instance: DagsterInstance, sub: Submission, this_run_id: str) -> bool:
     """An open intent whose Dagster run is still running and that is not stale: its
     POST may be in flight, so nobody else may reconcile (abandon) it."""
@@ -137,7 +142,8 @@ class EventLogLedger:
         settled_before: set[tuple[str, str]],
     ) -> dict[DocumentVersion, str]:
         """Re-read the ledger after an intent: what earlier live submissions hold."""
-        time.sleep(CLAIM_GRACE_SECONDS)
+        if not _ids_follow_commits(self._instance):
+            time.sleep(CLAIM_GRACE_SECONDS)
         return earlier_claims(self.read(partitions), submission_id, settled_before)
 
     def wait_until_settled(

@@ -61,11 +61,13 @@ def event_text(event: LedgerEvent) -> str:
 
 
 class LedgerCopy:
-    """The ledger's events per partition, kept in the key-value store.
+    """The ledger's events, kept in the key-value store: per partition an index of
+    submission ids, and per (partition, submission) that submission's events.
 
-    Each partition's events are one value: read, add, write. Two runs adding to one
-    partition at the same moment can lose one of the additions here; the event log
-    still holds it, and every read of the ledger writes back what this copy lacks
+    A write touches one submission's events and the small index, so its cost does
+    not grow with the partition. Two runs adding a submission to one partition's
+    index at the same moment can lose one id here; the event log still holds its
+    events, and every read of the ledger writes back what this copy lacks
     (:meth:`repair`), so only a wipe inside that window could lose it.
     """
 
@@ -73,37 +75,58 @@ class LedgerCopy:
         self._instance = instance
         self._prefix = f"{PREFIX}/ledger/{asset_key.to_user_string()}/"
 
-    def _key(self, partition: str) -> str:
-        return self._prefix + partition
+    def _index_key(self, partition: str) -> str:
+        return f"{self._prefix}{partition}"
+
+    def _events_key(self, partition: str, submission_id: str) -> str:
+        return f"{self._prefix}{partition}/{submission_id}"
+
+    def _get(self, keys: Iterable[str]) -> dict[str, Any]:
+        wanted = set(keys)
+        values = self._instance.run_storage.get_cursor_values(wanted) if wanted else {}
+        return {key: json.loads(value) for key, value in values.items() if value}
 
     def read(self, partitions: Iterable[str]) -> dict[str, list[LedgerEvent]]:
         wanted = list(partitions)
-        keys = {self._key(p): p for p in wanted}
-        values = self._instance.run_storage.get_cursor_values(set(keys)) if keys else {}
-        events: dict[str, list[LedgerEvent]] = {p: [] for p in wanted}
-        for key, value in values.items():
-            for item in json.loads(value) if value else []:
-                events[keys[key]].append(LedgerEvent.from_json(item))
-        return events
+        indexes = self._get(self._index_key(p) for p in wanted)
+        ids = {p: [str(i) for i in indexes.get(self._index_key(p)) or []] for p in wanted}
+        stored = self._get(self._events_key(p, i) for p in wanted for i in ids[p])
+        return {
+            p: [
+                LedgerEvent.from_json(item)
+                for i in ids[p]
+                for item in stored.get(self._events_key(p, i)) or []
+            ]
+            for p in wanted
+        }
 
     def add(self, event: LedgerEvent) -> None:
         self.repair({event.partition: [event]})
 
     def repair(self, missing: Mapping[str, Sequence[LedgerEvent]]) -> None:
         """Add events this copy lacks (read again first: another run may have written)."""
-        wanted = {p: list(events) for p, events in missing.items() if events}
-        if not wanted:
+        by_key: dict[tuple[str, str], list[LedgerEvent]] = {}
+        for partition, events in missing.items():
+            for event in events:
+                by_key.setdefault((partition, event.submission_id), []).append(event)
+        if not by_key:
             return
-        stored = self.read(wanted)
+        partitions = {p for p, _ in by_key}
+        indexes = self._get(self._index_key(p) for p in partitions)
+        stored = self._get(self._events_key(p, s) for p, s in by_key)
         pairs: dict[str, str] = {}
-        for partition, events in wanted.items():
-            merged = {event_text(e): e for e in stored[partition]}
+        for (partition, submission_id), events in by_key.items():
+            key = self._events_key(partition, submission_id)
+            merged = {event_text(e): e for e in map(LedgerEvent.from_json, stored.get(key) or [])}
             before = len(merged)
             merged.update((event_text(e), e) for e in events)
             if len(merged) != before:
                 ordered = sorted(merged.values(), key=lambda e: e.recorded_at)
-                pairs[self._key(partition)] = json.dumps(
-                    [e.to_json() for e in ordered], default=str
-                )
+                pairs[key] = json.dumps([e.to_json() for e in ordered], default=str)
+        for partition in partitions:
+            index = [str(i) for i in indexes.get(self._index_key(partition)) or []]
+            new = [s for p, s in by_key if p == partition and s not in index]
+            if new:
+                pairs[self._index_key(partition)] = json.dumps(index + new)
         if pairs:
             self._instance.run_storage.set_cursor_values(pairs)

@@ -47,6 +47,7 @@ from extend_assets.submission.s3 import presign_get
 from extend_assets.submission.submitter import (
     PendingDocument,
     ReconcileResult,
+    SubmitResult,
     Submitter,
 )
 
@@ -84,55 +85,15 @@ def build_workflow_batches_asset(
     ) -> Output[pd.DataFrame]:
         partitions = list(context.partition_keys)
         ledger_store = EventLogLedger(context.instance, context.asset_key)
-        ledgers = ledger_store.read(partitions)
-
-        def record(event: LedgerEvent) -> None:
-            ledger_store.record(context.log_event, event)
-            ledgers[event.partition].apply(event)
-
-        extend: ExtendResource = getattr(context.resources, s.extend_resource_key)
-        with extend.get_client() as client:
-            submitter = Submitter(
-                client,
-                s.workflow_id,
-                record=record,
-                presign=_presigner(context, s),
-                clock=time.time,
-                version=s.workflow_version,
-                priority=s.priority,
-                user_metadata=s.run_metadata,
-                usage_tags=s.usage_tags,
-                log=context.log,
-            )
-            open_subs = [
-                sub
-                for ledger in ledgers.values()
-                for sub in ledger.open_submissions()
-                if not is_live_intent(context.instance, sub, context.run.run_id)
-            ]
-            reconciled = submitter.reconcile(open_subs, _known_batches(ledgers.values()))
-            done = already_done(client, ledgers, config.reprocess, context.log.info)
-            pending = _pending(s, documents, partitions, done)
-            context.log.info(
-                f"{len(pending)} new document version(s) to submit across {len(partitions)} "
-                f"partition(s); {len(done)} already submitted (reprocess={config.reprocess})."
-            )
-            submitted_at = min([time.time(), *(sub.recorded_at for sub in open_subs)])
-            settled = {
-                (sub.submission_id, sub.partition)
-                for ledger in ledgers.values()
-                for sub in ledger.submissions.values()
-                if not sub.is_open
-            }
-            submitter.set_claims(lambda sid, parts: ledger_store.claims(sid, parts, settled))
-            result = submitter.submit(pending)
+        sent = _reconcile_and_submit(context, s, config, documents, ledger_store)
+        result = sent.result
         if result.yielded_to:
             ledger_store.wait_until_settled(
                 result.yielded_to, partitions, context.log.info, context.run.run_id
             )
         # Re-read: a concurrent run may have submitted documents of these partitions.
         ledgers = ledger_store.read(partitions)
-        adopted = _Adopted.of(open_subs, reconciled)
+        adopted = _Adopted.of(sent.open_subs, sent.reconciled)
         frame = ledger_frame(
             (ledgers[p] for p in partitions),
             keep=current_versions(_text_source(s), documents, partitions),
@@ -142,7 +103,7 @@ def build_workflow_batches_asset(
             batch_ids=tuple(sorted(set(result.batch_ids) | set(adopted.batch_ids))),
             run_ids=(*result.run_ids, *adopted.run_ids),
             partitions=tuple(partitions),
-            submitted_at=submitted_at,
+            submitted_at=sent.submitted_at,
             batch_ids_by_partition={
                 p: sorted({sub.batch_id for sub in ledgers[p].submitted() if sub.batch_id})
                 for p in partitions
@@ -156,7 +117,7 @@ def build_workflow_batches_asset(
                 "documents_submitted": result.documents_submitted,
                 "documents_adopted": adopted.documents,
                 "documents_yielded": result.documents_yielded,
-                "documents_already_submitted": len(done),
+                "documents_already_submitted": len(sent.done),
                 "batch_posts": len(result.batch_ids),
                 **submitted.to_metadata(),
                 "workflow_id": s.workflow_id,
@@ -165,6 +126,74 @@ def build_workflow_batches_asset(
         )
 
     return extend_workflow_batches
+
+
+@dataclass(frozen=True)
+class _Sent:
+    """What one pass of reconcile-then-submit did."""
+
+    result: SubmitResult
+    open_subs: list[Submission]
+    reconciled: ReconcileResult
+    done: set[DocumentVersion]
+    submitted_at: float
+
+
+def _reconcile_and_submit(
+    context: AssetExecutionContext,
+    s: ExtendWorkflowConfig,
+    config: SubmitConfig,
+    documents: pd.DataFrame,
+    ledger_store: EventLogLedger,
+) -> _Sent:
+    """Reconcile open intents of finished runs, then send what is new; every ledger
+    event is recorded as it happens."""
+    partitions = list(context.partition_keys)
+    ledgers = ledger_store.read(partitions)
+
+    def record(event: LedgerEvent) -> None:
+        ledger_store.record(context.log_event, event)
+        ledgers[event.partition].apply(event)
+
+    extend: ExtendResource = getattr(context.resources, s.extend_resource_key)
+    with extend.get_client() as client:
+        submitter = Submitter(
+            client,
+            s.workflow_id,
+            record=record,
+            presign=_presigner(context, s),
+            clock=time.time,
+            version=s.workflow_version,
+            priority=s.priority,
+            user_metadata=s.run_metadata,
+            usage_tags=s.usage_tags,
+            log=context.log,
+        )
+        # A live run's fresh intent may have its POST in flight: never ours to abandon.
+        open_subs = [
+            sub
+            for ledger in ledgers.values()
+            for sub in ledger.open_submissions()
+            if not is_live_intent(context.instance, sub, context.run.run_id)
+        ]
+        reconciled = submitter.reconcile(open_subs, _known_batches(ledgers.values()))
+        done = already_done(client, ledgers, config.reprocess, context.log.info)
+        pending = _pending(s, documents, partitions, done)
+        context.log.info(
+            f"{len(pending)} new document version(s) to submit across {len(partitions)} "
+            f"partition(s); {len(done)} already submitted (reprocess={config.reprocess})."
+        )
+        submitted_at = min([time.time(), *(sub.recorded_at for sub in open_subs)])
+        # Settled before this pass began: not competitors (their documents are in `done`).
+        settled = {
+            (sub.submission_id, sub.partition)
+            for ledger in ledgers.values()
+            for sub in ledger.submissions.values()
+            if not sub.is_open
+        }
+        submitter.set_claims(lambda sid, parts: ledger_store.claims(sid, parts, settled))
+        result = submitter.submit(pending)
+    return _Sent(result, open_subs, reconciled, done, submitted_at)
 
 
 @dataclass(frozen=True)

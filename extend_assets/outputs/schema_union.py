@@ -123,9 +123,16 @@ def slug(text: str) -> str:
 
 
 def extractor_name(processor_run: Mapping[str, Any], index: int) -> str:
-    """An extractor's identity across runs: its name, else its processor id."""
-    for key in ("processorName", "processorId"):
-        value = processor_run.get(key)
+    """An extractor's identity across runs: its name, else its id (2025
+    ``processorName`` / ``processorId``; 2026 ``extractor.name`` / ``extractor.id``)."""
+    extractor = processor_run.get("extractor")
+    nested = extractor if isinstance(extractor, Mapping) else {}
+    for value in (
+        processor_run.get("processorName"),
+        nested.get("name"),
+        processor_run.get("processorId"),
+        nested.get("id"),
+    ):
         if isinstance(value, str) and value:
             return value
     return f"extract_{index}"

@@ -197,3 +197,38 @@ def test_reconcile_adopts_what_reached_extend_and_abandons_the_rest() -> None:
     assert ledger.open_submissions() == []
     assert len(ledger.latest_submission_by_document()) == 3  # adopted, not resent
     assert len(client.posts) == 1
+
+
+def test_documents_an_earlier_submission_holds_are_dropped_before_the_post() -> None:
+    client, events = FakeClient(), []  # type: ignore[var-annotated]
+    day_a, day_b = documents(4, "2025-01-13"), documents(3, "2025-01-14")
+    held = {doc.version: "sub_earlier" for doc in day_a[:2] + day_b}
+    asked: list[tuple[str, list[str]]] = []
+
+    def claims(submission_id: str, partitions: Sequence[str]) -> dict[DocumentVersion, str]:
+        asked.append((submission_id, list(partitions)))
+        return held
+
+    result = submitter(client, events, claims=claims).submit(day_a + day_b)
+    [(_kind, inputs)] = client.posts
+    assert [i["metadata"]["key"] for i in inputs] == [d.key for d in day_a[2:]]
+    assert result.documents_submitted == 2 and result.documents_yielded == 5
+    assert result.yielded_to == {"sub_earlier"}
+    assert asked == [(events[0].submission_id, ["2025-01-13", "2025-01-14"])]
+    ledgers = {p: PartitionLedger(p) for p in ("2025-01-13", "2025-01-14")}
+    for event in events:
+        ledgers[event.partition].apply(event)
+    [sub_a] = ledgers["2025-01-13"].submissions.values()
+    [sub_b] = ledgers["2025-01-14"].submissions.values()
+    assert sub_a.phase == "submitted" and sub_a.documents == tuple(d.version for d in day_a[2:])
+    assert sub_b.phase == "abandoned"  # all of its documents belong to the earlier one
+
+
+def test_nothing_is_posted_when_an_earlier_submission_holds_everything() -> None:
+    client, events = FakeClient(), []  # type: ignore[var-annotated]
+    docs = documents(3)
+    result = submitter(
+        client, events, claims=lambda sid, parts: {d.version: "sub_x" for d in docs}
+    ).submit(docs)
+    assert client.posts == [] and result.documents_submitted == 0
+    assert [e.phase for e in events] == ["intent", "abandoned"]
