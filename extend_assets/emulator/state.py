@@ -20,10 +20,10 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
-from urllib.parse import unquote, urlsplit
 
 from extend_assets.emulator import wire
 from extend_assets.emulator.config import Workflow
+from extend_assets.emulator.records import new_run_record, submission_record
 
 OPEN_STATUSES = frozenset({"PENDING", "PROCESSING", "CANCELLING"})
 STATUSES = ("PENDING", "PROCESSING", "NEEDS_REVIEW", "REJECTED", "PROCESSED", "FAILED",
@@ -196,64 +196,19 @@ class Backend:
         with self._lock:
             for item in inputs:
                 self._seq += 1
-                now = self.stamp()
-                package = [
-                    {"fileUrl": member.get("fileUrl"), "inputFileId": member.get("fileId"),
-                     "fileId": wire.new_id("file_"),
-                     "name": member.get("fileName") or _name_from_url(member.get("fileUrl"))
-                     or "document"}
-                    for member in item.get("package") or []
-                ]  # fmt: skip
-                file = item.get("file") or (package[0] if package else {})
-                name = file.get("fileName") or _name_from_url(file.get("fileUrl"))
-                if item.get("rawText") is not None:
-                    name = item.get("name") or name or "raw_text.txt"
-                run: dict[str, Any] = {
-                    "id": wire.new_id("workflow_run_"),
-                    "seq": self._seq,
-                    "name": name or "document",
-                    "workflowId": workflow.id,
-                    "workflowName": workflow.name,
-                    "version": resolved,
-                    "versionId": workflow.version_id(resolved),
-                    "status": "PENDING",
-                    "metadata": copy.deepcopy(dict(item.get("metadata") or {})),
-                    "batchId": batch_id,
-                    "priority": priority,
-                    "fileUrl": file.get("fileUrl"),
-                    "inputFileId": file.get("fileId"),
-                    "rawText": item.get("rawText"),
-                    "fileId": package[0]["fileId"] if package else wire.new_id("file_"),
-                    "package": package or None,
-                    "fileType": "TXT" if item.get("rawText") is not None else None,
-                    "pageCount": None,
-                    "createdAt": now,
-                    "updatedAt": now,
-                    "startTime": None,
-                    "endTime": None,
-                    "failureReason": None,
-                    "failureMessage": None,
-                    "reviewed": False,
-                    "reviewedBy": None,
-                    "reviewedAt": None,
-                    "rejectionNote": None,
-                    "outputs": [],
-                    "credits": None,
-                }
+                run = new_run_record(
+                    item,
+                    workflow,
+                    resolved,
+                    seq=self._seq,
+                    now=self.stamp(),
+                    batch_id=batch_id,
+                    priority=priority,
+                )
                 self._runs[run["id"]] = run
                 if batch_id:
                     self._by_batch.setdefault(batch_id, []).append(run["id"])
-                submission = {
-                    "runId": run["id"],
-                    "batchId": batch_id if batch else None,
-                    "workflowId": workflow.id,
-                    "version": resolved,
-                    "fileName": run["name"],
-                    "metadata": copy.deepcopy(run["metadata"]),
-                    "priority": priority,
-                    "createdAt": wire.timestamp(now),
-                    "rawText": item.get("rawText") is not None,
-                }
+                submission = submission_record(run, batch_id if batch else None)
                 self._submissions.append(submission)
                 if self._db is not None:
                     self._db.execute(
@@ -489,13 +444,6 @@ def _set_path(value: dict[str, Any], path: str, new: Any) -> Any:
     if isinstance(node, dict):
         node[parts[-1]] = new
     return old
-
-
-def _name_from_url(url: Any) -> str | None:
-    if not isinstance(url, str) or not url:
-        return None
-    path = urlsplit(url).path.rstrip("/")
-    return unquote(path.rsplit("/", 1)[-1]) or None
 
 
 def _make_token(key: tuple[float, str], fingerprint: str) -> str:

@@ -7,7 +7,7 @@ from typing import Any
 from extend_assets.client import ExtendClient
 from extend_assets.emulator import SAMPLE_WORKFLOW_ID, EmulatorServer
 from extend_assets.emulator.documents import extension_of, read_document
-from extend_assets.emulator.state import _name_from_url
+from extend_assets.emulator.records import name_from_url
 
 INVOICE = b"INVOICE\nInvoice Number: Q-1\nTotal: 5.00 USD\n"
 
@@ -20,8 +20,8 @@ def test_a_question_mark_in_a_name_keeps_the_extension() -> None:
 
 
 def test_a_name_taken_from_a_url_drops_the_query_and_decodes_the_path() -> None:
-    assert _name_from_url("https://h/b/inv.pdf?X-Amz-Signature=abc") == "inv.pdf"
-    assert _name_from_url("https://h/b/what%3F.txt?X-Amz-Signature=abc") == "what?.txt"
+    assert name_from_url("https://h/b/inv.pdf?X-Amz-Signature=abc") == "inv.pdf"
+    assert name_from_url("https://h/b/what%3F.txt?X-Amz-Signature=abc") == "what?.txt"
 
 
 def test_a_run_of_a_file_named_with_a_question_mark_is_processed(local_s3: Any) -> None:
