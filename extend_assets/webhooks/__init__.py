@@ -21,13 +21,9 @@ from extend_assets.webhooks.errors import (
     WebhookError,
 )
 from extend_assets.webhooks.events import API_VERSIONS, WebhookEvent, parse_event
-from extend_assets.webhooks.landing import (
-    EventPage,
-    LandedEvent,
-    LandingZone,
-    open_landing_zone,
-)
+from extend_assets.webhooks.landing import EventPage, LandedEvent, LandingZone
 from extend_assets.webhooks.signature import Secrets, sign, verify
+from extend_assets.webhooks.stores import open_landing_zone
 
 __all__ = [
     "API_VERSIONS",

@@ -96,8 +96,8 @@ def run(args: argparse.Namespace) -> int:
 def _receiver_config(args: argparse.Namespace) -> ReceiverConfig:
     from extend_assets.webhooks.app import ReceiverConfig
     from extend_assets.webhooks.errors import LandingError
-    from extend_assets.webhooks.landing import open_landing_zone
     from extend_assets.webhooks.signature import Secrets
+    from extend_assets.webhooks.stores import open_landing_zone
 
     raw = os.environ.get(args.secret_env, "")
     if not raw.strip():

@@ -24,14 +24,11 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import threading
-import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -290,150 +287,6 @@ class LandingZone(ABC):
         return f"{type(self).__name__}({self.description})"
 
 
-class DirectoryLandingZone(LandingZone):
-    """A local directory; each file is written to a temp name, fsynced and renamed."""
-
-    def __init__(self, root: str | Path) -> None:
-        super().__init__()
-        self.root = Path(root).resolve()
-        self.description = str(self.root)
-        try:
-            self._ensure_dir(self.root)
-        except OSError as error:
-            raise LandingError(f"cannot create {self.root}: {error.strerror}") from None
-
-    def _put(self, key: str, body: bytes) -> None:
-        target = self.root / key
-        try:
-            self._ensure_dir(target.parent)
-            temp = target.parent / f".tmp-{uuid.uuid4().hex}"
-            with open(temp, "wb") as handle:
-                handle.write(body)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(temp, target)
-            _fsync_dir(target.parent)
-        except OSError as error:
-            raise LandingError(f"cannot write {target}: {error.strerror or error}") from None
-
-    def check(self) -> None:
-        if not os.access(self.root, os.W_OK | os.X_OK):
-            raise LandingError(f"directory {self.root} is not writable by this user")
-
-    def _get_optional(self, key: str) -> bytes | None:
-        try:
-            return (self.root / key).read_bytes()
-        except FileNotFoundError:
-            return None
-        except OSError as error:
-            raise LandingError(f"cannot read {self.root / key}: {error.strerror}") from None
-
-    def _list(self, prefix: str, *, after: str | None, limit: int | None) -> list[str]:
-        try:
-            names = os.listdir(self.root / prefix)
-        except FileNotFoundError:
-            return []
-        except OSError as error:
-            raise LandingError(f"cannot list {self.root / prefix}: {error.strerror}") from None
-        picked = sorted(n for n in names if not n.startswith(".") and (after is None or n > after))
-        return picked if limit is None else picked[:limit]
-
-    def _ensure_dir(self, path: Path) -> None:
-        if path.is_dir():
-            return
-        self._ensure_dir(path.parent)
-        with contextlib.suppress(FileExistsError):
-            path.mkdir()
-            _fsync_dir(path.parent)
-
-
-class S3LandingZone(LandingZone):
-    """``s3://bucket/prefix``: one PutObject per file (S3 writes are durable on 200)."""
-
-    def __init__(self, bucket: str, prefix: str = "", *, client: Any = None) -> None:
-        super().__init__()
-        if not bucket:
-            raise ValueError("an s3:// landing zone needs a bucket: s3://BUCKET/PREFIX")
-        self.bucket = bucket
-        self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
-        self.description = f"s3://{bucket}/{self.prefix}"
-        self._client = client if client is not None else _default_s3_client()
-
-    def check(self) -> None:
-        try:
-            self._client.head_bucket(Bucket=self.bucket)
-        except Exception as error:
-            raise LandingError(
-                f"bucket {self.bucket} is not reachable: {_aws_reason(error)}; check the name, "
-                "the AWS credentials and AWS_ENDPOINT_URL"
-            ) from None
-
-    def _put(self, key: str, body: bytes) -> None:
-        try:
-            self._client.put_object(Bucket=self.bucket, Key=self.prefix + key, Body=body)
-        except Exception as error:
-            raise LandingError(
-                f"PutObject {self.description}{key} failed: {_aws_reason(error)}"
-            ) from None
-
-    def _get_optional(self, key: str) -> bytes | None:
-        try:
-            answer = self._client.get_object(Bucket=self.bucket, Key=self.prefix + key)
-            body: bytes = answer["Body"].read()
-            return body
-        except Exception as error:
-            if _aws_code(error) in {"NoSuchKey", "404", "NotFound"}:
-                return None
-            raise LandingError(
-                f"GetObject {self.description}{key} failed: {_aws_reason(error)}"
-            ) from None
-
-    def _list(self, prefix: str, *, after: str | None, limit: int | None) -> list[str]:
-        full = self.prefix + prefix
-        kwargs: dict[str, Any] = {"Bucket": self.bucket, "Prefix": full}
-        if after is not None:
-            kwargs["StartAfter"] = full + after
-        names: list[str] = []
-        try:
-            while limit is None or len(names) < limit:
-                if limit is not None:
-                    kwargs["MaxKeys"] = min(1000, limit - len(names))
-                answer = self._client.list_objects_v2(**kwargs)
-                names.extend(item["Key"][len(full) :] for item in answer.get("Contents", []))
-                if not answer.get("IsTruncated"):
-                    break
-                kwargs["ContinuationToken"] = answer["NextContinuationToken"]
-        except Exception as error:
-            raise LandingError(
-                f"ListObjectsV2 {self.description}{prefix} failed: {_aws_reason(error)}"
-            ) from None
-        return names
-
-
-def open_landing_zone(target: str, *, s3_client: Any = None) -> LandingZone:
-    """``s3://bucket/prefix`` or a local directory (created if missing)."""
-    if target.startswith("s3://"):
-        bucket, _, prefix = target[len("s3://") :].partition("/")
-        return S3LandingZone(bucket, prefix, client=s3_client)
-    if "://" in target and not target.startswith("file://"):
-        raise ValueError(f"landing zone {target!r}: use s3://BUCKET/PREFIX or a local directory")
-    return DirectoryLandingZone(target.removeprefix("file://"))
-
-
-def _default_s3_client() -> Any:
-    import boto3
-    from botocore.config import Config
-
-    # Bounded: a write ends well within Extend's 30 s and the readers' settle time.
-    config = Config(
-        connect_timeout=5,
-        read_timeout=10,
-        retries={"max_attempts": 3, "mode": "standard"},
-        s3={"addressing_style": os.environ.get("EXTEND_WEBHOOKS_S3_ADDRESSING", "auto")},
-    )
-    return boto3.client("s3", config=config)
-
-
 def _key_part(value: str) -> str:
     return quote(value, safe="-_.")
 
@@ -453,23 +306,3 @@ def _dedupe(events: list[LandedEvent]) -> list[LandedEvent]:
             seen.add(event.event_id)
             unique.append(event)
     return unique
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _aws_code(error: Exception) -> str:
-    response = getattr(error, "response", None)
-    if isinstance(response, dict):
-        return str(response.get("Error", {}).get("Code", ""))
-    return ""
-
-
-def _aws_reason(error: Exception) -> str:
-    code = _aws_code(error)
-    return code or type(error).__name__

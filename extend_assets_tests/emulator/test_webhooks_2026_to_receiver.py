@@ -10,7 +10,7 @@ from pathlib import Path
 from extend_assets.client import ExtendClient
 from extend_assets.emulator import SAMPLE_WORKFLOW_ID, EmulatorServer
 from extend_assets.emulator.config import WebhookDelivery
-from extend_assets.webhooks.landing import open_landing_zone
+from extend_assets.webhooks.stores import open_landing_zone
 from extend_assets_tests.webhooks.conftest import (  # noqa: F401 (a fixture)
     SECRET,
     Receiver,

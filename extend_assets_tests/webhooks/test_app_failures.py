@@ -13,8 +13,9 @@ import pytest
 from extend_assets.webhooks.app import ReceiverConfig, create_app
 from extend_assets.webhooks.errors import LandingError
 from extend_assets.webhooks.events import WebhookEvent
-from extend_assets.webhooks.landing import DirectoryLandingZone, LandResult
+from extend_assets.webhooks.landing import LandResult
 from extend_assets.webhooks.signature import Secrets, signed_headers
+from extend_assets.webhooks.stores import DirectoryLandingZone
 from extend_assets_tests.webhooks.conftest import SECRET, event_body
 
 

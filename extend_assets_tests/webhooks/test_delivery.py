@@ -12,7 +12,7 @@ from extend_assets.client import ExtendClient
 from extend_assets.emulator import SAMPLE_WORKFLOW_ID, EmulatorServer
 from extend_assets.emulator.config import WebhookDelivery
 from extend_assets.localstack.s3 import LocalS3Server
-from extend_assets.webhooks.landing import open_landing_zone
+from extend_assets.webhooks.stores import open_landing_zone
 from extend_assets_tests.webhooks.conftest import (
     SECRET,
     Receiver,

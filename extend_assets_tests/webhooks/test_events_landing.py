@@ -13,12 +13,8 @@ import pytest
 from extend_assets.localstack.s3 import LocalS3Server
 from extend_assets.webhooks.errors import EventError, LandingError
 from extend_assets.webhooks.events import WebhookEvent, is_signed_data_url, parse_event, scrub
-from extend_assets.webhooks.landing import (
-    DirectoryLandingZone,
-    LandingZone,
-    S3LandingZone,
-    open_landing_zone,
-)
+from extend_assets.webhooks.landing import LandingZone
+from extend_assets.webhooks.stores import DirectoryLandingZone, S3LandingZone, open_landing_zone
 
 PRESIGNED = "https://bucket.s3.amazonaws.com/a.pdf?X-Amz-Credential=AKIA&X-Amz-Signature=abc123"
 T0 = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
