@@ -18,7 +18,8 @@ from extend_assets.assets.keys import AssetKeys
 from extend_assets.config import ExtendWorkflowConfig
 from extend_assets.instance_store import WorkflowSchemaStore
 from extend_assets.outputs.frames import MISSING, run_frame, status_counts
-from extend_assets.outputs.stream import LedgerMatcher, RawRunWriter, RunStream, listed_statuses
+from extend_assets.outputs.raw_files import RawRunWriter
+from extend_assets.outputs.stream import LedgerMatcher, RunStream, listed_statuses
 from extend_assets.resources import ExtendResource
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.=-]+")

@@ -17,14 +17,12 @@ API call) and GETs for whatever the events did not cover (``gaps``). Both feed
 
 from __future__ import annotations
 
-import gzip
 import json
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
-from urllib.parse import unquote, urlsplit
 
 import pandas as pd
 
@@ -42,6 +40,13 @@ from extend_assets.client.errors import (
 )
 from extend_assets.outputs.frames import MISSING
 from extend_assets.outputs.matching import source_refs
+from extend_assets.outputs.raw_files import (
+    RawRunWriter,
+    iter_raw_chunks,
+    iter_raw_file,
+    path_of,
+    without_presigned_urls,
+)
 from extend_assets.outputs.schema_union import Extractor, WorkflowSchema, extractors_seen
 from extend_assets.submission.ledger_table import partition_date
 
@@ -51,7 +56,6 @@ TRANSIENT_ERRORS = (
     ExtendResponseError,
     ExtendServerError,
 )
-RAW_FILE = "runs-{:05d}.jsonl.gz"
 EXTRACTORS_FILE = "extractors.json"  # the (extractor, schema) pairs of the runs written
 # Statuses a landed event may carry for a run that is done for now.
 # API versions whose landed payloads :func:`run_from_event` parses; events of another
@@ -160,95 +164,6 @@ class LedgerMatcher:
     @property
     def filled(self) -> int:
         return sum(1 for row in self._rows if row["run_id"] is not None)
-
-
-def without_presigned_urls(raw: dict[str, Any]) -> dict[str, Any]:
-    """The run with its files' presigned URLs (credentials, valid for a while) nulled."""
-    holders = [raw, *(o for o in raw.get("outputs") or [] if isinstance(o, dict))]
-    if not any(
-        isinstance(f, dict) and f.get("presignedUrl") for h in holders for f in h.get("files") or []
-    ):
-        return raw
-    out = dict(raw)
-    out["files"] = _scrub_files(raw.get("files"))
-    if isinstance(raw.get("outputs"), list):
-        out["outputs"] = [
-            {**o, "files": _scrub_files(o.get("files"))} if isinstance(o, dict) else o
-            for o in raw["outputs"]
-        ]
-    return out
-
-
-def _scrub_files(files: Any) -> Any:
-    if not isinstance(files, list):
-        return files
-    return [{**f, "presignedUrl": None} if isinstance(f, dict) else f for f in files]
-
-
-class RawRunWriter:
-    """Appends raw runs to ``runs-NNNNN.jsonl.gz`` files of at most ``chunk_size`` lines."""
-
-    def __init__(self, directory: Path, chunk_size: int) -> None:
-        if chunk_size < 1:
-            raise ValueError("chunk_size must be at least 1")
-        self.directory = directory
-        self.chunk_size = chunk_size
-        self.files: list[str] = []
-        self.lines = 0
-        self._handle: Any = None
-        self._in_file = 0
-        directory.mkdir(parents=True, exist_ok=True)
-
-    def add(self, raw: Mapping[str, Any]) -> tuple[str, int]:
-        """Write one run; its file's URI and its line number (0-based) in that file."""
-        if self._handle is None or self._in_file >= self.chunk_size:
-            self._rotate()
-        line = self._in_file
-        self._handle.write(json.dumps(raw, default=str, separators=(",", ":")).encode() + b"\n")
-        self._in_file += 1
-        self.lines += 1
-        return self.files[-1], line
-
-    def _rotate(self) -> None:
-        self._close_file()
-        path = self.directory / RAW_FILE.format(len(self.files) + 1)
-        self._handle = gzip.open(path, "wb", compresslevel=1)  # noqa: SIM115 - closed on rotate or close()
-        self._in_file = 0
-        self.files.append(path.as_uri())
-
-    def _close_file(self) -> None:
-        if self._handle is not None:
-            self._handle.close()
-            self._handle = None
-
-    def close(self) -> None:
-        self._close_file()
-
-    def __enter__(self) -> RawRunWriter:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-def path_of(uri: str) -> Path:
-    parts = urlsplit(uri)
-    if parts.scheme not in ("", "file"):
-        raise ValueError(f"raw runs at {uri!r}: only local files (file://) are supported")
-    return Path(unquote(parts.path))
-
-
-def iter_raw_file(uri: str) -> Iterator[dict[str, Any]]:
-    with gzip.open(path_of(uri), "rb") as handle:
-        for line in handle:
-            if line.strip():
-                yield json.loads(line)
-
-
-def iter_raw_chunks(uris: Iterable[str]) -> Iterator[list[dict[str, Any]]]:
-    """The raw runs of each file, one file (at most one chunk) at a time."""
-    for uri in dict.fromkeys(uris):
-        yield list(iter_raw_file(uri))
 
 
 @dataclass

@@ -13,7 +13,7 @@ from dagster import AssetsDefinition, DailyPartitionsDefinition, asset, material
 from extend_assets.assets import build_extend_workflow_assets
 from extend_assets.io_manager import ExtendDuckDBIOManager
 from extend_assets.outputs.frames import run_frame
-from extend_assets.outputs.stream import RawRunWriter
+from extend_assets.outputs.raw_files import RawRunWriter
 from extend_assets.resources import ExtendResource
 from extend_assets_tests.assets.harness import table
 from extend_assets_tests.flatten.builders import extract_run, invoice_value, workflow_run

@@ -11,13 +11,8 @@ import pandas as pd
 from extend_assets.client import SUBMISSION_METADATA_KEY, WorkflowRun
 from extend_assets.client.errors import ExtendServerError
 from extend_assets.outputs.frames import run_frame
-from extend_assets.outputs.stream import (
-    LedgerMatcher,
-    RawRunWriter,
-    RunStream,
-    iter_raw_chunks,
-    iter_raw_file,
-)
+from extend_assets.outputs.raw_files import RawRunWriter, iter_raw_chunks, iter_raw_file
+from extend_assets.outputs.stream import LedgerMatcher, RunStream
 
 
 def raw(n: int, status: str = "PROCESSED") -> dict[str, Any]:
