@@ -17,7 +17,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +27,7 @@ import duckdb
 from dagster import DagsterInstance, ExecuteInProcessResult
 
 from extend_assets.cli.environment import install_dagster_yaml, wipe
-from extend_assets.cli.runner import PipelineRunError, PipelineRunner
+from extend_assets.cli.runner import PipelineRunError, PipelineRunner, SettleReport
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -149,47 +149,14 @@ def run_demo(
                 webhook_secret=receiver.secret if receiver else None,
             )
         )
-        env = {
-            **stack.env(),
-            "DAGSTER_HOME": str(home),
-            "EXTEND_DUCKDB_PATH": str(home / "extend.duckdb"),
-            # Nobody reviews in a demo: tables are built as runs settle, NEEDS_REVIEW included.
-            "EXTEND_REVIEW_POLICY": "settle",
-        }
-        if receiver is not None:
-            env.update(
-                {
-                    "EXTEND_COMPLETION": "webhooks",
-                    "EXTEND_WEBHOOK_LANDING": str(receiver.landing),
-                    # a local directory: a landed event is whole within milliseconds
-                    "EXTEND_WEBHOOK_SETTLE_SECONDS": "0.5",
-                    "EXTEND_WEBHOOK_RECONCILE_AFTER_SECONDS": "30",
-                }
-            )
+        env = demo_environment(stack.env(), home, receiver)
         partitions = sorted({doc.partition for doc in stack.documents})
         env["EXTEND_START_DATE"] = partitions[0]
         say(f"  Extend emulator at {env['EXTEND_BASE_URL']}, S3 at {env['AWS_ENDPOINT_URL']}")
         with patched_environ(env):
-            from extend_assets.definitions import build_definitions
-
-            defs = build_definitions()
-            with DagsterInstance.from_config(str(home)) as instance:
-                runner = PipelineRunner(defs, instance, "invoices", say=say, log_level="WARNING")
-                say(
-                    f"Submitting partitions {partitions[0]}..{partitions[-1]} as one backfill run..."
-                )
-                try:
-                    result = runner.submit(partitions)
-                    submitted = submitted_count(result)
-                    say(f"  submitted {submitted} document(s) to Extend.")
-                    say(
-                        "Waiting for Extend to process the runs (the sensor reads landed events)..."
-                        if receiver
-                        else "Waiting for Extend to process the runs (the sensor polls)..."
-                    )
-                    report = runner.settle(partitions, max_ticks=max_ticks, pause_seconds=0.2)
-                except PipelineRunError as error:
-                    raise DemoError(str(error)) from None
+            submitted, report = _submit_and_settle(
+                home, partitions, say, max_ticks=max_ticks, webhooks=receiver is not None
+            )
         calls = api_calls(stack.emulator.counters())
         landed = receiver.landed() if receiver is not None else 0
         db_path = home / "extend.duckdb"
@@ -206,6 +173,55 @@ def run_demo(
         completion="webhooks" if webhooks else "polling",
         events_landed=landed,
     )
+
+
+def demo_environment(
+    stack_env: Mapping[str, str], home: Path, receiver: DemoReceiver | None
+) -> dict[str, str]:
+    """The code location's settings for the demo: the local stack, this home, settle reviews."""
+    env = {
+        **stack_env,
+        "DAGSTER_HOME": str(home),
+        "EXTEND_DUCKDB_PATH": str(home / "extend.duckdb"),
+        # Nobody reviews in a demo: tables are built as runs settle, NEEDS_REVIEW included.
+        "EXTEND_REVIEW_POLICY": "settle",
+    }
+    if receiver is not None:
+        env.update(
+            {
+                "EXTEND_COMPLETION": "webhooks",
+                "EXTEND_WEBHOOK_LANDING": str(receiver.landing),
+                # a local directory: a landed event is whole within milliseconds
+                "EXTEND_WEBHOOK_SETTLE_SECONDS": "0.5",
+                "EXTEND_WEBHOOK_RECONCILE_AFTER_SECONDS": "30",
+            }
+        )
+    return env
+
+
+def _submit_and_settle(
+    home: Path, partitions: list[str], say: Callable[[str], None], *, max_ticks: int, webhooks: bool
+) -> tuple[int, SettleReport]:
+    """One backfill run over every partition, then sensor ticks until each settled."""
+    from extend_assets.definitions import build_definitions
+
+    defs = build_definitions()
+    with DagsterInstance.from_config(str(home)) as instance:
+        runner = PipelineRunner(defs, instance, "invoices", say=say, log_level="WARNING")
+        say(f"Submitting partitions {partitions[0]}..{partitions[-1]} as one backfill run...")
+        try:
+            result = runner.submit(partitions)
+            submitted = submitted_count(result)
+            say(f"  submitted {submitted} document(s) to Extend.")
+            say(
+                "Waiting for Extend to process the runs (the sensor reads landed events)..."
+                if webhooks
+                else "Waiting for Extend to process the runs (the sensor polls)..."
+            )
+            report = runner.settle(partitions, max_ticks=max_ticks, pause_seconds=0.2)
+        except PipelineRunError as error:
+            raise DemoError(str(error)) from None
+    return submitted, report
 
 
 ENDPOINTS = {
