@@ -79,6 +79,8 @@ def build_extend_run_status_sensor(
     groups that heard nothing for ``reconcile_after_seconds`` (see
     :mod:`extend_assets.sensing.events`).
     """
+    # Long: most of it is the signature and the closure Dagster needs; a tick's work is
+    # in make_poller / tick_result / log_attention.
     _check_options(review_policy, tick_budget_seconds)
     _check_completion(completion, webhook_landing)
     landing = webhook_landing if completion == "webhooks" else None

@@ -54,6 +54,9 @@ def build_workflow_runs_asset(
 ) -> AssetsDefinition:
     """``extend_workflow_runs``: every run of the partition's ledger, streamed to files."""
 
+    # Long: the decorated step is a closure over the config (the factory pattern); its
+    # steps are the stream's (outputs/stream.py), only wiring and reporting stay here.
+
     @asset(
         key=keys.runs,
         ins={"ledger": AssetIn(keys.batches)},

@@ -187,6 +187,8 @@ def _business_document(
     fmt: str,
     unsure: bool,
 ) -> tuple[str, list[render.Line], list[render.Row], str, dict[str, Any], str]:
+    # Long: one invoice or receipt laid out field by field, as data; splitting it would
+    # scatter one document's shape over several functions.
     currency = rng.choice(CURRENCIES)
     issued = date.fromisoformat(partition) - timedelta(days=rng.randint(0, 20))
     vendor = rng.choice(vendors)

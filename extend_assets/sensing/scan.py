@@ -47,6 +47,8 @@ class ScanSteps(PollerBase):
         return per_batch_calls < scan_calls and unsettled * 10 < expected_changes
 
     def _scan(self) -> None:
+        # Long on purpose: one loop over pages, each applied whole or not at all (API
+        # calls first, state changes after), so a stop anywhere leaves a usable cursor.
         c = self.cursor
         scan: ScanState
         if c.scan is None:
