@@ -69,6 +69,8 @@ def flatten_documents(
     type become null and are counted in ``frame.attrs["coercion_errors"]`` (total)
     and ``frame.attrs["coercion_errors_by_column"]``.
     """
+    # Long on purpose: the hot path of the tables, one pass with bound appenders (see
+    # BENCHMARKS.md, flatten); the per-column conversion is in convert().
     runs = checked_runs(runs)
     errors = Errors()
     # Without a schema the plan needs every run's values first; with one, a single pass.

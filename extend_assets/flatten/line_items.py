@@ -44,6 +44,7 @@ def flatten_line_items(
     read from metadata keys such as ``line_items[3].amount`` (falling back to the
     item's key, then the field's). Errors are counted as in :func:`flatten_documents`.
     """
+    # Long on purpose: like flatten_documents, one pass over the runs with bound lists.
     runs = checked_runs(runs)
     errors = Errors()
     extractions = None if schema else [extraction(processor_runs(run)) for run in runs]
