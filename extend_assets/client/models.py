@@ -141,6 +141,39 @@ class ProcessorRun:
         """The reviewed output when there is one, else ``output``, else the initial one."""
         return self.reviewed_output or self.output or self.initial_output
 
+    @classmethod
+    def from_wire(
+        cls,
+        data: Mapping[str, Any],
+        *,
+        type: str | None,
+        step_type: str | None,
+        processor_id: str | None,
+        processor_version_id: str | None,
+        processor_name: str | None,
+    ) -> ProcessorRun:
+        """The fields both API versions spell alike, read from ``data``; the version's
+        reader passes the ones they spell differently (type, processor identity)."""
+        return cls(
+            id=str(data.get("id") or ""),
+            type=type,
+            step_type=step_type,
+            status=text_of(data.get("status")),
+            processor_id=processor_id,
+            processor_version_id=processor_version_id,
+            processor_name=processor_name,
+            config=data.get("config"),
+            output=data.get("output"),
+            initial_output=data.get("initialOutput"),
+            reviewed_output=data.get("reviewedOutput"),
+            reviewed=bool(data.get("reviewed")),
+            edited=bool(data.get("edited")),
+            failure_reason=text_of(data.get("failureReason")),
+            failure_message=text_of(data.get("failureMessage")),
+            usage_credits=number_of(mapping_of(data.get("usage")).get("credits")),
+            raw=dict(data),
+        )
+
 
 @dataclass(frozen=True)
 class StepRun:

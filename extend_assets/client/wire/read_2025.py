@@ -25,24 +25,13 @@ from extend_assets.client.wire.versions import API_2025
 
 
 def processor_run(data: Mapping[str, Any]) -> ProcessorRun:
-    return ProcessorRun(
-        id=str(data.get("id") or ""),
+    return ProcessorRun.from_wire(
+        data,
         type=text_of(data.get("type")),
         step_type=text_of(data.get("type")),
-        status=text_of(data.get("status")),
         processor_id=text_of(data.get("processorId")),
         processor_version_id=text_of(data.get("processorVersionId")),
         processor_name=text_of(data.get("processorName")),
-        config=data.get("config"),
-        output=data.get("output"),
-        initial_output=data.get("initialOutput"),
-        reviewed_output=data.get("reviewedOutput"),
-        reviewed=bool(data.get("reviewed")),
-        edited=bool(data.get("edited")),
-        failure_reason=text_of(data.get("failureReason")),
-        failure_message=text_of(data.get("failureMessage")),
-        usage_credits=number_of(mapping_of(data.get("usage")).get("credits")),
-        raw=dict(data),
     )
 
 

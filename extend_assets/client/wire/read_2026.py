@@ -45,24 +45,13 @@ def processor_run(data: Mapping[str, Any], kind: str, step_type: str | None) -> 
     processor_key, version_key = _PROCESSOR_KEYS[kind]
     processor = mapping_of(data.get(processor_key))
     version = mapping_of(data.get(version_key))
-    return ProcessorRun(
-        id=str(data.get("id") or ""),
+    return ProcessorRun.from_wire(
+        data,
         type={"extractRun": "EXTRACT", "classifyRun": "CLASSIFY"}.get(kind, "SPLITTER"),
         step_type=step_type,
-        status=text_of(data.get("status")),
         processor_id=text_of(processor.get("id")),
         processor_version_id=text_of(version.get("id")),
         processor_name=text_of(processor.get("name")),
-        config=data.get("config"),
-        output=data.get("output"),
-        initial_output=data.get("initialOutput"),
-        reviewed_output=data.get("reviewedOutput"),
-        reviewed=bool(data.get("reviewed")),
-        edited=bool(data.get("edited")),
-        failure_reason=text_of(data.get("failureReason")),
-        failure_message=text_of(data.get("failureMessage")),
-        usage_credits=number_of(mapping_of(data.get("usage")).get("credits")),
-        raw=dict(data),
     )
 
 
