@@ -9,6 +9,7 @@ the code location (``dagster dev -m extend_assets.definitions``).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import subprocess
@@ -115,8 +116,19 @@ def run(args: argparse.Namespace) -> int:
         try:
             return process.wait()
         except KeyboardInterrupt:
-            stop_group(process)
+            shutdown(process)
             return 0
+
+
+def shutdown(process: subprocess.Popen[bytes], grace_seconds: float = 30) -> None:
+    """Stop dagster dev's group; a second Ctrl-C / SIGTERM during the grace kills it at once
+    (it must not leave the web server and daemon running behind this command)."""
+    try:
+        stop_group(process, grace_seconds)
+    except KeyboardInterrupt:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
 
 
 def stop_group(process: subprocess.Popen[bytes], grace_seconds: float = 30) -> None:
