@@ -28,6 +28,7 @@ from dagster import DagsterInstance, ExecuteInProcessResult
 
 from extend_assets.cli.environment import install_dagster_yaml, wipe
 from extend_assets.cli.runner import PipelineRunError, PipelineRunner, SettleReport
+from extend_assets.client import API_VERSION, SUPPORTED_API_VERSIONS
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -46,6 +47,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--latency", type=float, default=0.02, help="emulator seconds per run")
     parser.add_argument(
         "--max-ticks", type=int, default=300, help="give up after this many sensor ticks"
+    )
+    parser.add_argument(
+        "--api-version",
+        choices=SUPPORTED_API_VERSIONS,
+        default=os.environ.get("EXTEND_API_VERSION") or API_VERSION,
+        help=f"Extend API version the pipeline speaks (default {API_VERSION}, or "
+        "$EXTEND_API_VERSION); the tables are the same either way",
     )
     parser.add_argument(
         "--webhooks",
@@ -67,6 +75,7 @@ class DemoResult:
     api_calls: dict[str, int] = field(default_factory=dict)
     completion: str = "polling"
     events_landed: int = 0
+    api_version: str = API_VERSION
 
 
 def run(args: argparse.Namespace) -> int:
@@ -80,6 +89,7 @@ def run(args: argparse.Namespace) -> int:
             max_ticks=args.max_ticks,
             out=sys.stdout,
             webhooks=args.webhooks,
+            api_version=args.api_version,
         )
     except DemoError as error:
         print(f"\nDemo failed: {error}", file=sys.stderr)
@@ -122,6 +132,7 @@ def run_demo(
     max_ticks: int,
     out: TextIO,
     webhooks: bool = False,
+    api_version: str = API_VERSION,
 ) -> DemoResult:
     from extend_assets.localstack import LocalStack
 
@@ -150,6 +161,8 @@ def run_demo(
             )
         )
         env = demo_environment(stack.env(), home, receiver)
+        env["EXTEND_API_VERSION"] = api_version
+        say(f"  the pipeline speaks Extend API {api_version}")
         partitions = sorted({doc.partition for doc in stack.documents})
         env["EXTEND_START_DATE"] = partitions[0]
         say(f"  Extend emulator at {env['EXTEND_BASE_URL']}, S3 at {env['AWS_ENDPOINT_URL']}")
@@ -172,6 +185,7 @@ def run_demo(
         api_calls=calls,
         completion="webhooks" if webhooks else "polling",
         events_landed=landed,
+        api_version=api_version,
     )
 
 
@@ -341,6 +355,7 @@ def print_summary(result: DemoResult, out: TextIO) -> None:
         f"output runs: {result.outputs_runs}"
     )
     calls = ", ".join(f"{name} {count}" for name, count in result.api_calls.items())
+    say(f"  Extend API version: {result.api_version}")
     say(f"  completion: {result.completion}; Extend API calls by endpoint: {calls}")
     if result.completion == "webhooks":
         say(f"  webhook events landed by the receiver: {result.events_landed}")

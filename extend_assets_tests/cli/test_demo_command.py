@@ -22,6 +22,19 @@ def test_the_demo_command_exits_zero_and_prints_a_summary(tmp_path: Path) -> Non
     assert "Extend API calls by endpoint: list" in out and "batch 1" in out
 
 
+def test_the_demo_speaks_api_2026_with_one_flag(tmp_path: Path) -> None:
+    command = [
+        str(Path(sys.executable).with_name("extend-assets")),
+        "demo", "--api-version", "2026-02-09", "--documents", "24", "--days", "2",
+        "--home", str(tmp_path / "demo"),
+    ]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "Done: 24 document(s) over 2 partition(s)" in done.stdout
+    assert "Extend API version: 2026-02-09" in done.stdout
+    assert "batch 1" in done.stdout
+
+
 def test_the_webhooks_demo_settles_from_events_with_no_get_per_run(tmp_path: Path) -> None:
     command = [
         str(Path(sys.executable).with_name("extend-assets")),
