@@ -22,6 +22,7 @@ from extend_assets.client.models import (
     parse_datetime,
     text_of,
 )
+from extend_assets.client.wire.read_2025 import batch_id as batch_id  # same in both versions
 from extend_assets.client.wire.versions import API_2026
 
 #: Step type → (key of its processor run in ``result``, the neutral processor type).
@@ -174,15 +175,6 @@ def page(body: Mapping[str, Any]) -> WorkflowRunPage:
         )
     token = body.get("nextPageToken")
     return WorkflowRunPage([summary(r) for r in objects_of(data)], str(token) if token else None)
-
-
-def batch_id(body: Mapping[str, Any]) -> str:
-    found = body.get("batchId")
-    if not isinstance(found, str) or not found:
-        raise ExtendOutcomeUnknownError(
-            "POST /workflow_runs/batch answered without a batchId; the batch may exist."
-        )
-    return found
 
 
 def deleted_id(body: Mapping[str, Any], requested: str) -> str:
