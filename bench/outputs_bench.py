@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -27,6 +26,7 @@ from typing import Any
 
 import requests
 
+from bench.memory import RssSampler, peak_rss_mib
 from bench.pipeline_bench import DAY, Servers, servers
 from extend_assets_tests.ports import free_port
 
@@ -114,7 +114,8 @@ def run_outputs(
     job = defs.resolve_job_def("t_extend_outputs")
     srv.control("reset", {})
     rss_before = peak_rss_mib()
-    with DagsterInstance.from_config(home) as instance:
+    sampler = RssSampler()
+    with sampler, DagsterInstance.from_config(home) as instance:
         cpu, wall = time.process_time(), time.perf_counter()
         profiler = None
         if os.environ.get("BENCH_PROFILE"):
@@ -130,6 +131,10 @@ def run_outputs(
         if profiler is not None:
             profiler.disable()
             profiler.dump_stats(os.environ["BENCH_PROFILE"] + f".{mode}")
+        by_step = {
+            step: sampler.peak_between(start, end)
+            for step, (start, end) in step_windows(instance, result.run_id).items()
+        }
     counters = srv.control("counters")
     meta: dict[str, Any] = {}
     for event in result.get_asset_materialization_events():
@@ -142,6 +147,7 @@ def run_outputs(
         "cpu_seconds": round(cpu, 2),
         "peak_rss_mib": peak_rss_mib(),
         "rss_before_run_mib": rss_before,
+        "peak_rss_mib_by_step": by_step,
         "calls": {name: int(counters.get(route, 0)) for route, name in ENDPOINTS.items()},
         "runs_from_events": int(meta.get("runs_from_events", 0)),
         "runs_fetched_by_get": int(meta.get("runs_fetched_by_get", 0)),
@@ -149,8 +155,20 @@ def run_outputs(
     }
 
 
-def peak_rss_mib() -> float:
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+def step_windows(instance: Any, run_id: str) -> dict[str, tuple[float, float]]:
+    """Each step's (start, end) wall-clock time, from the run's event log."""
+    windows: dict[str, list[float]] = {}
+    for entry in instance.all_logs(run_id):
+        event = entry.dagster_event
+        if event is None or not event.step_key:
+            continue
+        if event.event_type_value == "STEP_START":
+            windows[event.step_key] = [entry.timestamp, entry.timestamp]
+        elif (
+            event.event_type_value in ("STEP_SUCCESS", "STEP_FAILURE") and event.step_key in windows
+        ):
+            windows[event.step_key][1] = entry.timestamp
+    return {step: (start, end) for step, (start, end) in windows.items()}
 
 
 def _child(mode: str, home: Path, landing: Path, srv: Servers) -> dict[str, Any]:
@@ -201,14 +219,20 @@ def bench_outputs(documents: int) -> dict[str, Any]:
     try:
         url = f"http://127.0.0.1:{port}/"
         _wait(lambda: _healthy(url), 60, "the receiver")
-        with servers(webhook_url=url, webhook_secret=SECRET) as srv:
+        # Extend delivers events in parallel; one sender thread would make 100k a long wait.
+        delivery = {"concurrency": 8, "initial_delay": 0.5, "max_delay": 10.0}
+        with servers(webhook_url=url, webhook_secret=SECRET, webhook_delivery=delivery) as srv:
             started = time.perf_counter()
             _upload(srv, documents)
+            _progress(f"uploaded {documents:,}", started)
             with instance_for_test(temp_dir=str(home)) as instance:
                 defs = _definitions(srv, home, "polling", str(landing))
                 PipelineRunner(defs, instance, "t", log_level="WARNING").submit([DAY])
+            _progress("submitted", started)
             _wait(lambda: srv.control("idle")["idle"], 3600, "the emulator")
+            _progress("processed by the emulator", started)
             _wait(lambda: _landed(landing) >= documents, 3600, "the events")
+            _progress(f"{_landed(landing):,} events landed", started)
             setup = time.perf_counter() - started
             os.environ["DAGSTER_HOME"] = str(home)
             modes = {mode: _child(mode, home, landing, srv) for mode in MODES}
@@ -222,6 +246,10 @@ def bench_outputs(documents: int) -> dict[str, Any]:
         result["documents_per_second"] = round(documents / result["seconds"])
         result["gets_per_run"] = round(result["calls"]["get"] / documents, 3)
     return {"documents": documents, "setup_seconds_not_counted": round(setup, 1), **modes}
+
+
+def _progress(what: str, since: float) -> None:
+    print(f"  {time.perf_counter() - since:7.1f}s {what}", file=sys.stderr, flush=True)
 
 
 def _healthy(url: str) -> bool:

@@ -15,7 +15,6 @@ import argparse
 import json
 import math
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -27,6 +26,8 @@ from pathlib import Path
 from typing import Any
 
 import requests
+
+from bench.memory import peak_rss_mib
 
 DAY = "2025-01-15"
 WORKFLOW = "workflow_sampleInvoices0000000"
@@ -116,10 +117,6 @@ def upload(srv: Servers, bucket: str, count: int) -> float:
             )
         )
     return time.perf_counter() - started
-
-
-def peak_rss_mib() -> float:
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
 def bench_submission(documents: int) -> dict[str, Any]:

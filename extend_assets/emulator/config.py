@@ -127,6 +127,9 @@ class WebhookDelivery:
     - ``reorder_window``: events are held and released in shuffled groups of this size
       (a partial group after ``reorder_hold`` seconds);
     - ``drop_rate``: share of events never sent at all (lost webhooks).
+
+    ``concurrency`` deliveries are in flight at once (Extend sends events in parallel;
+    1 keeps the order of a fault-free run exactly as created).
     """
 
     max_attempts: int = 8
@@ -139,8 +142,11 @@ class WebhookDelivery:
     reorder_hold: float = 0.2
     drop_rate: float = 0.0
     seed: int = 0
+    concurrency: int = 1
 
     def __post_init__(self) -> None:
+        if self.concurrency < 1:
+            raise EmulatorConfigError("WebhookDelivery.concurrency: must be at least 1")
         if self.max_attempts < 1:
             raise EmulatorConfigError("WebhookDelivery.max_attempts: must be at least 1")
         if self.initial_delay < 0 or self.max_delay < 0 or self.multiplier < 1:

@@ -79,7 +79,7 @@ class _Attempt:
 
 
 class WebhookSender:
-    """Delivers events from a background thread, retrying failures with backoff.
+    """Delivers events from background threads, retrying failures with backoff.
 
     Each failed attempt is rescheduled (see :class:`~extend_assets.emulator.config.
     WebhookDelivery`) while other events keep flowing, so a receiver that is down for
@@ -106,10 +106,12 @@ class WebhookSender:
         self._seq = 0
         self._in_flight = 0
         self._closed = False
-        self._thread = threading.Thread(
-            target=self._loop, name="extend-emulator-webhooks", daemon=True
-        )
-        self._thread.start()
+        self._threads = [
+            threading.Thread(target=self._loop, name=f"extend-emulator-webhooks-{n}", daemon=True)
+            for n in range(self.delivery.concurrency)
+        ]
+        for thread in self._threads:
+            thread.start()
 
     # kept for callers of the old attribute names
     @property
@@ -165,7 +167,8 @@ class WebhookSender:
         with self._cond:
             self._closed = True
             self._cond.notify_all()
-        self._thread.join(timeout=10)
+        for thread in self._threads:
+            thread.join(timeout=10)
 
     # -- the delivery thread ------------------------------------------------------------
 

@@ -20,6 +20,11 @@ from dateutil import parser as date_parser
 
 Converted = tuple[Any, int]
 
+#: Text columns are Arrow-backed: a value costs its bytes plus an offset instead of a
+#: Python ``str`` object (about a third of the memory at 100k documents), and DuckDB
+#: reads the buffers as they are. It compares equal to ``"string"``.
+TEXT = pd.StringDtype("pyarrow")
+
 
 class _Mismatch:
     """Marks a value whose path could not be followed (a scalar where an object was
@@ -112,7 +117,7 @@ def booleans(raw: list[Any]) -> Converted:
 def strings(raw: list[Any]) -> Converted:
     """Strings stay; numbers and booleans are written out; objects and arrays are errors."""
     if _TEXT.issuperset(map(type, raw)):  # the usual case
-        return pd.array(raw, dtype="string"), 0
+        return pd.array(raw, dtype=TEXT), 0
     errors = 0
     out: list[Any] = raw
     for i, x in enumerate(raw):
@@ -127,7 +132,7 @@ def strings(raw: list[Any]) -> Converted:
         else:
             out[i] = None
             errors += 1
-    return pd.array(out, dtype="string"), errors
+    return pd.array(out, dtype=TEXT), errors
 
 
 def json_text(raw: list[Any]) -> Converted:
@@ -135,7 +140,7 @@ def json_text(raw: list[Any]) -> Converted:
         None if x is None or x is MISMATCH else json.dumps(x, default=str, ensure_ascii=False)
         for x in raw
     ]
-    return pd.array(out, dtype="string"), sum(1 for x in raw if x is MISMATCH)
+    return pd.array(out, dtype=TEXT), sum(1 for x in raw if x is MISMATCH)
 
 
 def dates(raw: list[Any]) -> Converted:

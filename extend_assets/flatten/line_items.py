@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from extend_assets.flatten.coerce import TEXT
 from extend_assets.flatten.frames import (
     COLLISION_PREFIX,
     CONFIDENCE_SUFFIX,
@@ -87,7 +88,7 @@ def flatten_line_items(
     data: dict[str, Any] = {}
     for name in source_names:
         data[name] = convert(name, "string", sources_raw[name], errors).take(take)
-    data["field"] = pd.array(fields, dtype="string")
+    data["field"] = pd.array(fields, dtype=TEXT)
     data["index"] = pd.array(np.asarray(indexes, dtype=np.int64), dtype="Int64")
     for column_spec in item_columns:
         name = column_spec.name

@@ -11,20 +11,22 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from extend_assets.flatten.coerce import TEXT
+
 Kind = Literal["string", "number", "integer", "boolean", "date", "datetime", "json"]
 
 #: The pandas dtype of each kind. A ``date`` is a naive ``datetime64[ns]`` at midnight
 #: (pandas has no native date dtype; ``.dt.date`` gives ``datetime.date`` objects);
 #: a ``datetime`` is tz-aware UTC. ``json`` holds objects and arrays without a plan,
 #: serialized as JSON text.
-DTYPES: dict[str, str] = {
-    "string": "string",
+DTYPES: dict[str, Any] = {
+    "string": TEXT,
     "number": "Float64",
     "integer": "Int64",
     "boolean": "boolean",
     "date": "datetime64[ns]",
     "datetime": "datetime64[ns, UTC]",
-    "json": "string",
+    "json": TEXT,
 }
 
 _SCALAR_KINDS: dict[str, Kind] = {
@@ -57,7 +59,7 @@ class ColumnSpec:
     enum: tuple[str, ...] | None = None
 
     @property
-    def dtype(self) -> str:
+    def dtype(self) -> Any:
         return DTYPES[self.kind]
 
 

@@ -191,7 +191,8 @@ def analyst_frame(
         taken.add(name)
         renames[original] = name
         infos[name] = _info(name, base, confidence, specs.get(base), schema)
-    out = frame.rename(columns=renames)[[renames[str(c)] for c in frame.columns]]
+    # Renamed in place of a copy: the names are unique and keep the frame's order.
+    out = frame.rename(columns=renames, copy=False)
     for original, name in renames.items():
         spec = specs.get(original)
         if spec is not None and _is_currency_amount(spec):

@@ -9,6 +9,7 @@ from typing import Any
 
 import pandas as pd
 
+from extend_assets.flatten.coerce import TEXT
 from extend_assets.submission.ledger_table import as_strings
 
 RUN_COLUMNS = [
@@ -46,13 +47,13 @@ def storable(frame: pd.DataFrame) -> pd.DataFrame:
             continue
         non_null = series.dropna()
         if non_null.empty:
-            out[column] = series.astype("string")
+            out[column] = series.astype(TEXT)
         elif non_null.map(lambda v: isinstance(v, dict | list)).any():
             out[column] = series.map(
                 lambda v: None if v is None else json.dumps(v, default=str)
-            ).astype("string")
+            ).astype(TEXT)
         elif non_null.map(lambda v: isinstance(v, str)).all():
-            out[column] = series.astype("string")
+            out[column] = series.astype(TEXT)
     return out
 
 

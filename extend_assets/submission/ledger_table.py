@@ -8,6 +8,7 @@ from typing import Any
 
 import pandas as pd
 
+from extend_assets.flatten.coerce import TEXT
 from extend_assets.submission.ledger import DocumentVersion, PartitionLedger, Submission
 
 
@@ -21,7 +22,7 @@ def file_name_of(key: str) -> str:
 
 def as_strings(frame: pd.DataFrame, columns: Iterable[str]) -> pd.DataFrame:
     for column in columns:
-        frame[column] = frame[column].astype("string")
+        frame[column] = frame[column].astype(TEXT)
     return frame
 
 

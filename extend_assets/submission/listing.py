@@ -12,6 +12,7 @@ from typing import Any, Literal
 import pandas as pd
 
 from extend_assets.errors import PartitionSelectionError
+from extend_assets.flatten.coerce import TEXT
 from extend_assets.submission.s3 import SourceObject, list_objects, skip_reason
 
 Selection = Literal["prefix", "last_modified"]
@@ -122,7 +123,7 @@ def source_frame(rows: Iterable[dict[str, Any]]) -> pd.DataFrame:
     frame["size"] = frame["size"].astype("int64")
     frame["last_modified"] = pd.to_datetime(frame["last_modified"], utc=True)
     for column in ("partition", "bucket", "key", "etag", "file_name", "extension", "skip_reason"):
-        frame[column] = frame[column].astype("string")
+        frame[column] = frame[column].astype(TEXT)
     return frame
 
 

@@ -103,3 +103,50 @@ def test_drops_are_seeded(flaky: str) -> None:
     assert dropped[0] == dropped[1] and 0 < len(dropped[0]) < 20
     body = json.dumps(sender.stats())
     assert "wss_s" not in body
+
+
+class _Slow(BaseHTTPRequestHandler):
+    """Holds each delivery a moment and records how many were in flight at once."""
+
+    in_flight = 0
+    most_in_flight = 0
+    accepted: list[str] = []
+    lock = threading.Lock()
+    release = threading.Event()
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        event = verify_webhook(body, dict(self.headers), "wss_s")
+        with self.lock:
+            _Slow.in_flight += 1
+            _Slow.most_in_flight = max(_Slow.most_in_flight, _Slow.in_flight)
+        self.release.wait(timeout=0.2)  # overlap the deliveries, bounded
+        with self.lock:
+            _Slow.in_flight -= 1
+            self.accepted.append(event["eventId"])
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        return None
+
+
+@pytest.mark.parametrize("concurrency", [1, 4])
+def test_concurrency_bounds_the_deliveries_in_flight(concurrency: int) -> None:
+    _Slow.in_flight, _Slow.most_in_flight, _Slow.accepted = 0, 0, []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Slow)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_port}/"
+    sender = WebhookSender(url, "wss_s", replace(FAST, concurrency=concurrency))
+    try:
+        for n in range(12):
+            sender.send({"id": f"run_{n}"}, "workflow_run.completed")
+        assert sender.wait_idle(30)
+    finally:
+        sender.close()
+        server.shutdown()
+    assert _Slow.most_in_flight == concurrency
+    assert sorted(_Slow.accepted) == sorted(sender.event_ids) and sender.delivered == 12
+    with pytest.raises(EmulatorConfigError, match="concurrency"):
+        WebhookDelivery(concurrency=0)
