@@ -24,7 +24,7 @@ from typing import Any
 
 import duckdb
 import pandas as pd
-from dagster import InitResourceContext, OutputContext
+from dagster import InitResourceContext, InputContext, OutputContext
 
 # No public import path exists for these in Dagster 1.13.
 from dagster._core.definitions.metadata import TableMetadataSet
@@ -34,6 +34,7 @@ from dagster_duckdb.io_manager import DuckDbClient
 from dagster_duckdb_pandas import DuckDBPandasTypeHandler
 
 from extend_assets.errors import TableLockedError, TableNameClashError
+from extend_assets.outputs.frames import compact_text
 
 
 class CheckedDuckDbClient(DuckDbClient):
@@ -155,6 +156,12 @@ class EmptyPartitionPandasTypeHandler(DuckDBPandasTypeHandler):
             else TableMetadataSet(row_count=len(obj), storage_kind="duckdb")
         )
         context.add_output_metadata(dict(rows))
+
+    def load_input(
+        self, context: InputContext, table_slice: TableSlice, connection: Any
+    ) -> pd.DataFrame:
+        """As DuckDB returns it, text columns Arrow-backed (a third of the memory)."""
+        return compact_text(super().load_input(context, table_slice, connection))
 
 
 class ExtendDuckDBIOManager(DuckDBIOManager):

@@ -28,6 +28,7 @@ from extend_assets.instance_store import WorkflowSchemaStore
 from extend_assets.outputs.columns import analyst_frame
 from extend_assets.outputs.frames import status_counts, storable
 from extend_assets.outputs.matching import rows_without_runs, with_partition_date
+from extend_assets.outputs.memory import release_free_memory
 from extend_assets.outputs.stream import extractors_of, flatten_in_chunks
 from extend_assets.resources import ExtendResource
 
@@ -72,6 +73,7 @@ def build_extracted_documents_asset(
     def extend_extracted_documents(
         context: AssetExecutionContext, runs: pd.DataFrame, source_documents: pd.DataFrame
     ) -> Iterator[Output[pd.DataFrame] | AssetCheckResult]:
+        release_free_memory()  # what the partition's previous step freed
         listed = source_documents if s3_mode else None
         # The workflow's columns, not the day's: an all-failed day carries no schema.
         schema = WorkflowSchemaStore(context.instance, s.workflow_id).merge(extractors_of(runs))

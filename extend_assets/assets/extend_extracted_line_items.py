@@ -13,6 +13,7 @@ from extend_assets.instance_store import WorkflowSchemaStore
 from extend_assets.outputs.columns import analyst_frame
 from extend_assets.outputs.frames import storable
 from extend_assets.outputs.matching import with_partition_date
+from extend_assets.outputs.memory import release_free_memory
 from extend_assets.outputs.stream import extractors_of, flatten_in_chunks
 
 
@@ -31,6 +32,7 @@ def build_extracted_line_items_asset(
     def extend_extracted_line_items(
         context: AssetExecutionContext, runs: pd.DataFrame
     ) -> Output[pd.DataFrame]:
+        release_free_memory()  # what the partition's previous step freed
         schema = WorkflowSchemaStore(context.instance, s.workflow_id).merge(extractors_of(runs))
         frame = flatten_in_chunks(runs, flatten.flatten_line_items, schema)
         frame = storable(with_partition_date(frame))

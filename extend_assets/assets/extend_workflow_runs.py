@@ -18,6 +18,7 @@ from extend_assets.assets.keys import AssetKeys
 from extend_assets.config import ExtendWorkflowConfig
 from extend_assets.instance_store import WorkflowSchemaStore
 from extend_assets.outputs.frames import MISSING, run_frame, status_counts
+from extend_assets.outputs.memory import release_free_memory
 from extend_assets.outputs.raw_files import RawRunWriter
 from extend_assets.outputs.stream import LedgerMatcher, RunStream, listed_statuses
 from extend_assets.resources import ExtendResource
@@ -70,6 +71,7 @@ def build_workflow_runs_asset(
     def extend_workflow_runs(
         context: AssetExecutionContext, ledger: pd.DataFrame
     ) -> Output[pd.DataFrame]:
+        release_free_memory()  # what the partition's previous step freed
         extend: ExtendResource = getattr(context.resources, s.extend_resource_key)
         batch_ids = sorted({str(b) for b in ledger["batch_id"].dropna()})
         direct_ids = [str(r) for r in ledger["run_id"].dropna()]

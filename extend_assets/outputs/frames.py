@@ -57,5 +57,14 @@ def storable(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def compact_text(frame: pd.DataFrame) -> pd.DataFrame:
+    """Object columns that hold only text (and nulls) become Arrow-backed text columns."""
+    for column in frame.columns:
+        series = frame[column]
+        if series.dtype == object and pd.api.types.infer_dtype(series, skipna=True) == "string":
+            frame[column] = series.astype(TEXT)
+    return frame
+
+
 def status_counts(statuses: Iterable[Any]) -> dict[str, int]:
     return dict(sorted(Counter(str(s) for s in statuses if s is not None and s == s).items()))

@@ -7,7 +7,7 @@ Memory must not grow with the partition, so no step holds every raw run at once:
 - :class:`RawRunWriter` appends each matched run's raw JSON to gzip JSONL files of at
   most ``chunk_size`` lines under the run's directory; the runs table keeps the file's
   URI and the line (``raw_uri``, ``raw_line``);
-- :func:`iter_raw_chunks` reads those files back one file (one chunk) at a time for the
+- :func:`flatten_in_chunks` reads those files back one file (one chunk) at a time for the
   documents and line-items tables.
 
 Runs come from two sources, in this order: landed webhook events (``from_events``, no
@@ -42,7 +42,6 @@ from extend_assets.outputs.frames import MISSING
 from extend_assets.outputs.matching import source_refs
 from extend_assets.outputs.raw_files import (
     RawRunWriter,
-    iter_raw_chunks,
     iter_raw_file,
     path_of,
     without_presigned_urls,
@@ -357,11 +356,14 @@ def flatten_in_chunks(
     agree.
     """
     uris = raw_uris(runs_frame)
-    sources = source_refs(runs_frame)
+    # Each file's ledger rows, so a chunk's sources are built with it, not all up front.
+    rows_of = runs_frame.groupby("raw_uri", sort=False).indices if uris else {}
     json_schema = schema.as_json_schema()
     frames: list[pd.DataFrame] = []
     errors: dict[str, int] = {}
-    for chunk in iter_raw_chunks(uris):
+    for uri in uris:
+        chunk = list(iter_raw_file(uri))
+        sources = source_refs(runs_frame.iloc[rows_of.get(uri, [])])
         frame = flatten_fn(
             [schema.rewrite(raw) for raw in chunk], sources=sources, schema=json_schema
         )
@@ -371,7 +373,7 @@ def flatten_in_chunks(
         if on_chunk is not None:
             on_chunk(len(chunk))
     if not frames:
-        return flatten_fn([], sources=sources, schema=json_schema)
+        return flatten_fn([], sources={}, schema=json_schema)
     out = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
     out.attrs["coercion_errors"] = sum(errors.values())
     out.attrs["coercion_errors_by_column"] = errors

@@ -1,0 +1,37 @@
+"""Handing memory a finished step freed back to the operating system.
+
+A partition's steps may run one after another in one process (``execute_in_process``,
+the in-process executor): without this, the heap pages the previous step freed stay
+with glibc (and Arrow's allocator) and each step's peak stacks on the last one's.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import gc
+from functools import cache
+from typing import Any
+
+import pyarrow as pa
+
+
+@cache
+def _libc() -> Any:
+    name = ctypes.util.find_library("c")
+    if name is None:
+        return None
+    try:
+        libc = ctypes.CDLL(name)
+    except OSError:
+        return None
+    return libc if hasattr(libc, "malloc_trim") else None  # glibc only
+
+
+def release_free_memory() -> None:
+    """Collect garbage, then return free heap pages (glibc ``malloc_trim``, Arrow's pool)."""
+    gc.collect()
+    pa.default_memory_pool().release_unused()
+    libc = _libc()
+    if libc is not None:
+        libc.malloc_trim(0)
