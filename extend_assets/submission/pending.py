@@ -73,7 +73,7 @@ def pending_from_texts(
     for index, (source_id, text) in enumerate(
         zip(frame[s.id_column], frame[s.text_column], strict=True)
     ):
-        if text is None or (isinstance(text, float) and pd.isna(text)):
+        if pd.api.types.is_scalar(text) and pd.isna(text):  # None, NaN and pd.NA alike
             continue
         body = str(text)
         digest = hashlib.sha256(body.encode()).hexdigest()[:32]
