@@ -181,6 +181,11 @@ class ExtendWorkflowConfig(BaseModel):
         default=250,
         description="Runs fetched, written and flattened per chunk (memory is bounded by it).",
     )
+    raw_runs_keep: int = Field(
+        default=2,
+        description="Raw-run directories kept per partition: this Dagster run's and the one "
+        "before it (still being read by a slower run); older ones are deleted.",
+    )
 
     # -- validators: each message names the option and the fix ----------------------------
 
@@ -307,6 +312,14 @@ class ExtendWorkflowConfig(BaseModel):
     def _chunk(cls, value: int) -> int:
         if not 1 <= value <= 100_000:
             raise _bad("runs_chunk_size", value, "is outside 1..100000.", "250 is a good value.")
+        return value
+
+    @field_validator("raw_runs_keep")
+    @classmethod
+    def _keep(cls, value: int) -> int:
+        if value < 1:
+            raise _bad("raw_runs_keep", value, "is below 1: this run's own files are needed.",
+                       "Keep 2 (the default) or more.")  # fmt: skip
         return value
 
     @field_validator("webhook_reconcile_after_seconds", "webhook_settle_seconds")

@@ -15,6 +15,7 @@ Variables (all optional except the key at run time):
   EXTEND_WEBHOOK_LANDING    the receiver's landing zone: s3://BUCKET/PREFIX or a directory
   EXTEND_WEBHOOK_RECONCILE_AFTER_SECONDS, EXTEND_WEBHOOK_SETTLE_SECONDS  (defaults 900, 120)
   EXTEND_RAW_RUNS_DIR       where raw runs are streamed (default beside the DuckDB file)
+  EXTEND_RAW_RUNS_KEEP      raw-run directories kept per partition (default 2)
   AWS_ENDPOINT_URL, AWS_*   standard boto3 settings (S3 endpoint, region, credentials)
 """
 
@@ -49,6 +50,7 @@ def completion_options() -> dict[str, object]:
         ("webhook_reconcile_after_seconds", "EXTEND_WEBHOOK_RECONCILE_AFTER_SECONDS", float),
         ("webhook_settle_seconds", "EXTEND_WEBHOOK_SETTLE_SECONDS", float),
         ("raw_runs_dir", "EXTEND_RAW_RUNS_DIR", str),
+        ("raw_runs_keep", "EXTEND_RAW_RUNS_KEEP", int),
     ):
         value = os.environ.get(variable)
         if value:

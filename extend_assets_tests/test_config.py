@@ -72,6 +72,7 @@ def test_the_factory_has_no_option_the_config_lacks() -> None:
         ({"priority": "high"}, ExtendAssetsConfigError, ["priority='high'", "1..100"]),
         ({"prefix_template": "docs/"}, PartitionSelectionError, ["no {date} placeholder"]),
         ({"bucket": ""}, ExtendAssetsConfigError, ["bucket", "EXTEND_S3_BUCKET"]),
+        ({"raw_runs_keep": 0}, ExtendAssetsConfigError, ["raw_runs_keep=0", "Keep 2"]),
     ],
 )
 def test_bad_options_name_the_option_and_the_fix(

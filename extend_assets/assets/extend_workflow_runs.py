@@ -19,7 +19,7 @@ from extend_assets.config import ExtendWorkflowConfig
 from extend_assets.instance_store import WorkflowSchemaStore
 from extend_assets.outputs.frames import MISSING, run_frame, status_counts
 from extend_assets.outputs.memory import release_free_memory
-from extend_assets.outputs.raw_files import RawRunWriter
+from extend_assets.outputs.raw_files import RawRunWriter, prune_older_directories
 from extend_assets.outputs.stream import LedgerMatcher, RunStream, listed_statuses
 from extend_assets.resources import ExtendResource
 
@@ -107,6 +107,12 @@ def build_workflow_runs_asset(
         # The workflow's schema union learns this partition's extractors now, so the
         # tables below read it without a pass over every run.
         WorkflowSchemaStore(context.instance, s.workflow_id).merge(stream.extractors)
+        pruned = prune_older_directories(directory, s.raw_runs_keep)
+        if pruned:
+            context.log.info(
+                f"Deleted {len(pruned)} older raw-run director{'y' if len(pruned) == 1 else 'ies'}"
+                f" of this partition (raw_runs_keep={s.raw_runs_keep})."
+            )
         counts = stream.counts
         context.log.info(
             f"Runs from landed events: {counts.from_events}; fetched by GET: {counts.fetched}; "

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import shutil
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -103,3 +104,23 @@ def iter_raw_chunks(uris: Iterable[str]) -> Iterator[list[dict[str, Any]]]:
     """The raw runs of each file, one file (at most one chunk) at a time."""
     for uri in dict.fromkeys(uris):
         yield list(iter_raw_file(uri))
+
+
+def _is_raw_run_directory(path: Path) -> bool:
+    """Only directories this module wrote are ever deleted."""
+    return path.is_dir() and (
+        any(path.glob("runs-*.jsonl.gz")) or (path / "extractors.json").exists()
+    )
+
+
+def prune_older_directories(current: Path, keep: int) -> list[Path]:
+    """Delete the oldest raw-run directories beside ``current`` (the same partition's
+    other Dagster runs) so that ``keep`` remain, ``current`` among them; the deleted."""
+    if keep < 1:
+        raise ValueError("keep must be at least 1")
+    others = [p for p in current.parent.iterdir() if p != current and _is_raw_run_directory(p)]
+    others.sort(key=lambda p: p.stat().st_mtime, reverse=True)
+    doomed = others[keep - 1 :]
+    for path in doomed:
+        shutil.rmtree(path, ignore_errors=True)
+    return doomed

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from dagster import AssetCheckEvaluation, DagsterInstance
 
-from extend_assets_tests.assets.harness import build, metadata_value, runner, table
+from extend_assets_tests.assets.harness import NAME, build, metadata_value, runner, table
 
 SECRET_MARKERS = ("X-Amz-Signature", "X-Amz-Credential")
 
@@ -150,3 +150,33 @@ def test_checks_pass_and_metadata_describes_the_table(
     frame: pd.DataFrame = table(db_path, "extend_extracted_documents")
     assert set(frame["partition"]) == {partition}
     assert frame["status"].isin(["PROCESSED", "FAILED", "NEEDS_REVIEW", "SKIPPED"]).all()
+
+
+def test_older_raw_run_directories_of_a_partition_are_deleted(
+    corpus_stack: Any, instance: DagsterInstance, tmp_path: Path
+) -> None:
+    from dagster import RunRequest
+
+    from extend_assets.outputs.raw_files import path_of
+
+    stack = corpus_stack
+    db_path, raw = tmp_path / "tables.duckdb", tmp_path / "raw"
+    defs = build_on(stack, db_path, raw_runs_dir=str(raw), raw_runs_keep=2)
+    pipeline = runner(defs, instance)
+    partition = sorted({doc.partition for doc in stack.documents})[0]
+    pipeline.submit([partition])
+    assert pipeline.settle([partition], pause_seconds=0.05).settled == [partition]
+    dagster_runs = []
+    for _ in range(3):  # the partition's outputs again, as a rerun from the UI would
+        dagster_runs.append(pipeline.run_outputs(RunRequest(partition_key=partition)).run_id)
+
+    directories = sorted(p.name for p in (raw / NAME / partition).iterdir())
+    assert directories == sorted(dagster_runs[-2:])  # the newest two; three others deleted
+    runs = table(db_path, "extend_workflow_runs")
+    uris = set(runs.loc[runs["partition"] == partition, "raw_uri"].dropna())
+    assert uris and all(path_of(uri).exists() for uri in uris)
+    assert {path_of(uri).parent.name for uri in uris} == {dagster_runs[-1]}
+    documents = table(db_path, "extend_extracted_documents")
+    assert (documents["partition"] == partition).sum() == sum(
+        doc.partition == partition for doc in stack.documents
+    )
