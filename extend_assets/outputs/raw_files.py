@@ -9,7 +9,7 @@ from __future__ import annotations
 import gzip
 import json
 import shutil
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -98,12 +98,6 @@ def iter_raw_file(uri: str) -> Iterator[dict[str, Any]]:
         for line in handle:
             if line.strip():
                 yield json.loads(line)
-
-
-def iter_raw_chunks(uris: Iterable[str]) -> Iterator[list[dict[str, Any]]]:
-    """The raw runs of each file, one file (at most one chunk) at a time."""
-    for uri in dict.fromkeys(uris):
-        yield list(iter_raw_file(uri))
 
 
 def _is_raw_run_directory(path: Path) -> bool:

@@ -11,7 +11,7 @@ import pandas as pd
 from extend_assets.client import SUBMISSION_METADATA_KEY, WorkflowRun
 from extend_assets.client.errors import ExtendServerError
 from extend_assets.outputs.frames import run_frame
-from extend_assets.outputs.raw_files import RawRunWriter, iter_raw_chunks, iter_raw_file
+from extend_assets.outputs.raw_files import RawRunWriter, iter_raw_file
 from extend_assets.outputs.stream import LedgerMatcher, RunStream
 
 
@@ -95,7 +95,7 @@ def test_events_fill_the_rows_gaps_are_fetched_and_files_hold_chunks(tmp_path: P
     for row in frame.itertuples():
         lines = list(iter_raw_file(row.raw_uri))
         assert lines[row.raw_line]["id"] == row.run_id
-    assert [len(c) for c in iter_raw_chunks(writer.files)] == [3, 3, 3, 1]
+    assert [len(list(iter_raw_file(f))) for f in writer.files] == [3, 3, 3, 1]
 
 
 def test_documents_without_a_run_stay_missing_and_runs_of_other_days_are_not_written(
