@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from dagster import AssetKey
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -65,3 +66,26 @@ def test_the_code_location_holds_the_whole_flow() -> None:
     documents = AssetKey([PREFIX, "extend_extracted_documents"])
     check_names = {key.name for key in graph.asset_check_keys if key.asset_key == documents}
     assert {"completeness", "failure_rate", "low_confidence_fields"} <= check_names
+
+
+def test_the_code_location_reads_the_completion_and_raw_run_variables(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from extend_assets.definitions import completion_options
+
+    for variable, value in {
+        "EXTEND_COMPLETION": "webhooks",
+        "EXTEND_WEBHOOK_LANDING": "s3://events/extend",
+        "EXTEND_WEBHOOK_RECONCILE_AFTER_SECONDS": "600",
+        "EXTEND_RAW_RUNS_DIR": "/data/raw",
+        "EXTEND_RAW_RUNS_KEEP": "3",
+    }.items():
+        monkeypatch.setenv(variable, value)
+    monkeypatch.delenv("EXTEND_WEBHOOK_SETTLE_SECONDS", raising=False)
+    assert completion_options() == {
+        "completion": "webhooks",
+        "webhook_landing": "s3://events/extend",
+        "webhook_reconcile_after_seconds": 600.0,
+        "raw_runs_dir": "/data/raw",
+        "raw_runs_keep": 3,
+    }
