@@ -40,7 +40,7 @@ local-stack: $(STAMP)
 emulator: $(STAMP)
 	$(BIN)/extend-assets emulator
 
-## Benchmarks side by side (writes bench/results.json and BENCHMARKS.md; ~15 min).
+## Benchmarks side by side (writes bench/results.json and BENCHMARKS.md; ~1.5 h with 100k).
 bench: $(STAMP)
 	$(BIN)/python -m bench
 
