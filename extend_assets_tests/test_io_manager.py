@@ -7,7 +7,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from dagster import DailyPartitionsDefinition, asset, materialize
+from dagster import AssetIn, DailyPartitionsDefinition, asset, materialize
 
 from extend_assets.errors import TableNameClashError
 from extend_assets.io_manager import ExtendDuckDBIOManager
@@ -99,3 +99,40 @@ def test_an_empty_first_day_then_a_new_field_widen_the_table(tmp_path: Path) -> 
     assert list(rows["key"]) == ["a", "a2", "b"]
     assert list(rows["total"]) == [3.0, 5.0, 4.0]
     assert list(rows["po"].fillna("-")) == ["-", "-", "PO-1"]
+
+
+# -- volume: slices on the way in, Arrow-backed text on the way out --
+
+LOADED: dict[str, pd.DataFrame] = {}
+
+
+@asset(key_prefix="wf", partitions_def=DAYS, metadata={"partition_expr": "partition_date"})
+def big_day(context) -> pd.DataFrame:
+    return FRAMES[context.partition_key]
+
+
+@asset(key_prefix="wf", partitions_def=DAYS, ins={"rows": AssetIn(["wf", "big_day"])})
+def reads_big_day(context, rows: pd.DataFrame) -> None:
+    LOADED[context.partition_key] = rows
+
+
+def test_a_partition_larger_than_one_insert_round_trips_with_arrow_text(tmp_path: Path) -> None:
+    from extend_assets.flatten.coerce import TEXT
+    from extend_assets.io_manager import INSERT_ROWS
+
+    count = 2 * INSERT_ROWS + 1  # three INSERT statements
+    keys = [f"doc-{n:06d}" for n in range(count)]
+    frame = day_frame("2025-01-16", keys, total=[float(n) for n in range(count)])
+    frame["vendor"] = pd.array([None if n % 3 == 0 else f"V{n}" for n in range(count)], dtype=TEXT)
+    FRAMES["2025-01-16"] = frame
+    io_manager = ExtendDuckDBIOManager(database=str(tmp_path / "tables.duckdb"))
+    result = materialize(
+        [big_day, reads_big_day], resources={"io_manager": io_manager}, partition_key="2025-01-16"
+    )
+    assert result.success
+    rows = LOADED["2025-01-16"].sort_values("key", ignore_index=True)
+    assert len(rows) == count and list(rows["key"]) == keys
+    assert list(rows["total"]) == [float(n) for n in range(count)]
+    assert rows["key"].dtype == TEXT and rows["vendor"].dtype == TEXT
+    assert rows["vendor"].isna().sum() == len(range(0, count, 3))
+    assert rows.loc[1, "vendor"] == "V1" and rows.loc[0, "vendor"] is pd.NA

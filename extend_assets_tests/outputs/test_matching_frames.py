@@ -9,7 +9,8 @@ from typing import Any
 import pandas as pd
 
 from extend_assets.client import SUBMISSION_METADATA_KEY, WorkflowRun
-from extend_assets.outputs.frames import MISSING, run_frame, status_counts, storable
+from extend_assets.flatten.coerce import TEXT
+from extend_assets.outputs.frames import MISSING, compact_text, run_frame, status_counts, storable
 from extend_assets.outputs.matching import rows_without_runs
 from extend_assets.outputs.stream import LedgerMatcher, RawRunWriter, RunStream
 from extend_assets.submission.ledger import DocumentVersion, LedgerEvent, PartitionLedger
@@ -103,3 +104,19 @@ def test_storable_types_empty_and_nested_columns() -> None:
 def test_status_counts_ignore_nulls() -> None:
     values: list[Any] = ["FAILED", None, float("nan"), "PROCESSED", "FAILED"]
     assert status_counts(values) == {"FAILED": 2, "PROCESSED": 1}
+
+
+def test_compact_text_converts_only_columns_of_text() -> None:
+    frame = pd.DataFrame(
+        {
+            "text": ["a", None, "c"],
+            "mixed": ["a", 1, None],  # not all text: left as it is
+            "empty": [None, None, None],  # no values to tell a type by: left as it is
+            "number": [1.0, 2.0, None],
+        },
+        dtype=object,
+    ).astype({"number": "float64"})
+    out = compact_text(frame)
+    assert out["text"].dtype == TEXT and out["text"].tolist() == ["a", pd.NA, "c"]
+    assert out["mixed"].dtype == object and out["mixed"].tolist() == ["a", 1, None]
+    assert out["empty"].dtype == object and out["number"].dtype == "float64"
