@@ -70,6 +70,19 @@ def build(
     return defs, workflow
 
 
+def build_on_stack(stack: Any, db_path: Path, **factory_kwargs: Any) -> Definitions:
+    """The pipeline over a ``LocalStack``'s bucket and prefix."""
+    defs, _ = build(
+        stack.emulator,
+        stack.s3,
+        db_path,
+        bucket=stack.bucket,
+        prefix_template=f"{stack.prefix}{{date}}/",
+        **factory_kwargs,
+    )
+    return defs
+
+
 def runner(defs: Definitions, instance: DagsterInstance) -> PipelineRunner:
     return PipelineRunner(defs, instance, NAME)
 

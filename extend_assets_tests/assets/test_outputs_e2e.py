@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from dagster import AssetCheckEvaluation, DagsterInstance
 
-from extend_assets_tests.assets.harness import NAME, build, metadata_value, runner, table
+from extend_assets_tests.assets.harness import NAME, build_on_stack, metadata_value, runner, table
 
 SECRET_MARKERS = ("X-Amz-Signature", "X-Amz-Credential")
 
@@ -39,16 +39,7 @@ def truth_of(stack: Any) -> dict[str, dict[str, Any]]:
 
 def build_on(stack: Any, db_path: Path, **options: Any) -> Any:
     """The pipeline over the corpus stack's bucket, settling reviews at once."""
-    defs, _ = build(
-        stack.emulator,
-        stack.s3,
-        db_path,
-        bucket=stack.bucket,
-        prefix_template=f"{stack.prefix}{{date}}/",
-        review_policy="settle",
-        **options,
-    )
-    return defs
+    return build_on_stack(stack, db_path, review_policy="settle", **options)
 
 
 def test_tables_match_the_ground_truth_and_a_review_reaches_them(

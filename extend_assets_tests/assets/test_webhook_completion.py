@@ -16,7 +16,7 @@ import pandas as pd
 from dagster import DagsterInstance, instance_for_test
 
 from extend_assets.emulator.config import WebhookDelivery
-from extend_assets_tests.assets.harness import build, runner, table
+from extend_assets_tests.assets.harness import build_on_stack, runner, table
 from extend_assets_tests.webhooks import conftest as webhook_fixtures
 from extend_assets_tests.webhooks.conftest import SECRET, Receiver, all_text, wait_for
 
@@ -42,15 +42,7 @@ def _stack(documents: int, seed: int, receiver: Receiver, delivery: WebhookDeliv
 
 
 def _pipeline(stack: Any, db_path: Path, instance: DagsterInstance, **options: Any) -> Any:
-    defs, _ = build(
-        stack.emulator,
-        stack.s3,
-        db_path,
-        bucket=stack.bucket,
-        prefix_template=f"{stack.prefix}{{date}}/",
-        **options,
-    )
-    return runner(defs, instance)
+    return runner(build_on_stack(stack, db_path, **options), instance)
 
 
 def _documents(db_path: Path) -> pd.DataFrame:
