@@ -39,7 +39,8 @@ def run_frame(rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
 
 
 def storable(frame: pd.DataFrame) -> pd.DataFrame:
-    """Give columns DuckDB can type: all-null object columns become strings, dicts JSON."""
+    """Give columns DuckDB can type: all-null object columns become text, dicts JSON
+    text, and text columns Arrow-backed text (:func:`compact_text`)."""
     out = frame.copy(deep=False)  # columns are replaced, never written into
     for column in out.columns:
         series = out[column]
@@ -52,9 +53,7 @@ def storable(frame: pd.DataFrame) -> pd.DataFrame:
             out[column] = series.map(
                 lambda v: None if v is None else json.dumps(v, default=str)
             ).astype(TEXT)
-        elif non_null.map(lambda v: isinstance(v, str)).all():
-            out[column] = series.astype(TEXT)
-    return out
+    return compact_text(out)
 
 
 def compact_text(frame: pd.DataFrame) -> pd.DataFrame:
