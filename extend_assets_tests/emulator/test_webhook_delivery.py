@@ -6,6 +6,7 @@ import json
 import threading
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -18,7 +19,33 @@ from extend_assets.emulator.webhooks import WebhookSender, verify_webhook
 FAST = WebhookDelivery(initial_delay=0.01, multiplier=2.0, max_delay=0.05, timeout=5.0)
 
 
-class _Flaky(BaseHTTPRequestHandler):
+class _Receiver(BaseHTTPRequestHandler):
+    """A quiet loopback receiver: reads and verifies each event, answers with no body."""
+
+    def _event(self) -> dict[str, Any]:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        return verify_webhook(body, dict(self.headers), "wss_s")  # every attempt is signed
+
+    def _answer(self, status: int) -> None:
+        self.send_response(status)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        return None
+
+
+@contextmanager
+def serving(handler: type[_Receiver]) -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}/"
+    finally:
+        server.shutdown()
+
+
+class _Flaky(_Receiver):
     """Answers 503 to the first ``failures`` attempts of each event, then 200."""
 
     failures = 2
@@ -27,28 +54,20 @@ class _Flaky(BaseHTTPRequestHandler):
     lock = threading.Lock()
 
     def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        event = verify_webhook(body, dict(self.headers), "wss_s")  # every attempt is signed
+        event = self._event()
         with self.lock:
             self.attempts[event["eventId"]] += 1
             ok = self.attempts[event["eventId"]] > self.failures
             if ok:
                 self.accepted.append(event["eventId"])
-        self.send_response(200 if ok else 503)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    def log_message(self, *args: Any) -> None:
-        return None
+        self._answer(200 if ok else 503)
 
 
 @pytest.fixture
 def flaky() -> Iterator[str]:
     _Flaky.attempts, _Flaky.accepted = Counter(), []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Flaky)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_port}/"
-    server.shutdown()
+    with serving(_Flaky) as url:
+        yield url
 
 
 def test_the_backoff_doubles_up_to_its_cap() -> None:
@@ -105,7 +124,7 @@ def test_drops_are_seeded(flaky: str) -> None:
     assert "wss_s" not in body
 
 
-class _Slow(BaseHTTPRequestHandler):
+class _Slow(_Receiver):
     """Holds each delivery a moment and records how many were in flight at once."""
 
     in_flight = 0
@@ -115,8 +134,7 @@ class _Slow(BaseHTTPRequestHandler):
     release = threading.Event()
 
     def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        event = verify_webhook(body, dict(self.headers), "wss_s")
+        event = self._event()
         with self.lock:
             _Slow.in_flight += 1
             _Slow.most_in_flight = max(_Slow.most_in_flight, _Slow.in_flight)
@@ -124,28 +142,20 @@ class _Slow(BaseHTTPRequestHandler):
         with self.lock:
             _Slow.in_flight -= 1
             self.accepted.append(event["eventId"])
-        self.send_response(200)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    def log_message(self, *args: Any) -> None:
-        return None
+        self._answer(200)
 
 
 @pytest.mark.parametrize("concurrency", [1, 4])
 def test_concurrency_bounds_the_deliveries_in_flight(concurrency: int) -> None:
     _Slow.in_flight, _Slow.most_in_flight, _Slow.accepted = 0, 0, []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Slow)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{server.server_port}/"
-    sender = WebhookSender(url, "wss_s", replace(FAST, concurrency=concurrency))
-    try:
-        for n in range(12):
-            sender.send({"id": f"run_{n}"}, "workflow_run.completed")
-        assert sender.wait_idle(30)
-    finally:
-        sender.close()
-        server.shutdown()
+    with serving(_Slow) as url:
+        sender = WebhookSender(url, "wss_s", replace(FAST, concurrency=concurrency))
+        try:
+            for n in range(12):
+                sender.send({"id": f"run_{n}"}, "workflow_run.completed")
+            assert sender.wait_idle(30)
+        finally:
+            sender.close()
     assert _Slow.most_in_flight == concurrency
     assert sorted(_Slow.accepted) == sorted(sender.event_ids) and sender.delivered == 12
     with pytest.raises(EmulatorConfigError, match="concurrency"):
