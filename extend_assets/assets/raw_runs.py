@@ -96,4 +96,11 @@ def raw_run_reader(
 
 
 def reader_metadata(reader: RawRunReader) -> dict[str, Any]:
-    return {"raw_runs_refetched": reader.refetched, "raw_files_missing": len(reader.missing_files)}
+    """How many raw files were gone and how many of their runs were read again (by GET:
+    the rest came from landed events)."""
+    by_get = reader.refetch.fetched if isinstance(reader.refetch, RunRefetcher) else 0
+    return {
+        "raw_files_missing": len(reader.missing_files),
+        "raw_runs_refetched": reader.refetched,
+        "raw_runs_refetched_by_get": by_get,
+    }

@@ -18,6 +18,9 @@ from dagster import AssetKey, DagsterInstance, Definitions
 from dagster._serdes import serialize_value
 
 from extend_assets_tests.assets.harness import NAME, build_on_stack, metadata_value, runner, table
+from extend_assets_tests.webhooks import conftest as webhook_fixtures
+
+make_receiver = webhook_fixtures.make_receiver  # the receiver fixture, shared
 
 REPO = Path(__file__).resolve().parents[2]
 DOCUMENTS = AssetKey([NAME, "extend_extracted_documents"])
@@ -160,3 +163,47 @@ def test_raw_runs_on_s3_are_read_by_a_fresh_process_and_refetched_when_deleted(
     after_items = table(db_path, "extend_extracted_line_items")
     assert len(after_items) == len(line_items)
     assert list(workdir.iterdir()) == []
+
+
+def test_webhook_mode_reads_a_lost_raw_directory_back_from_the_landing_zone(
+    make_receiver: Any, tmp_path: Path, instance: DagsterInstance
+) -> None:
+    """A new container whose local raw directory is empty: the runs come from the landed
+    events (no GET), the documents table is the same."""
+    import dataclasses
+    import shutil
+
+    from extend_assets_tests.assets.test_webhook_completion import FAST, GET_RUN, _stack
+
+    landing, raw = tmp_path / "landing", tmp_path / "raw"
+    receiver = make_receiver(str(landing)).start()
+    with _stack(16, 21, receiver, dataclasses.replace(FAST, seed=1)) as stack:
+        partition = sorted({d.partition for d in stack.documents})[0]
+        db_path = tmp_path / "tables.duckdb"
+        defs = build_on_stack(
+            stack,
+            db_path,
+            completion="webhooks",
+            webhook_landing=str(landing),
+            raw_runs_dir=str(raw),
+            webhook_settle_seconds=0.3,
+            review_policy="settle",
+        )
+        pipeline = runner(defs, instance)
+        pipeline.submit([partition])
+        assert pipeline.settle([partition], pause_seconds=0.2, max_ticks=300).settled == [partition]
+        documents = sorted_rows(table(db_path, "extend_extracted_documents"), "key")
+        runs = table(db_path, "extend_workflow_runs")
+        ran = int(runs["run_id"].notna().sum())
+
+        shutil.rmtree(raw)
+        stack.emulator.reset_counters()
+        result = materialize_alone(defs, instance, partition, DOCUMENTS)
+        assert metadata_value(result, "extend_extracted_documents", "raw_runs_refetched") == ran > 0
+        assert (
+            metadata_value(result, "extend_extracted_documents", "raw_runs_refetched_by_get") == 0
+        )
+        assert stack.emulator.counters().get(GET_RUN, 0) == 0
+        pd.testing.assert_frame_equal(
+            sorted_rows(table(db_path, "extend_extracted_documents"), "key"), documents
+        )
