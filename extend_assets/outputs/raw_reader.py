@@ -39,7 +39,7 @@ class RawRunReader:
         self.refetch = refetch
         self.missing_files: list[str] = []
         self.refetched = 0
-        self._runs_of: dict[str, list[tuple[str, str | None]]] = {}
+        self._runs_of: dict[str, dict[str, str | None]] = {}
         if {"raw_uri", "run_id"} <= set(runs_frame.columns):
             statuses = (
                 runs_frame["status"] if "status" in runs_frame.columns else [None] * len(runs_frame)
@@ -48,9 +48,8 @@ class RawRunReader:
                 runs_frame["raw_uri"], runs_frame["run_id"], statuses, strict=True
             ):
                 if isinstance(uri, str) and isinstance(run_id, str):
-                    runs = self._runs_of.setdefault(uri, [])
-                    if (run_id, status) not in runs:
-                        runs.append((run_id, None if pd.isna(status) else str(status)))
+                    recorded = None if status is None or pd.isna(status) else str(status)
+                    self._runs_of.setdefault(uri, {}).setdefault(run_id, recorded)
         self._scratch: tempfile.TemporaryDirectory[str] | None = None
         self._spooled: dict[str, Path] = {}
 
@@ -73,7 +72,7 @@ class RawRunReader:
         return read_beside(uri, name, self.s3_client)
 
     def _spool(self, uri: str) -> Path:
-        wanted = self._runs_of.get(uri, [])
+        wanted = list(self._runs_of.get(uri, {}).items())
         if self.refetch is None:
             raise RawFileMissing(
                 f"raw runs file {uri} is gone and no way to fetch its {len(wanted)} run(s) "
