@@ -189,7 +189,8 @@ class PostgresAdvisoryLocks:
     """Session advisory locks in PostgreSQL, on a connection of their own."""
 
     def __init__(self, url: str, timeout: float = DEFAULT_LOCK_TIMEOUT_SECONDS) -> None:
-        self._url = url
+        # dagster-postgres brings psycopg2; a URL without a driver means that one.
+        self._url = url.replace("postgresql://", "postgresql+psycopg2://", 1)
         self._timeout = timeout
         self.description = "PostgreSQL advisory locks"
 
