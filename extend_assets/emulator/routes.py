@@ -206,7 +206,9 @@ class EmulatorApp:
         workflow_id, version, inputs, priority = parse(body)
         delay = self.faults.faults.batch_create_delay_seconds
         if endpoint == "batch" and delay > 0:
-            return envelopes.batch(self.create_later(delay, workflow_id, version, inputs, priority))
+            later = self.create_later(delay, workflow_id, version, inputs, priority)
+            self.after_commit()
+            return envelopes.batch(later)
         batch_id, runs = self.backend.create_runs(
             workflow_id, version, inputs, priority=priority, batch=endpoint == "batch"
         )

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from dagster import DagsterInstance
+from dagster import DagsterInstance, Definitions
 
 from extend_assets.event_log import EventLogLedger
 from extend_assets.submission import locks
@@ -224,3 +224,38 @@ def test_an_intent_whose_owner_died_before_its_post_is_reconciled_and_resent_onc
     assert b_result.success
     assert metadata_value(b_result, "extend_workflow_batches", "documents_submitted") == 6
     assert sent_keys(extend_emulator) == Counter(day_of_documents)
+
+
+def test_a_lost_answer_whose_runs_extend_creates_late_is_adopted_not_resent(
+    extend_emulator: Any,
+    local_s3: Any,
+    bucket: str,
+    instance: DagsterInstance,
+    db_path: Path,
+    day_of_documents: list[str],
+) -> None:
+    """Extend only says a batch's runs are queued: the answer is lost, the runs appear
+    seconds later, and the next run's reconcile waits for them instead of resending."""
+    from extend_assets.resources import ExtendResource
+    from extend_assets_tests.assets.harness import resources
+
+    defs, workflow = build(
+        extend_emulator, local_s3, db_path, bucket=bucket, prefix_template="docs/{date}/",
+        reconcile_grace_seconds=120.0,
+    )  # fmt: skip
+    impatient = resources(extend_emulator, local_s3, db_path)
+    impatient["extend"] = ExtendResource(
+        api_key=extend_emulator.api_key, base_url=extend_emulator.base_url, timeout=1.0
+    )
+    lost_defs = Definitions(
+        assets=workflow.assets, jobs=workflow.jobs, sensors=workflow.sensors, resources=impatient
+    )
+    extend_emulator.set_faults(batch_create_delay_seconds=4.0, slow_after_commit_seconds=3.0)
+    first = runner(lost_defs, instance).submit([DAY], raise_on_error=False)
+    assert not first.success  # the answer never arrived: outcome unknown, intent open
+    extend_emulator.clear_faults()
+    again = runner(defs, instance).submit([DAY])
+    assert metadata_value(again, "extend_workflow_batches", "documents_submitted") == 0
+    assert metadata_value(again, "extend_workflow_batches", "documents_adopted") == 6
+    assert sent_keys(extend_emulator) == Counter(day_of_documents)
+    assert int(extend_emulator.counters()["POST /workflow_runs/batch"]) == 1
