@@ -78,7 +78,7 @@ def build_extracted_documents_asset(
         listed = source_documents if s3_mode else None
         # The workflow's columns, not the day's: an all-failed day carries no schema.
         with raw_run_reader(context, s, runs) as reader:
-            store = WorkflowSchemaStore(context.instance, s.workflow_id)
+            store = WorkflowSchemaStore(context.instance, s.workflow_id, keys.runs)
             schema = store.merge(extractors_of(runs, reader))
             flat = flatten_in_chunks(runs, flatten.flatten_documents, schema, reader=reader)
         extra = rows_without_runs(runs, listed)

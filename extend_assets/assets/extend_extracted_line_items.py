@@ -36,7 +36,7 @@ def build_extracted_line_items_asset(
     ) -> Output[pd.DataFrame]:
         release_free_memory()  # what the partition's previous step freed
         with raw_run_reader(context, s, runs) as reader:
-            store = WorkflowSchemaStore(context.instance, s.workflow_id)
+            store = WorkflowSchemaStore(context.instance, s.workflow_id, keys.runs)
             schema = store.merge(extractors_of(runs, reader))
             frame = flatten_in_chunks(runs, flatten.flatten_line_items, schema, reader=reader)
         frame = storable(with_partition_date(frame))
