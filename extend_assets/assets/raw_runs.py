@@ -40,7 +40,7 @@ def raw_runs_root(s: ExtendWorkflowConfig, instance: Any) -> RawRoot:
 
 
 def raw_runs_on_s3(s: ExtendWorkflowConfig) -> bool:
-    return bool(s.raw_runs_dir and s.raw_runs_dir.startswith("s3://"))
+    return bool(s.raw_runs_dir and parse_raw_root(s.raw_runs_dir).is_s3)
 
 
 def raw_runs_resource_keys(s: ExtendWorkflowConfig) -> set[str]:

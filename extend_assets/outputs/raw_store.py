@@ -68,7 +68,7 @@ class RawRoot:
 
 def parse_raw_root(value: str) -> RawRoot:
     """``s3://BUCKET/PREFIX``, ``file:///path`` or a local path; RawLocationError otherwise."""
-    if value.startswith("s3://"):
+    if value[:5].lower() == "s3://":
         bucket, _, prefix = value[len("s3://") :].partition("/")
         if not bucket:
             raise RawLocationError("has no bucket.")

@@ -171,6 +171,7 @@ def test_local_retention_by_age(tmp_path: Path) -> None:
     [
         ("s3://bucket/some/prefix/", ("bucket", "some/prefix/", None)),
         ("s3://bucket", ("bucket", "", None)),
+        ("S3://bucket/raw", ("bucket", "raw/", None)),
         ("/data/raw", (None, "", Path("/data/raw"))),
         ("file:///data/raw", (None, "", Path("/data/raw"))),
     ],
