@@ -1,6 +1,7 @@
 """A client for Extend's workflow-run API, versions 2025-04-21 and 2026-02-09 (one typed
 model for both). No Dagster in here."""
 
+from extend_assets.client.adaptive import AdaptiveRateLimiter
 from extend_assets.client.client import API_VERSION, DEFAULT_BASE_URL, ExtendClient
 from extend_assets.client.constants import (
     REVIEW_POLICIES,
@@ -57,6 +58,7 @@ __all__ = [
     "API_2025",
     "API_2026",
     "API_VERSION",
+    "AdaptiveRateLimiter",
     "DEFAULT_BASE_URL",
     "MAX_BATCH_INPUTS",
     "MAX_METADATA_BYTES",
