@@ -7,12 +7,13 @@ AWS SDKs' adaptive retry mode (a token bucket whose rate follows CUBIC):
 - the client sends at most ``rate`` requests per second, evenly spaced, starting at
   its configured maximum;
 - a 429 cuts the rate multiplicatively, once per round (throttles of requests sent
-  within ``cooldown_seconds`` of the last cut say nothing new): to ``beta`` times the
-  rate the account actually granted us over the last ``goodput_window`` seconds (our
-  share of it), but never by more than one ``beta`` step of the current rate;
-- the rate then recovers along a cubic curve: quickly at first, flat around the rate
-  it was cut from (``w_max``, reached after ``recovery_seconds``), then probing above
-  it, ever faster, up to the configured maximum.
+  within ``cooldown_seconds`` of the last cut say nothing new). The rate to settle
+  around, ``w_max``, becomes what the account actually granted us over the last
+  ``goodput_window`` seconds (our share of it), kept within ``[beta, 1]`` times the
+  current rate; the rate drops to ``beta * w_max``;
+- it then recovers along a cubic curve: quickly at first, flat around ``w_max``
+  (reached after ``recovery_seconds``), then probing above it, ever faster, up to the
+  configured maximum.
 
 Unlike botocore's absolute CUBIC constant, the curve is scaled by ``w_max``: a client
 holding a twelfth of the account recovers over the same time as one holding all of
