@@ -93,9 +93,13 @@ def measure(processes: int, gets: int, shared: bool) -> dict[str, Any]:
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
         children = [
             subprocess.Popen(
-                [sys.executable, "-c", code], cwd=ROOT, env=env, text=True,
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            )  # fmt: skip
+                [sys.executable, "-c", code],
+                cwd=ROOT,
+                env=env,
+                text=True,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+            )
             for _ in range(processes)
         ]
         time.sleep(3.0 + 0.5 * processes)  # let every interpreter import before the go
@@ -103,7 +107,9 @@ def measure(processes: int, gets: int, shared: bool) -> dict[str, Any]:
             assert child.stdin is not None
             child.stdin.write("go\n")
             child.stdin.flush()
-        reports = [json.loads(child.communicate(timeout=1800)[0].splitlines()[-1]) for child in children]
+        reports = [
+            json.loads(child.communicate(timeout=1800)[0].splitlines()[-1]) for child in children
+        ]
         counters = emu.counters()
     requests = sum(r["requests"] for r in reports)
     throttled = counters.get("429", 0)
@@ -126,9 +132,7 @@ def measure(processes: int, gets: int, shared: bool) -> dict[str, Any]:
 
 def run(processes: list[int] | None = None, gets: int = 60) -> dict[str, Any]:
     rows = [
-        measure(n, gets, shared)
-        for shared in (False, True)
-        for n in processes or [1, 3, 6, 12]
+        measure(n, gets, shared) for shared in (False, True) for n in processes or [1, 3, 6, 12]
     ]
     return {"limit": LIMIT, "threads_per_process": THREADS, "rows": rows}
 

@@ -26,6 +26,7 @@ from typing import Any
 import requests
 from requests.adapters import HTTPAdapter
 
+from extend_assets.client.adaptive import AdaptiveRateLimiter
 from extend_assets.client.errors import (
     ExtendConnectionError,
     ExtendError,
@@ -36,7 +37,6 @@ from extend_assets.client.errors import (
     ExtendTimeoutError,
     error_for_status,
 )
-from extend_assets.client.adaptive import AdaptiveRateLimiter
 from extend_assets.client.redact import redact_text
 from extend_assets.client.retry import RetryPolicy, parse_retry_after
 from extend_assets.client.shared_bucket import FileTokenBucket, bucket_name

@@ -3,6 +3,7 @@ nothing sleeps and no assertion reads the wall clock."""
 
 from __future__ import annotations
 
+import itertools
 import random
 from pathlib import Path
 
@@ -83,7 +84,7 @@ def test_recovery_is_slow_flat_at_the_old_rate_then_probes_up_to_the_maximum() -
     lim.throttled(sent_at=cut)
     curve = [lim.rate(cut + t) for t in range(0, 41)]
     assert curve[0] == pytest.approx(3.5)
-    assert all(a <= b + 1e-9 for a, b in zip(curve, curve[1:], strict=False))  # never falls
+    assert all(a <= b + 1e-9 for a, b in itertools.pairwise(curve))  # never falls
     assert curve[1] < 0.85 * 5.0  # slow: a second later still well below the old rate
     assert curve[10] == pytest.approx(5.0)  # back at w_max after recovery_seconds
     assert curve[12] - curve[8] < 0.05 * 5.0  # flat around it
@@ -146,12 +147,13 @@ def test_processes_sharing_a_directory_share_one_schedule(tmp_path: Path) -> Non
     name = bucket_name(BASE, None, KEY)
     assert KEY not in name
     first, second = (
-        FileTokenBucket(tmp_path, name, 10.0, clock=fake.clock, sleep=fake.sleep)
-        for _ in range(2)
+        FileTokenBucket(tmp_path, name, 10.0, clock=fake.clock, sleep=fake.sleep) for _ in range(2)
     )
     waits = [bucket.reserve() for bucket in (first, second, first, second)]
     assert waits == pytest.approx([0.0, 0.1, 0.2, 0.3])
-    other = FileTokenBucket(tmp_path, bucket_name(BASE, None, "another-key"), 10.0, clock=fake.clock)
+    other = FileTokenBucket(
+        tmp_path, bucket_name(BASE, None, "another-key"), 10.0, clock=fake.clock
+    )
     assert other.reserve() == 0.0  # another account has its own schedule
 
 
