@@ -119,3 +119,20 @@ class PostgresServer:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+def postgres_instance_yaml(postgres: PostgresServer, database: str = DATABASE) -> str:
+    """A ``dagster.yaml`` storage block for this server (the extras are the caller's)."""
+    return f"""
+storage:
+  postgres:
+    postgres_db:
+      hostname: 127.0.0.1
+      port: {postgres.port}
+      username: {USER}
+      password: ""
+      db_name: {database}
+      scheme: postgresql+psycopg2
+telemetry:
+  enabled: false
+"""
