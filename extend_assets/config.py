@@ -111,6 +111,13 @@ class ExtendWorkflowConfig(BaseModel):
     tag_runs_on_extend: bool = Field(
         default=False, description="Write the Dagster run id into each Extend run's metadata."
     )
+    submission_lock: str | None = Field(
+        default=None,
+        description="Where overlapping submissions take turns. Unset: the instance's own "
+        "(PostgreSQL advisory locks, or flock files beside SQLite). `s3://BUCKET/PREFIX`: "
+        "leases written with S3 conditional writes, for instances without PostgreSQL "
+        "(Dagster+); uses the S3DocumentSource's credentials.",
+    )
     reconcile_grace_seconds: float = Field(
         default=120.0,
         description="An unfinished submission whose runs Extend does not list yet is asked "
@@ -283,6 +290,14 @@ class ExtendWorkflowConfig(BaseModel):
     def _fraction(cls, value: float, info: Any) -> float:
         if not 0.0 <= value <= 1.0:
             raise _bad(info.field_name, value, "is outside 0..1.", "Use a fraction such as 0.1.")
+        return value
+
+    @field_validator("submission_lock")
+    @classmethod
+    def _lock(cls, value: str | None) -> str | None:
+        if value is not None and not (value.startswith("s3://") and len(value) > len("s3://")):
+            raise _bad("submission_lock", value, "is not an s3:// URI.",
+                       "Use s3://BUCKET/PREFIX, or leave it unset for the instance's own lock.")  # fmt: skip
         return value
 
     @field_validator("reconcile_grace_seconds", "submission_lock_timeout_seconds")

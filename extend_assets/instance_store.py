@@ -50,9 +50,9 @@ def submission_locks(
     root = getattr(instance, "root_directory", None)
     if "sqlite" not in type(instance.event_log_storage).__name__.lower():
         logger.warning(
-            "This Dagster instance's event log (%s) offers no lock shared across machines; "
-            "submissions are serialized per machine only. Run overlapping backfills of one "
-            "workflow from one place, or use PostgreSQL storage.",
+            "This Dagster instance's event log (%s) offers no lock shared across machines, so "
+            "overlapping submissions are serialized per machine only. Set the workflow's "
+            "submission_lock='s3://BUCKET/PREFIX' (S3 leases) to serialize them everywhere.",
             type(instance.event_log_storage).__name__,
         )
     directory = default_lock_directory(root or Path(tempfile.gettempdir()) / "extend_assets")

@@ -37,7 +37,7 @@ from extend_assets.submission.ledger import (
     Submission,
 )
 from extend_assets.submission.ledger_table import ledger_frame
-from extend_assets.submission.locks import lock_names
+from extend_assets.submission.locks import PartitionLocks, S3LeaseLocks, lock_names
 from extend_assets.submission.pending import (
     Reprocess,
     TextSource,
@@ -79,7 +79,7 @@ def build_workflow_batches_asset(
         kinds={"extend", "s3"} if from_s3 else {"extend"},
         pool=s.pool,
         required_resource_keys={s.extend_resource_key, s.source_resource_key}
-        if from_s3
+        if from_s3 or s.submission_lock
         else {s.extend_resource_key},
         description=f"The submission ledger: every document version sent to Extend workflow "
         f"{s.workflow_id}, with its batch. Each version is sent at most once.",
@@ -90,7 +90,7 @@ def build_workflow_batches_asset(
     ) -> Output[pd.DataFrame]:
         partitions = list(context.partition_keys)
         ledger_store = EventLogLedger(context.instance, context.asset_key)
-        locks = submission_locks(context.instance, s.submission_lock_timeout_seconds)
+        locks = _locks(context, s)
         with locks.hold(lock_names(s.workflow_id, partitions), context.log.info) as held:
             sent = _reconcile_and_submit(context, s, config, documents, ledger_store, held.check)
             # Read again, still under the lock: every outcome this run recorded.
@@ -284,6 +284,21 @@ def _pending(
     if text_source is None:
         return pending_from_objects(documents, done)
     return pending_from_texts(text_source, documents, partitions, done)
+
+
+def _locks(context: AssetExecutionContext, s: ExtendWorkflowConfig) -> PartitionLocks:
+    """``submission_lock`` (S3 leases) when set, else the instance's own lock."""
+    if not s.submission_lock:
+        return submission_locks(context.instance, s.submission_lock_timeout_seconds)
+    bucket, _, prefix = s.submission_lock.removeprefix("s3://").partition("/")
+    source: S3DocumentSource = getattr(context.resources, s.source_resource_key)
+    return S3LeaseLocks(
+        source.get_client(),
+        bucket,
+        prefix,
+        s.submission_lock_timeout_seconds,
+        owner=context.run.run_id,
+    )
 
 
 def _presigner(

@@ -226,3 +226,137 @@ class PostgresAdvisoryLocks:
 
 def default_lock_directory(root: str | os.PathLike[str]) -> Path:
     return Path(root) / "extend_assets_locks"
+
+
+LEASE_SECONDS = 60.0
+
+
+class _S3Held:
+    def __init__(self, clock: Callable[[], float]) -> None:
+        self.expires: dict[str, float] = {}
+        self.etags: dict[str, str] = {}
+        self.lost: str | None = None
+        self._clock = clock
+
+    def check(self) -> None:
+        if self.lost:
+            raise LockLostError(f"the submission's lease was lost ({self.lost}); not sending.")
+        # A third of the lease left at least: the POST is over long before it runs out.
+        soonest = min(self.expires.values(), default=0.0)
+        if self._clock() > soonest - LEASE_SECONDS / 3:
+            raise LockLostError("the submission's lease is about to run out; not sending.")
+
+
+class S3LeaseLocks:
+    """Lease objects under ``s3://bucket/prefix``, taken with S3 conditional writes
+    (``If-None-Match: *`` to create, ``If-Match: <etag>`` to renew or take over an
+    expired lease). For instances without PostgreSQL (Dagster+): a holder renews its
+    leases every ``LEASE_SECONDS / 3``; one that dies stops renewing, and its lease may be
+    taken over once expired. Clocks of the machines must agree within seconds."""
+
+    def __init__(
+        self,
+        client: Any,
+        bucket: str,
+        prefix: str,
+        timeout: float = DEFAULT_LOCK_TIMEOUT_SECONDS,
+        *,
+        owner: str = "",
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._client = client
+        self._bucket = bucket
+        self._prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
+        self._timeout = timeout
+        self._owner = owner
+        self._clock = clock
+        self.description = f"S3 leases under s3://{bucket}/{self._prefix}"
+
+    def _body(self) -> bytes:
+        import json
+
+        return json.dumps({"owner": self._owner, "expires": self._clock() + LEASE_SECONDS}).encode()
+
+    def _try(self, key: str, held: _S3Held) -> bool:
+        import json
+
+        from botocore.exceptions import ClientError
+
+        expires = self._clock() + LEASE_SECONDS
+        try:
+            answer = self._client.put_object(
+                Bucket=self._bucket, Key=key, Body=self._body(), IfNoneMatch="*"
+            )
+        except ClientError as error:
+            if _status(error) not in (409, 412):
+                raise
+            try:
+                current = self._client.get_object(Bucket=self._bucket, Key=key)
+                lease = json.loads(current["Body"].read() or b"{}")
+            except ClientError:
+                return False  # released meanwhile: try again on the next poll
+            if float(lease.get("expires", 0.0)) >= self._clock():
+                return False
+            try:  # expired: its holder died; take it over unless someone else just did
+                answer = self._client.put_object(
+                    Bucket=self._bucket, Key=key, Body=self._body(), IfMatch=current["ETag"]
+                )
+            except ClientError as again:
+                if _status(again) not in (409, 412):
+                    raise
+                return False
+        held.etags[key] = answer["ETag"]
+        held.expires[key] = expires
+        return True
+
+    def _renew(self, held: _S3Held, stop: Any) -> None:
+        from botocore.exceptions import ClientError
+
+        while not stop.wait(LEASE_SECONDS / 3):
+            for key, etag in list(held.etags.items()):
+                expires = self._clock() + LEASE_SECONDS
+                try:
+                    answer = self._client.put_object(
+                        Bucket=self._bucket, Key=key, Body=self._body(), IfMatch=etag
+                    )
+                except ClientError as error:
+                    held.lost = f"renewing {key} answered HTTP {_status(error)}"
+                    return
+                except Exception as error:  # network: the lease runs out unless renewed
+                    held.lost = f"renewing {key} failed: {type(error).__name__}"
+                    return
+                held.etags[key] = answer["ETag"]
+                held.expires[key] = expires
+
+    @contextlib.contextmanager
+    def hold(self, names: Sequence[str], log: Callable[[str], None]) -> Iterator[Held]:
+        import threading
+
+        held = _S3Held(self._clock)
+        keys = sorted(
+            f"{self._prefix}{hashlib.sha256(n.encode()).hexdigest()[:32]}.lock" for n in names
+        )
+        stop = threading.Event()
+        renewer = threading.Thread(target=self._renew, args=(held, stop), daemon=True)
+        try:
+            _acquire_each(
+                keys,
+                lambda key: self._try(key, held),
+                names,
+                what=self.description,
+                timeout=self._timeout,
+                log=log,
+            )
+            renewer.start()
+            yield held
+        finally:
+            stop.set()
+            if renewer.is_alive():
+                renewer.join(LEASE_SECONDS)
+            for key, etag in held.etags.items():
+                with contextlib.suppress(Exception):
+                    self._client.delete_object(Bucket=self._bucket, Key=key, IfMatch=etag)
+
+
+def _status(error: Any) -> int:
+    return int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0))

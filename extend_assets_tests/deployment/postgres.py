@@ -94,6 +94,11 @@ class PostgresServer:
         )
         return self
 
+    def create_database(self, name: str) -> None:
+        self._run(
+            str(self.bindir / "createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", USER, name
+        )
+
     def stop(self) -> None:
         try:
             if self.data.exists():

@@ -6,16 +6,19 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
 from extend_assets.submission.locks import (
+    LEASE_SECONDS,
     FileLocks,
     LockLostError,
     LockTimeoutError,
     PartitionLocks,
     PostgresAdvisoryLocks,
+    S3LeaseLocks,
     lock_names,
 )
 from extend_assets_tests.deployment.postgres import PostgresServer, find_bindir
@@ -32,10 +35,14 @@ def postgres() -> Iterator[PostgresServer]:
         yield server
 
 
-@pytest.fixture(params=["files", "postgres"])
+@pytest.fixture(params=["files", "postgres", "s3"])
 def make_locks(request: pytest.FixtureRequest, tmp_path: Path) -> object:
     if request.param == "files":
         return lambda timeout: FileLocks(tmp_path / "locks", timeout)
+    if request.param == "s3":
+        client = request.getfixturevalue("s3_client")
+        bucket = request.getfixturevalue("bucket")
+        return lambda timeout: S3LeaseLocks(client, bucket, "locks/", timeout)
     server = request.getfixturevalue("postgres")
     return lambda timeout: PostgresAdvisoryLocks(server.url, timeout)
 
@@ -96,3 +103,33 @@ def test_the_instance_picks_advisory_locks_on_postgres_and_files_on_sqlite(
     (home / "dagster.yaml").write_text(postgres_instance_yaml(postgres))
     with DagsterInstance.from_config(str(home)) as pg_instance:
         assert isinstance(submission_locks(pg_instance), PostgresAdvisoryLocks)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_an_expired_s3_lease_is_taken_over_and_its_old_holder_fails_its_fence(
+    s3_client: Any, bucket: str
+) -> None:
+    clock = Clock()
+    dead = S3LeaseLocks(s3_client, bucket, "locks", 0.0, owner="run_dead", clock=clock)
+    alive = S3LeaseLocks(s3_client, bucket, "locks", 0.0, owner="run_alive", clock=clock)
+    names = lock_names("wf", ["2025-01-01"])
+    with dead.hold(names, print) as dead_held:
+        dead_held.check()
+        with pytest.raises(LockTimeoutError), alive.hold(names, print):
+            pass  # a live lease is respected
+        clock.now += LEASE_SECONDS + 1  # the holder stopped renewing (it is frozen or dead)
+        with pytest.raises(LockLostError):
+            dead_held.check()  # its own fence knows the lease ran out: it never POSTs
+        with alive.hold(names, print) as alive_held:
+            alive_held.check()
+            key = next(iter(alive_held.etags))  # type: ignore[attr-defined]
+            owner = s3_client.get_object(Bucket=bucket, Key=key)["Body"].read()
+            assert b"run_alive" in owner
+    assert s3_client.list_objects_v2(Bucket=bucket, Prefix="locks/").get("KeyCount", 0) == 0
