@@ -2,6 +2,11 @@
 
     .venv/bin/python -m bench.profile submission --documents 10000
     .venv/bin/python -m bench.profile flatten --documents 20000
+    .venv/bin/python -m bench.profile outputs --documents 10000
+
+``outputs`` sets up one partition of N invoices (submitted, processed by the emulator),
+runs the outputs job once unprofiled (the runs step: GETs), then profiles the
+documents and line-items steps run again on those raw runs.
 
 Prints the call tree (frames under 2% hidden) and writes an HTML profile next to it
 in ``bench/profiles/``. The servers run in another process, so only the pipeline's
@@ -13,6 +18,7 @@ from __future__ import annotations
 import argparse
 import os
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +39,20 @@ HOT_PATHS = {
         "documents table": "flatten_documents",
         "line-items table": "flatten_line_items",
         "typed columns (pandas conversion)": "convert",
+    },
+    "outputs": {
+        "documents step": "extend_extracted_documents",
+        "line-items step": "extend_extracted_line_items",
+        "reading raw files (gzip + JSON)": "iter_file",
+        "schema rewrite per run": "rewrite",
+        "ledger sources per chunk": "source_refs",
+        "flatten (flatten_documents / flatten_line_items)": "flatten_in_chunks",
+        "storable (JSON text, Arrow text)": "storable",
+        "analyst columns (names, DECIMAL, DATE)": "analyst_frame",
+        "metadata and checks": "documents_metadata",
+        "completeness check": "completeness_check",
+        "loading the runs table (IO manager)": "load_input",
+        "writing the table (IO manager)": "handle_output",
     },
 }
 
@@ -60,7 +80,7 @@ def shares(profiler: Profiler, paths: dict[str, str]) -> dict[str, float]:
 def run(what: str, documents: int) -> dict[str, Any]:
     """Profile one hot path; the JSON-able summary ``python -m bench`` records."""
     os.environ.setdefault("DAGSTER_HOME", tempfile.mkdtemp(prefix="bench-dagster-"))
-    profiler = profile_submission(documents) if what == "submission" else profile_flatten(documents)
+    profiler = PROFILERS[what](documents)
     return {"what": what, "documents": documents, "shares": shares(profiler, HOT_PATHS[what])}
 
 
@@ -91,16 +111,52 @@ def profile_flatten(documents: int) -> Profiler:
     return profiler
 
 
+def profile_outputs(documents: int) -> Profiler:
+    """The documents and line-items steps of one partition of ``documents`` invoices."""
+    from dagster import AssetKey, instance_for_test
+
+    from bench.outputs_bench import _definitions, _upload
+    from bench.pipeline_bench import DAY, servers
+    from extend_assets.cli.runner import PipelineRunner
+
+    quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+    with servers(runs_per_minute=0) as srv, tempfile.TemporaryDirectory() as tmp:
+        home = Path(tmp)
+        _upload(srv, documents)
+        defs = _definitions(srv, home, "polling", str(home / "landing"))
+        with instance_for_test(temp_dir=str(home)) as instance:
+            PipelineRunner(defs, instance, "t", log_level="WARNING").submit([DAY])
+            deadline = time.monotonic() + 3600
+            while not srv.control("idle")["idle"] and time.monotonic() < deadline:
+                time.sleep(0.5)
+            job = defs.resolve_job_def("t_extend_outputs")
+            job.execute_in_process(instance=instance, partition_key=DAY, run_config=quiet)
+            tables = [
+                AssetKey(["t", "extend_extracted_documents"]),
+                AssetKey(["t", "extend_extracted_line_items"]),
+            ]
+            with Profiler(interval=0.001) as profiler:
+                job.execute_in_process(
+                    instance=instance, partition_key=DAY, run_config=quiet,
+                    asset_selection=tables,
+                )  # fmt: skip
+    return profiler
+
+
+PROFILERS = {
+    "submission": profile_submission,
+    "flatten": profile_flatten,
+    "outputs": profile_outputs,
+}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("what", choices=["submission", "flatten"])
+    parser.add_argument("what", choices=sorted(PROFILERS))
     parser.add_argument("--documents", type=int, default=10_000)
     args = parser.parse_args()
     os.environ.setdefault("DAGSTER_HOME", tempfile.mkdtemp(prefix="bench-dagster-"))
-    if args.what == "submission":
-        profiler = profile_submission(args.documents)
-    else:
-        profiler = profile_flatten(args.documents)
+    profiler = PROFILERS[args.what](args.documents)
     print(profiler.output_text(show_all=False, color=False, flat=False, time="percent_of_total"))
     PROFILES.mkdir(exist_ok=True)
     html = PROFILES / f"{args.what}-{args.documents}.html"

@@ -11,15 +11,21 @@ it, and memory stays bounded by one file's runs.
 from __future__ import annotations
 
 import gzip
+import io
 import json
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pandas as pd
 
 from extend_assets.outputs.raw_store import RawFileMissing, open_raw_file, read_beside
+
+#: Decompressed bytes read at once: gzip's own reads are small (8 KiB), and a raw
+#: file's lines are ~25 KB each.
+READ_BUFFER = 1 << 20
 
 # (run id, status recorded in the runs table) -> the raw runs, in any order
 Refetch = Callable[[Sequence[tuple[str, str | None]]], Iterable[Mapping[str, Any]]]
@@ -105,6 +111,16 @@ class RawRunReader:
 
 
 def _lines(handle: Any) -> Iterator[dict[str, Any]]:
-    for line in handle:
+    for line in io.BufferedReader(handle, READ_BUFFER):
         if line.strip():
-            yield json.loads(line)
+            yield parse_line(line)
+
+
+def parse_line(line: bytes) -> Any:
+    """One JSON line: orjson (parsing is most of a table step's time; orjson is ~2x
+    faster), the standard library for what orjson refuses and Python's ``json`` writes
+    (``NaN``, integers beyond 64 bits)."""
+    try:
+        return orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return json.loads(line)

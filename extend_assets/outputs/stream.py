@@ -18,9 +18,11 @@ API call) and GETs for whatever the events did not cover (``gaps``). Both feed
 
 from __future__ import annotations
 
+import gc
 import json
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -339,6 +341,25 @@ def extractors_of(runs_frame: pd.DataFrame, reader: RawRunReader | None = None) 
     return list(found.values())
 
 
+@contextmanager
+def cyclic_gc_paused() -> Iterator[None]:
+    """Python's cycle collector off while one chunk of raw runs is parsed and flattened.
+
+    Parsed JSON holds no reference cycles, so the collector finds nothing to free, yet
+    the hundreds of thousands of dicts and strings one chunk allocates set it off again
+    and again, each time walking every object the process holds (Dagster's included):
+    that walking was more than half of a table step's time. Memory is freed as before,
+    by reference counting.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def flatten_in_chunks(
     runs_frame: pd.DataFrame,
     flatten_fn: FlattenFn,
@@ -362,11 +383,13 @@ def flatten_in_chunks(
     frames: list[pd.DataFrame] = []
     errors: dict[str, int] = {}
     for uri in uris:
-        chunk = list(reader.iter_file(uri))
-        sources = source_refs(runs_frame.iloc[rows_of.get(uri, [])])
-        frame = flatten_fn(
-            [schema.rewrite(raw) for raw in chunk], sources=sources, schema=json_schema
-        )
+        with cyclic_gc_paused():
+            chunk = list(reader.iter_file(uri))
+            sources = source_refs(runs_frame.iloc[rows_of.get(uri, [])])
+            frame = flatten_fn(
+                [schema.rewrite(raw) for raw in chunk], sources=sources, schema=json_schema
+            )
+            del chunk  # freed by reference counting, before the collector runs again
         for column, count in frame.attrs.get("coercion_errors_by_column", {}).items():
             errors[column] = errors.get(column, 0) + count
         frames.append(frame)
