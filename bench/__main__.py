@@ -63,6 +63,9 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=50.0)
     parser.add_argument("--e2e-documents", type=int, default=300)
     parser.add_argument("--profile-documents", type=int, default=10_000)
+    parser.add_argument("--profile-before", default=None,
+                        help="root of another checkout (e.g. `git worktree add /tmp/before "
+                        "main`): its outputs job is profiled too, beside this one")  # fmt: skip
     parser.add_argument("--flatten-limit", type=int, default=20_000,
                         help="larger sizes skip the flatten benchmark (memory)")  # fmt: skip
     parser.add_argument("--outputs-sizes", default=None,
@@ -157,8 +160,14 @@ def main() -> None:
         profile_size = min(max(sizes), args.profile_documents)
         results["profiles"] = [
             child("bench.profile", f"print(json.dumps(run({what!r}, {profile_size})))")
-            for what in ("submission", "flatten")
+            for what in ("submission", "flatten", "outputs")
         ]
+        if args.profile_before:
+            before = child(
+                "bench.profile",
+                f"print(json.dumps(run_code('outputs', {profile_size}, {args.profile_before!r})))",
+            )
+            results["profiles"].append({**before, "label": "before"})
         save()
     print(f"wrote {args.out} and {args.markdown}")
 
@@ -328,12 +337,19 @@ def profile_section(profiles: list[dict[str, Any]] | None) -> list[str]:
         "",
         "## Where the time goes (pyinstrument, `python -m bench.profile`)",
         "",
-        "| path | documents | stage | share of the profiled time |",
-        "|---|---:|---|---:|",
+        "`outputs`: the documents and line-items steps of one partition run again on its "
+        "raw runs (the runs step's GETs are not profiled). `before`: the same profile of "
+        "another checkout (`--profile-before`), measured in the same run.",
+        "",
+        "| path | documents | stage | share of the profiled time | seconds |",
+        "|---|---:|---|---:|---:|",
     ]
     for p in profiles:
+        what = p["what"] + (f" ({p['label']})" if p.get("label") else "")
+        total = p.get("seconds")
         for stage, share in p["shares"].items():
-            lines.append(f"| {p['what']} | {p['documents']:,} | {stage} | {share:.0%} |")
+            seconds = f"{share * total:.2f}" if total else "-"
+            lines.append(f"| {what} | {p['documents']:,} | {stage} | {share:.0%} | {seconds} |")
     return lines
 
 

@@ -81,7 +81,26 @@ def run(what: str, documents: int) -> dict[str, Any]:
     """Profile one hot path; the JSON-able summary ``python -m bench`` records."""
     os.environ.setdefault("DAGSTER_HOME", tempfile.mkdtemp(prefix="bench-dagster-"))
     profiler = PROFILERS[what](documents)
-    return {"what": what, "documents": documents, "shares": shares(profiler, HOT_PATHS[what])}
+    session = profiler.last_session
+    return {
+        "what": what,
+        "documents": documents,
+        "seconds": round(session.duration, 2) if session else None,
+        "shares": shares(profiler, HOT_PATHS[what]),
+    }
+
+
+def run_code(what: str, documents: int, code: str) -> dict[str, Any]:
+    """:func:`run` against another checkout's ``extend_assets`` (``code``: its root),
+    e.g. the commit before a change, so before and after are measured in one run."""
+    import sys
+
+    sys.path.insert(0, code)
+    found = run(what, documents)
+    import extend_assets
+
+    found["code"] = str(Path(extend_assets.__file__).resolve().parent.parent)
+    return found
 
 
 def profile_submission(documents: int) -> Profiler:
@@ -120,7 +139,7 @@ def profile_outputs(documents: int) -> Profiler:
     from extend_assets.cli.runner import PipelineRunner
 
     quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
-    with servers(runs_per_minute=0) as srv, tempfile.TemporaryDirectory() as tmp:
+    with servers() as srv, tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp)
         _upload(srv, documents)
         defs = _definitions(srv, home, "polling", str(home / "landing"))

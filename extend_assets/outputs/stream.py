@@ -19,6 +19,7 @@ API call) and GETs for whatever the events did not cover (``gaps``). Both feed
 from __future__ import annotations
 
 import gc
+import itertools
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -239,7 +240,19 @@ class RunStream:
         fetched instead); for unlisted runs, any settled event. Duplicates of a run
         (another event, a redelivery) are skipped once the run is written.
         """
-        chunk: list[WorkflowRun] = []
+        fresh = self._fresh_runs(events, wanted)
+        while True:
+            with cyclic_gc_paused():  # each chunk's events are parsed and written
+                chunk = list(itertools.islice(fresh, chunk_size))
+                if not chunk:
+                    return
+                self.add(chunk, from_events=True)
+                del chunk
+
+    def _fresh_runs(
+        self, events: Iterable[LandedEventLike], wanted: Mapping[str, str | None]
+    ) -> Iterator[WorkflowRun]:
+        """The runs of the events :meth:`take_events` takes, each run once."""
         for event in events:
             run_id = event.run_id
             if not run_id or run_id in self.done or run_id not in wanted:
@@ -253,12 +266,7 @@ class RunStream:
                 self.counts.stale_events += 1
                 continue
             self.done.add(run_id)
-            chunk.append(run_from_event(event))
-            if len(chunk) >= chunk_size:
-                self.add(chunk, from_events=True)
-                chunk = []
-        if chunk:
-            self.add(chunk, from_events=True)
+            yield run_from_event(event)
 
     def fetch_gaps(
         self,
@@ -293,7 +301,8 @@ class RunStream:
                 fetched = [run for run in runs if run is not None]
                 fetched += [client.get_workflow_run(run_id) for run_id in again]
                 self.counts.retried += len(again)
-                self.add(fetched, from_events=False)
+                with cyclic_gc_paused():
+                    self.add(fetched, from_events=False)
                 if progress is not None:
                     progress(min(start + chunk_size, total), total)
 
