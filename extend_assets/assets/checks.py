@@ -17,7 +17,7 @@ OTHER_OUTCOMES = ("REJECTED", "CANCELLED", MISSING)
 
 def completeness_check(frame: pd.DataFrame, expected: int) -> AssetCheckResult:
     keys = (
-        frame[["bucket", "key"]].astype(str).agg("/".join, axis=1)
+        frame["bucket"].astype(str) + "/" + frame["key"].astype(str)
         if len(frame)
         else pd.Series([], dtype=str)
     )

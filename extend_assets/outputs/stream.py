@@ -398,12 +398,13 @@ def flatten_in_chunks(
             frame = flatten_fn(
                 [schema.rewrite(raw) for raw in chunk], sources=sources, schema=json_schema
             )
+            read = len(chunk)
             del chunk  # freed by reference counting, before the collector runs again
         for column, count in frame.attrs.get("coercion_errors_by_column", {}).items():
             errors[column] = errors.get(column, 0) + count
         frames.append(frame)
         if on_chunk is not None:
-            on_chunk(len(chunk))
+            on_chunk(read)
     if not frames:
         return flatten_fn([], sources={}, schema=json_schema)
     out = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
