@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import requests
+from pyinstrument import Profiler
 
 from bench.memory import RssSampler, peak_rss_mib
 from bench.pipeline_bench import DAY, Servers, servers
@@ -117,24 +118,20 @@ def run_outputs(
     sampler = RssSampler()
     with sampler, DagsterInstance.from_config(home) as instance:
         cpu, wall = time.process_time(), time.perf_counter()
-        profiler = None
-        if os.environ.get("BENCH_PROFILE"):
-            import cProfile
-
-            profiler = cProfile.Profile()
-            profiler.enable()
+        profile_to = os.environ.get("BENCH_PROFILE")
+        profiler = Profiler(interval=0.001) if profile_to else None
+        if profiler is not None:
+            profiler.start()
         result = job.execute_in_process(
             instance=instance, partition_key=DAY, raise_on_error=True,
             run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
         )  # fmt: skip
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-        if profiler is not None:
-            profiler.disable()
-            profiler.dump_stats(os.environ["BENCH_PROFILE"] + f".{mode}")
-        by_step = {
-            step: sampler.peak_between(start, end)
-            for step, (start, end) in step_windows(instance, result.run_id).items()
-        }
+        if profiler is not None and profile_to:
+            profiler.stop()
+            _save_profile(profiler, f"{profile_to}.{mode}")
+        windows = step_windows(instance, result.run_id)
+        by_step = {step: sampler.peak_between(start, end) for step, (start, end) in windows.items()}
     counters = srv.control("counters")
     meta: dict[str, Any] = {}
     for event in result.get_asset_materialization_events():
@@ -148,11 +145,24 @@ def run_outputs(
         "peak_rss_mib": peak_rss_mib(),
         "rss_before_run_mib": rss_before,
         "peak_rss_mib_by_step": by_step,
+        "seconds_by_step": {step: round(end - start, 2) for step, (start, end) in windows.items()},
         "calls": {name: int(counters.get(route, 0)) for route, name in ENDPOINTS.items()},
         "runs_from_events": int(meta.get("runs_from_events", 0)),
         "runs_fetched_by_get": int(meta.get("runs_fetched_by_get", 0)),
         "raw_files": int(meta.get("raw_files", 0)),
     }
+
+
+def _save_profile(profiler: Any, path: str) -> None:
+    """The call tree as text and the named stages' shares as JSON (``bench.profile``)."""
+    from bench.profile import HOT_PATHS, shares
+
+    Path(path + ".txt").write_text(
+        profiler.output_text(show_all=False, color=False, time="percent_of_total")
+    )
+    summary = {"seconds": round(profiler.last_session.duration, 2),
+               "shares": shares(profiler, HOT_PATHS["outputs"])}  # fmt: skip
+    Path(path + ".json").write_text(json.dumps(summary))
 
 
 def step_windows(instance: Any, run_id: str) -> dict[str, tuple[float, float]]:
@@ -171,12 +181,21 @@ def step_windows(instance: Any, run_id: str) -> dict[str, tuple[float, float]]:
     return {step: (start, end) for step, (start, end) in windows.items()}
 
 
+def use_code() -> None:
+    """Import ``extend_assets`` from ``$BENCH_CODE`` (another checkout's root) when set,
+    to measure that code with this benchmark."""
+    code = os.environ.get("BENCH_CODE")
+    if code:
+        sys.path.insert(0, code)
+
+
 def _child(mode: str, home: Path, landing: Path, srv: Servers) -> dict[str, Any]:
     args = ", ".join(repr(a) for a in (mode, str(home), str(landing), srv.s3_url, srv.emulator_url))
     env = {**os.environ, "PYTHONPATH": str(ROOT), "DAGSTER_HOME": str(home)}
     done = subprocess.run(
         [sys.executable, "-c",
-         f"import json; from bench.outputs_bench import run_outputs; print(json.dumps(run_outputs({args})))"],
+         f"import json; from bench.outputs_bench import run_outputs, use_code; use_code(); "
+         f"print(json.dumps(run_outputs({args})))"],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=3600, check=False,
     )  # fmt: skip
     if done.returncode != 0:
@@ -200,7 +219,7 @@ def _landed(landing: Path) -> int:
         return 0
 
 
-def bench_outputs(documents: int) -> dict[str, Any]:
+def bench_outputs(documents: int, modes: tuple[str, ...] = MODES) -> dict[str, Any]:
     from dagster import instance_for_test
 
     from extend_assets.cli.runner import PipelineRunner
@@ -235,17 +254,17 @@ def bench_outputs(documents: int) -> dict[str, Any]:
             _progress(f"{_landed(landing):,} events landed", started)
             setup = time.perf_counter() - started
             os.environ["DAGSTER_HOME"] = str(home)
-            modes = {mode: _child(mode, home, landing, srv) for mode in MODES}
+            found = {mode: _child(mode, home, landing, srv) for mode in modes}
     finally:
         receiver.terminate()
         receiver.wait(timeout=30)
         shutil.rmtree(work, ignore_errors=True)
-    for result in modes.values():
+    for result in found.values():
         calls = sum(result["calls"].values())
         result["seconds_at_10_rps"] = round(calls / 10, 1)
         result["documents_per_second"] = round(documents / result["seconds"])
         result["gets_per_run"] = round(result["calls"]["get"] / documents, 3)
-    return {"documents": documents, "setup_seconds_not_counted": round(setup, 1), **modes}
+    return {"documents": documents, "setup_seconds_not_counted": round(setup, 1), **found}
 
 
 def _progress(what: str, since: float) -> None:

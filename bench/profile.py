@@ -4,9 +4,9 @@
     .venv/bin/python -m bench.profile flatten --documents 20000
     .venv/bin/python -m bench.profile outputs --documents 10000
 
-``outputs`` sets up one partition of N invoices (submitted, processed by the emulator),
-runs the outputs job once unprofiled (the runs step: GETs), then profiles the
-documents and line-items steps run again on those raw runs.
+``outputs`` profiles the outputs job of one partition of N invoices in webhook mode
+(the set-up of ``bench.outputs_bench``), in its own process; the call tree goes to
+``bench/profiles/outputs-N.txt``.
 
 Prints the call tree (frames under 2% hidden) and writes an HTML profile next to it
 in ``bench/profiles/``. The servers run in another process, so only the pipeline's
@@ -16,9 +16,9 @@ own time shows. ``python -m bench`` reports the shares of the named hot paths.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
@@ -80,6 +80,8 @@ def shares(profiler: Profiler, paths: dict[str, str]) -> dict[str, float]:
 def run(what: str, documents: int) -> dict[str, Any]:
     """Profile one hot path; the JSON-able summary ``python -m bench`` records."""
     os.environ.setdefault("DAGSTER_HOME", tempfile.mkdtemp(prefix="bench-dagster-"))
+    if what == "outputs":
+        return {"what": what, "documents": documents, **profile_outputs(documents)}
     profiler = PROFILERS[what](documents)
     session = profiler.last_session
     return {
@@ -91,16 +93,10 @@ def run(what: str, documents: int) -> dict[str, Any]:
 
 
 def run_code(what: str, documents: int, code: str) -> dict[str, Any]:
-    """:func:`run` against another checkout's ``extend_assets`` (``code``: its root),
-    e.g. the commit before a change, so before and after are measured in one run."""
-    import sys
-
-    sys.path.insert(0, code)
-    found = run(what, documents)
-    import extend_assets
-
-    found["code"] = str(Path(extend_assets.__file__).resolve().parent.parent)
-    return found
+    """:func:`run` of ``outputs`` against another checkout's ``extend_assets`` (``code``:
+    its root), e.g. the commit before a change, so before and after share one run."""
+    os.environ["BENCH_CODE"] = code
+    return {**run(what, documents), "code": code}
 
 
 def profile_submission(documents: int) -> Profiler:
@@ -130,51 +126,37 @@ def profile_flatten(documents: int) -> Profiler:
     return profiler
 
 
-def profile_outputs(documents: int) -> Profiler:
-    """The documents and line-items steps of one partition of ``documents`` invoices."""
-    from dagster import AssetKey, instance_for_test
+def profile_outputs(documents: int) -> dict[str, Any]:
+    """The outputs job of one partition in webhook mode (runs from landed events, no
+    GETs), profiled in the benchmark's own fresh process (``bench.outputs_bench``)."""
+    from bench.outputs_bench import bench_outputs
 
-    from bench.outputs_bench import _definitions, _upload
-    from bench.pipeline_bench import DAY, servers
-    from extend_assets.cli.runner import PipelineRunner
-
-    quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
-    with servers() as srv, tempfile.TemporaryDirectory() as tmp:
-        home = Path(tmp)
-        _upload(srv, documents)
-        defs = _definitions(srv, home, "polling", str(home / "landing"))
-        with instance_for_test(temp_dir=str(home)) as instance:
-            PipelineRunner(defs, instance, "t", log_level="WARNING").submit([DAY])
-            deadline = time.monotonic() + 3600
-            while not srv.control("idle")["idle"] and time.monotonic() < deadline:
-                time.sleep(0.5)
-            job = defs.resolve_job_def("t_extend_outputs")
-            job.execute_in_process(instance=instance, partition_key=DAY, run_config=quiet)
-            tables = [
-                AssetKey(["t", "extend_extracted_documents"]),
-                AssetKey(["t", "extend_extracted_line_items"]),
-            ]
-            with Profiler(interval=0.001) as profiler:
-                job.execute_in_process(
-                    instance=instance, partition_key=DAY, run_config=quiet,
-                    asset_selection=tables,
-                )  # fmt: skip
-    return profiler
+    with tempfile.TemporaryDirectory() as tmp:
+        os.environ["BENCH_PROFILE"] = str(Path(tmp) / "outputs")
+        try:
+            bench_outputs(documents, modes=("webhooks",))
+        finally:
+            del os.environ["BENCH_PROFILE"]
+        text = (Path(tmp) / "outputs.webhooks.txt").read_text()
+        PROFILES.mkdir(exist_ok=True)
+        (PROFILES / f"outputs-{documents}.txt").write_text(text)
+        summary: dict[str, Any] = json.loads((Path(tmp) / "outputs.webhooks.json").read_text())
+    return summary
 
 
-PROFILERS = {
-    "submission": profile_submission,
-    "flatten": profile_flatten,
-    "outputs": profile_outputs,
-}
+PROFILERS = {"submission": profile_submission, "flatten": profile_flatten}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("what", choices=sorted(PROFILERS))
+    parser.add_argument("what", choices=[*sorted(PROFILERS), "outputs"])
     parser.add_argument("--documents", type=int, default=10_000)
     args = parser.parse_args()
     os.environ.setdefault("DAGSTER_HOME", tempfile.mkdtemp(prefix="bench-dagster-"))
+    if args.what == "outputs":
+        print(json.dumps(run("outputs", args.documents), indent=2))
+        print(f"call tree: {PROFILES / f'outputs-{args.documents}.txt'}")
+        return
     profiler = PROFILERS[args.what](args.documents)
     print(profiler.output_text(show_all=False, color=False, flat=False, time="percent_of_total"))
     PROFILES.mkdir(exist_ok=True)
