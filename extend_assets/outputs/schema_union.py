@@ -20,6 +20,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 from extend_assets import flatten
 from extend_assets.flatten.runs import is_json_output, processor_runs, processor_type
 
@@ -150,9 +152,17 @@ def extractor_name(processor_run: Mapping[str, Any], index: int) -> str:
     return f"extract_{index}"
 
 
+def extractor_key(name: str, schema: Mapping[str, Any]) -> bytes:
+    """What tells two (extractor, schema) pairs apart: their JSON, keys sorted. Made
+    for every run written, so with orjson (a tenth of the standard library's time)."""
+    return orjson.dumps(
+        [name, schema], default=str, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS
+    )
+
+
 def extractors_seen(raws: Iterable[Mapping[str, Any]]) -> list[Extractor]:
     """Every distinct (extractor, schema) of these runs, in order of appearance."""
-    seen: dict[str, Extractor] = {}
+    seen: dict[bytes, Extractor] = {}
     for raw in raws:
         for index, processor_run in enumerate(processor_runs(raw)):
             if processor_type(processor_run) != "EXTRACT":
@@ -160,8 +170,7 @@ def extractors_seen(raws: Iterable[Mapping[str, Any]]) -> list[Extractor]:
             schema = flatten.extraction_schema({"outputs": [processor_run]})
             if schema:
                 name = extractor_name(processor_run, index)
-                text = json.dumps([name, schema], sort_keys=True, default=str)
-                seen.setdefault(text, (name, schema))
+                seen.setdefault(extractor_key(name, schema), (name, schema))
     return list(seen.values())
 
 

@@ -46,7 +46,12 @@ from extend_assets.outputs.matching import source_refs
 from extend_assets.outputs.raw_files import RawRunWriter, without_presigned_urls
 from extend_assets.outputs.raw_reader import RawRunReader
 from extend_assets.outputs.raw_store import EXTRACTORS_FILE, directory_of
-from extend_assets.outputs.schema_union import Extractor, WorkflowSchema, extractors_seen
+from extend_assets.outputs.schema_union import (
+    Extractor,
+    WorkflowSchema,
+    extractor_key,
+    extractors_seen,
+)
 from extend_assets.submission.ledger_table import partition_date
 
 TRANSIENT_ERRORS = (
@@ -190,7 +195,7 @@ class RunStream:
         self.writer = writer
         self.counts = StreamCounts()
         self.done: set[str] = set()
-        self._extractors: dict[str, Extractor] = {}
+        self._extractors: dict[bytes, Extractor] = {}
 
     def add(self, runs: Iterable[WorkflowRun], *, from_events: bool) -> int:
         """Write the runs that fill ledger rows; the number written."""
@@ -204,8 +209,7 @@ class RunStream:
                 continue
             uri, line = self.writer.add(without_presigned_urls(run.raw))
             for name, schema in extractors_seen([run.raw]):
-                text = json.dumps([name, schema], sort_keys=True, default=str)
-                self._extractors.setdefault(text, (name, schema))
+                self._extractors.setdefault(extractor_key(name, schema), (name, schema))
             self.matcher.fill(rows, run, uri, line)
             written += 1
             if from_events:
@@ -333,7 +337,7 @@ def extractors_of(runs_frame: pd.DataFrame, reader: RawRunReader | None = None) 
     step saved beside its files, else (files written another way, or gone) by reading
     the runs."""
     reader = reader if reader is not None else RawRunReader(runs_frame)
-    found: dict[str, Extractor] = {}
+    found: dict[bytes, Extractor] = {}
     by_directory: dict[str, list[str]] = {}
     for uri in raw_uris(runs_frame):
         by_directory.setdefault(directory_of(uri), []).append(uri)
@@ -344,9 +348,7 @@ def extractors_of(runs_frame: pd.DataFrame, reader: RawRunReader | None = None) 
         else:
             pairs = extractors_seen(run for uri in uris for run in reader.iter_file(uri))
         for name, schema in pairs:
-            found.setdefault(
-                json.dumps([name, schema], sort_keys=True, default=str), (name, schema)
-            )
+            found.setdefault(extractor_key(name, schema), (name, schema))
     return list(found.values())
 
 
