@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import sys
+from typing import Any
 
 from dagster import AssetKey, DagsterInstance, ReexecutionOptions, execute_job
 from dagster._core.definitions.reconstruct import ReconstructableRepository
@@ -19,7 +20,7 @@ LOCATION = "extend_assets_tests.deployment.step_location"
 PARTITION_TAG_PREFIXES = ("dagster/partition", "dagster/asset_partition_range")
 
 
-def main(spec: dict[str, object]) -> dict[str, object]:
+def main(spec: dict[str, Any]) -> dict[str, Any]:
     repository = ReconstructableRepository.for_module(LOCATION, "defs")
     with DagsterInstance.get() as instance:
         from_failure = spec.get("from_failure")
@@ -41,10 +42,8 @@ def main(spec: dict[str, object]) -> dict[str, object]:
             result = execute_job(
                 repository.get_reconstructable_job(str(spec["job"])),
                 instance=instance,
-                tags=dict(spec.get("tags") or {}),  # type: ignore[call-overload]
-                asset_selection=[AssetKey(path) for path in assets]  # type: ignore[union-attr]
-                if assets
-                else None,
+                tags=dict(spec.get("tags") or {}),
+                asset_selection=[AssetKey(path) for path in assets] if assets else None,
             )
         return {"run_id": result.run_id, "success": result.success}
 

@@ -33,9 +33,9 @@ from typing import Any
 import duckdb
 import pandas as pd
 import pytest
-from dagster import AssetKey, DagsterEventType, DagsterInstance, RunRequest
+from dagster import AssetKey, DagsterEventType, DagsterInstance, EventRecordsFilter, RunRequest
 
-from extend_assets.cli.runner import PipelineRunner, range_tags
+from extend_assets.cli.runner import PipelineRunner, partitions_of, range_tags
 from extend_assets.localstack import LocalStack
 from extend_assets_tests.deployment.postgres import (
     PostgresServer,
@@ -55,6 +55,12 @@ DOCUMENTS = AssetKey([NAME, "extend_extracted_documents"])
 CORPUS: dict[str, Any] = {"documents": 14, "days": 2, "seed": 21, "emulator_latency": 0.0}
 # Columns that name this run, not the document's outcome: they differ between deployments.
 VOLATILE = {"run_id", "batch_id", "created_at", "start_time", "end_time"}
+
+STEP_OUTCOMES = {
+    DagsterEventType.STEP_SUCCESS,
+    DagsterEventType.STEP_FAILURE,
+    DagsterEventType.STEP_SKIPPED,
+}
 
 pytestmark = pytest.mark.timeout(1200)
 
@@ -141,10 +147,7 @@ def settled_requests(runner: PipelineRunner, partitions: list[str]) -> list[RunR
     for _ in range(600):
         for request in runner.tick().run_requests or []:
             requests.append(request)
-            tags = request.tags or {}
-            start = tags.get("dagster/asset_partition_range_start", request.partition_key)
-            end = tags.get("dagster/asset_partition_range_end", request.partition_key)
-            covered |= {p for p in partitions if start <= p <= end}
+            covered |= set(partitions_of(request, partitions))
         if covered >= set(partitions):
             return requests
         runner.instance.get_runs()  # a round trip to PostgreSQL, then tick again
@@ -156,13 +159,23 @@ def executed_steps(instance: DagsterInstance, run_id: str) -> dict[str, str]:
     outcome: dict[str, str] = {}
     for record in instance.get_records_for_run(run_id).records:
         event = record.event_log_entry.dagster_event
-        if event is not None and event.step_key and event.event_type in (
-            DagsterEventType.STEP_SUCCESS,
-            DagsterEventType.STEP_FAILURE,
-            DagsterEventType.STEP_SKIPPED,
-        ):
+        if event is not None and event.step_key and event.event_type in STEP_OUTCOMES:
             outcome[event.step_key.split("__")[-1]] = event.event_type.value
     return outcome
+
+
+def step_worker_pids(instance: DagsterInstance) -> list[str]:
+    """The pid of every step worker the instance heard of ("Step worker started")."""
+    pids = []
+    records = instance.get_event_records(
+        EventRecordsFilter(event_type=DagsterEventType.STEP_WORKER_STARTED), limit=1000
+    )
+    for record in records:
+        event = record.event_log_entry.dagster_event
+        metadata = getattr(event.event_specific_data if event else None, "metadata", {})
+        pid = metadata.get("pid")
+        pids.append(str(getattr(pid, "value", pid)))
+    return pids
 
 
 def documents_table(db_path: Path) -> pd.DataFrame:
@@ -294,9 +307,14 @@ def test_every_step_in_its_own_container(
         )
         assert sent and max(sent.values()) == 1, sent
         assert {key for _, key, _ in sent} == {k for k, s in truth.items() if s != "SKIPPED"}
+
+        # Each step reported its own process (Dagster's "Step worker started", with its pid).
+        pids = step_worker_pids(shared)
         shared.dispose()
 
     # Every step ran in a container of its own, and none left anything where it started.
     steps = deployment.step_dirs()
     assert len(steps) == 2 + 3 + 1 + 3 * len(others) + 1
+    assert len(pids) == len(steps)
+    assert len(set(pids)) == len(steps)
     assert all(list(cwd.iterdir()) == [] for cwd in deployment.working_dirs())
