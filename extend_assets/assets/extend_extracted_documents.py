@@ -23,6 +23,7 @@ from extend_assets.assets.checks import (
 )
 from extend_assets.assets.keys import AssetKeys
 from extend_assets.assets.metadata import documents_metadata, report_partitions
+from extend_assets.assets.storage import for_storage
 from extend_assets.config import ExtendWorkflowConfig
 from extend_assets.instance_store import WorkflowSchemaStore
 from extend_assets.outputs.columns import analyst_frame
@@ -85,7 +86,7 @@ def build_extracted_documents_asset(
         context.log.info(f"{len(frame)} document row(s): {status_counts(frame['status'])}.")
         table, infos = analyst_frame(frame, schema.as_json_schema(), fixed=DOCUMENT_FIXED_COLUMNS)
         report_partitions(context, table)
-        yield Output(table, metadata=documents_metadata(table, infos))
+        yield Output(for_storage(table), metadata=documents_metadata(table, infos))
         yield completeness_check(frame, len(listed) if listed is not None else len(runs))
         yield failure_rate_check(frame, s.failure_rate_threshold)
         yield low_confidence_check(frame, s.low_confidence_threshold)

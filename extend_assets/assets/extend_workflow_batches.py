@@ -24,6 +24,7 @@ from dagster import (
 from pydantic import Field
 
 from extend_assets.assets.keys import AssetKeys
+from extend_assets.assets.storage import for_storage
 from extend_assets.config import ExtendWorkflowConfig
 from extend_assets.errors import ExtendAssetsConfigError
 from extend_assets.event_log import EventLogLedger, SubmissionRecord, is_live_intent
@@ -110,7 +111,7 @@ def build_workflow_batches_asset(
             },
         )
         return Output(
-            frame,
+            for_storage(frame),
             metadata={
                 "dagster/row_count": len(frame),
                 "documents_listed": len(documents),

@@ -15,6 +15,7 @@ import pandas as pd
 from dagster import AssetExecutionContext, AssetIn, AssetsDefinition, MetadataValue, Output, asset
 
 from extend_assets.assets.keys import AssetKeys
+from extend_assets.assets.storage import for_storage
 from extend_assets.config import ExtendWorkflowConfig
 from extend_assets.instance_store import WorkflowSchemaStore
 from extend_assets.outputs.frames import MISSING, run_frame, status_counts
@@ -121,7 +122,7 @@ def build_workflow_runs_asset(
         frame = run_frame(matcher.rows)
         statuses = status_counts(frame["status"])
         return Output(
-            frame,
+            for_storage(frame),
             metadata={
                 "dagster/row_count": len(frame),
                 "runs_fetched": counts.fetched,
