@@ -34,7 +34,7 @@ from extend_assets.assets.extend_source_documents import build_source_documents_
 from extend_assets.assets.extend_workflow_batches import build_workflow_batches_asset
 from extend_assets.assets.extend_workflow_runs import build_workflow_runs_asset
 from extend_assets.assets.keys import AssetKeys
-from extend_assets.assets.storage import stores_ranges
+from extend_assets.assets.storage import known_gaps, stores_ranges
 from extend_assets.config import PARTITION_EXPR, ExtendWorkflowConfig
 from extend_assets.sensor_builder import build_extend_run_status_sensor
 
@@ -64,7 +64,11 @@ class ExtendWorkflowDefinitions:
         assets = built.assets
         if built.config is not None:
             for io_key, keys in io_manager_keys(built.config, built.keys).items():
-                assets = _with_storage(assets, keys, resources.get(io_key))
+                io_manager = resources.get(io_key)
+                assets = _with_storage(assets, keys, io_manager)
+                gaps = known_gaps(io_manager)
+                if gaps:
+                    warnings.warn(f"IO manager {io_key!r}: {gaps}", UserWarning, stacklevel=2)
         return Definitions(
             assets=assets,
             jobs=built.jobs,

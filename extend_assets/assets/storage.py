@@ -41,6 +41,24 @@ def for_storage(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
+#: IO managers (exact class, by module and name) with known gaps, and what they break.
+_GAPS = {
+    ("dagster_duckdb_pandas.duckdb_pandas_type_handler", "DuckDBPandasIOManager"): (
+        "Dagster's DuckDBPandasIOManager skips empty frames (an empty day's table is not "
+        "created and the next step fails 'Table ... does not exist') and inserts by "
+        "position (a new workflow field fails the insert). Bind "
+        "extend_assets.ExtendDuckDBIOManager(database=...) instead: the same IO manager, "
+        "which creates empty tables and writes by column name."
+    ),
+}
+
+
+def known_gaps(io_manager: Any) -> str | None:
+    """What ``io_manager`` is known to break in these tables, with the fix; None: nothing."""
+    cls = type(io_manager)
+    return _GAPS.get((cls.__module__, cls.__name__))
+
+
 def stores_ranges(io_manager: Any) -> bool | None:
     """Whether ``io_manager`` stores a range of partitions in one output; None: unknown."""
     if io_manager is None:
