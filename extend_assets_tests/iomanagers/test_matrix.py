@@ -157,6 +157,8 @@ def test_an_io_manager_through_the_days(
     assert (rows["day"] == DAY2).sum() == 2
 
     # partition_date is a DATE in all five tables.
-    assert {table: store.date_type(table) for table in TABLES} == dict.fromkeys(TABLES, "date")
+    # (Without empty tables, the line items table of text documents with no items is absent.)
+    stored = TABLES if "empty_day" not in gaps else TABLES[:-1]
+    assert {table: store.date_type(table) for table in stored} == dict.fromkeys(stored, "date")
     assert len(store.read("extend_workflow_runs")) == len(rows)
     assert len(extend_emulator.submissions()) == len(rows)
