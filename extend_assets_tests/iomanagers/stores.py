@@ -29,21 +29,23 @@ class Store:
     """The stored type of the table's ``partition_date``, lower case."""
 
 
+def duckdb_date_type(path: Path, table: str) -> str:
+    """The stored type of ``partition_date`` in a DuckDB file's table, lower case."""
+    with duckdb.connect(str(path), read_only=True) as con:
+        row = con.execute(
+            "select data_type from information_schema.columns where table_schema = ? "
+            "and table_name = ? and column_name = 'partition_date'",
+            [SCHEMA, table],
+        ).fetchone()
+    return str(row[0]).lower() if row else "missing"
+
+
 def _duckdb_reader(path: Path) -> tuple[Callable[[str], pd.DataFrame], Callable[[str], str]]:
     def read(table: str) -> pd.DataFrame:
         with duckdb.connect(str(path), read_only=True) as con:
             return con.execute(f"select * from {SCHEMA}.{table}").fetchdf()
 
-    def date_type(table: str) -> str:
-        with duckdb.connect(str(path), read_only=True) as con:
-            row = con.execute(
-                "select data_type from information_schema.columns where table_schema = ? "
-                "and table_name = ? and column_name = 'partition_date'",
-                [SCHEMA, table],
-            ).fetchone()
-        return str(row[0]).lower() if row else "missing"
-
-    return read, date_type
+    return read, lambda table: duckdb_date_type(path, table)
 
 
 def extend_duckdb(tmp_path: Path, s3: Any) -> Store:
