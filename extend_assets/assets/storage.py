@@ -46,9 +46,10 @@ _GAPS = {
     ("dagster_duckdb_pandas.duckdb_pandas_type_handler", "DuckDBPandasIOManager"): (
         "Dagster's DuckDBPandasIOManager skips empty frames (an empty day's table is not "
         "created and the next step fails 'Table ... does not exist') and inserts by "
-        "position (a new workflow field fails the insert). Bind "
-        "extend_assets.ExtendDuckDBIOManager(database=...) instead: the same IO manager, "
-        "which creates empty tables and writes by column name."
+        "position (a new workflow field fails the insert: 'table ... has N columns but N+1 "
+        "values were supplied'). Bind extend_assets.ExtendDuckDBIOManager(database=...) "
+        "instead: the same IO manager, which creates empty tables and writes by column "
+        "name; or keep at least the internal tables on it (internal_io_manager_key)."
     ),
 }
 
