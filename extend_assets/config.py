@@ -22,7 +22,7 @@ from dagster import (
     FreshnessPolicy,
     TimeWindowPartitionsDefinition,
 )
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from extend_assets.client import MAX_METADATA_BYTES, REVIEW_POLICIES, ReviewPolicy
 from extend_assets.errors import ExtendAssetsConfigError, ExtendAssetsError
@@ -112,6 +112,24 @@ class ExtendWorkflowConfig(BaseModel):
     )
     tag_runs_on_extend: bool = Field(
         default=False, description="Write the Dagster run id into each Extend run's metadata."
+    )
+    submission_lock: str | None = Field(
+        default=None,
+        description="Where overlapping submissions take turns. Unset: the instance's own "
+        "(PostgreSQL advisory locks, or flock files beside SQLite). `s3://BUCKET/PREFIX`: "
+        "leases written with S3 conditional writes, for instances without PostgreSQL "
+        "(Dagster+); uses the S3DocumentSource's credentials.",
+    )
+    reconcile_grace_seconds: float = Field(
+        default=120.0,
+        description="An unfinished submission whose runs Extend does not list yet is asked "
+        "about again for this long after its intent before it is resent (runs may be created "
+        "after the POST returns).",
+    )
+    submission_lock_timeout_seconds: float = Field(
+        default=3600.0,
+        description="How long a submission waits for another submission of the same "
+        "partitions (they take turns) before it fails.",
     )
     fetch_workers: int = Field(
         default=16, description="Concurrent GETs when fetching runs (1..64), within the rate limit."
@@ -281,6 +299,21 @@ class ExtendWorkflowConfig(BaseModel):
     def _fraction(cls, value: float, info: Any) -> float:
         if not 0.0 <= value <= 1.0:
             raise _bad(info.field_name, value, "is outside 0..1.", "Use a fraction such as 0.1.")
+        return value
+
+    @field_validator("submission_lock")
+    @classmethod
+    def _lock(cls, value: str | None) -> str | None:
+        if value is not None and not (value.startswith("s3://") and len(value) > len("s3://")):
+            raise _bad("submission_lock", value, "is not an s3:// URI.",
+                       "Use s3://BUCKET/PREFIX, or leave it unset for the instance's own lock.")  # fmt: skip
+        return value
+
+    @field_validator("reconcile_grace_seconds", "submission_lock_timeout_seconds")
+    @classmethod
+    def _seconds(cls, value: float, info: ValidationInfo) -> float:
+        if value < 0:
+            raise _bad(str(info.field_name), value, "is negative.", "Use 0 or more seconds.")
         return value
 
     @field_validator("fetch_workers")

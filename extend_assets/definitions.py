@@ -16,6 +16,8 @@ Variables (all optional except the key at run time):
   EXTEND_WEBHOOK_RECONCILE_AFTER_SECONDS, EXTEND_WEBHOOK_SETTLE_SECONDS  (defaults 900, 120)
   EXTEND_RAW_RUNS_DIR       where raw runs are streamed (default beside the DuckDB file)
   EXTEND_RAW_RUNS_KEEP      raw-run directories kept per partition (default 2)
+  EXTEND_SUBMISSION_LOCK    s3://BUCKET/PREFIX: S3 leases for instances without PostgreSQL
+  EXTEND_RECONCILE_GRACE_SECONDS  wait for Extend to list an unconfirmed batch (default 120)
   EXTEND_IO_MANAGER         your own IO manager, `package.module:attribute` (an IO manager
                             object, or a function returning one) instead of the DuckDB file
   EXTEND_INTERNAL_IO_MANAGER  the same for the internal tables (listing, batches, runs)
@@ -61,6 +63,8 @@ def completion_options() -> dict[str, object]:
         ("webhook_settle_seconds", "EXTEND_WEBHOOK_SETTLE_SECONDS", float),
         ("raw_runs_dir", "EXTEND_RAW_RUNS_DIR", str),
         ("raw_runs_keep", "EXTEND_RAW_RUNS_KEEP", int),
+        ("submission_lock", "EXTEND_SUBMISSION_LOCK", str),
+        ("reconcile_grace_seconds", "EXTEND_RECONCILE_GRACE_SECONDS", float),
     ):
         value = os.environ.get(variable)
         if value:
@@ -69,7 +73,7 @@ def completion_options() -> dict[str, object]:
 
 
 def imported(variable: str) -> Any:
-    """The object ``package.module:attribute`` in ``variable`` (called when callable), or None."""
+    """The object ``package.module:attribute`` in ``variable`` (called if a function), or None."""
     reference = os.environ.get(variable, "").strip()
     if not reference:
         return None

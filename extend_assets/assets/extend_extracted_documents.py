@@ -77,7 +77,9 @@ def build_extracted_documents_asset(
         release_free_memory()  # what the partition's previous step freed
         listed = source_documents if s3_mode else None
         # The workflow's columns, not the day's: an all-failed day carries no schema.
-        schema = WorkflowSchemaStore(context.instance, s.workflow_id).merge(extractors_of(runs))
+        schema = WorkflowSchemaStore(context.instance, s.workflow_id, keys.runs).merge(
+            extractors_of(runs)
+        )
         flat = flatten_in_chunks(runs, flatten.flatten_documents, schema)
         extra = rows_without_runs(runs, listed)
         frame = pd.concat([flat, extra], ignore_index=True) if len(extra) else flat

@@ -34,7 +34,9 @@ def build_extracted_line_items_asset(
         context: AssetExecutionContext, runs: pd.DataFrame
     ) -> Output[pd.DataFrame]:
         release_free_memory()  # what the partition's previous step freed
-        schema = WorkflowSchemaStore(context.instance, s.workflow_id).merge(extractors_of(runs))
+        schema = WorkflowSchemaStore(context.instance, s.workflow_id, keys.runs).merge(
+            extractors_of(runs)
+        )
         frame = flatten_in_chunks(runs, flatten.flatten_line_items, schema)
         frame = storable(with_partition_date(frame))
         table, infos = analyst_frame(

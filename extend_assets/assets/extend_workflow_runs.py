@@ -17,7 +17,7 @@ from dagster import AssetExecutionContext, AssetIn, AssetsDefinition, MetadataVa
 from extend_assets.assets.keys import AssetKeys
 from extend_assets.assets.storage import for_storage
 from extend_assets.config import ExtendWorkflowConfig
-from extend_assets.instance_store import WorkflowSchemaStore
+from extend_assets.instance_store import WorkflowSchemaStore, schema_metadata
 from extend_assets.outputs.frames import MISSING, run_frame, status_counts
 from extend_assets.outputs.memory import release_free_memory
 from extend_assets.outputs.raw_files import RawRunWriter, prune_older_directories
@@ -107,7 +107,9 @@ def build_workflow_runs_asset(
             stream.save_extractors()
         # The workflow's schema union learns this partition's extractors now, so the
         # tables below read it without a pass over every run.
-        WorkflowSchemaStore(context.instance, s.workflow_id).merge(stream.extractors)
+        schema = WorkflowSchemaStore(context.instance, s.workflow_id, keys.runs).merge(
+            stream.extractors
+        )
         pruned = prune_older_directories(directory, s.raw_runs_keep)
         if pruned:
             context.log.info(
@@ -134,6 +136,7 @@ def build_workflow_runs_asset(
                 "completion": s.completion,
                 "status_counts": MetadataValue.json(statuses),
                 "missing_runs": statuses.get(MISSING, 0),
+                **schema_metadata(schema),
             },
         )
 
