@@ -77,6 +77,51 @@ def test_event_repr_and_scrub_hide_signed_urls() -> None:
     }
 
 
+SIGNED_S3 = (
+    "https://b.s3.us-east-1.amazonaws.com/in/a.pdf?X-Amz-Algorithm=AWS4-HMAC-SHA256"
+    "&X-Amz-Credential=AKIAEXAMPLE%2F20260101%2Fus-east-1%2Fs3%2Faws4_request"
+    "&X-Amz-Date=20260101T000000Z&X-Amz-Expires=3600&X-Amz-Security-Token=FQoGZXIvYXdzSESSION"
+    "&X-Amz-SignedHeaders=host&X-Amz-Signature=deadbeefcafe0123"
+)
+LEAKS = ("AKIAEXAMPLE", "FQoGZXIvYXdzSESSION", "deadbeefcafe0123", "sv-SAS-SIG", "tok-SECRET")
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"status": "FAILED", "failureMessage": f"Could not download {SIGNED_S3}: 403"},
+        {"failureReason": f"fetch failed ({SIGNED_S3.replace('X-Amz', 'x-amz')})"},
+        {"metadata": {"note": f"source was {SIGNED_S3} and then retried"}},
+        {"metadata": {"notes": ["azure https://a.blob.core.windows.net/c/f?sv=1&SIG=sv-SAS-SIG"]}},
+        {"metadata": {"n": "callback https://h/x?Token=tok-SECRET&page=2"}},
+        {
+            "output": {
+                "value": {"link": "next=https%3A%2F%2Fb%2F%3FX-Amz-Signature%3Ddeadbeefcafe0123"}
+            }
+        },
+        {"stepRuns": [{"files": [{"fileUrl": SIGNED_S3}], "message": "saw " + SIGNED_S3}]},
+    ],
+)
+def test_credentials_are_redacted_inside_any_string_of_a_landed_event(
+    payload: dict[str, Any], tmp_path: Path
+) -> None:
+    zone = open_landing_zone(str(tmp_path / "landing"))
+    event = WebhookEvent(
+        "event_leak", "workflow_run.failed", "2026-02-09", {"id": "workflow_run_1", **payload}
+    )
+    zone.land(event)
+    stored = "".join(p.read_text() for p in (tmp_path / "landing").rglob("*") if p.is_file())
+    assert not [leak for leak in LEAKS if leak in stored]
+    assert "[redacted]" in stored
+    text = json.dumps(scrub(payload)).lower()  # the rest of the text stays
+    assert (
+        "x-amz-date=20260101t000000z" in text
+        or "sv=1" in text
+        or "page=2" in text
+        or ("next=https%3a%2f%2fb" in text)
+    )
+
+
 @pytest.fixture(params=["dir", "s3"])
 def zone(request: pytest.FixtureRequest, tmp_path: Path) -> LandingZone:
     if request.param == "dir":
