@@ -12,8 +12,10 @@ fsync the directory). Layout under the root::
 ``position`` is ``{UTC receive time, µs}_{eventId}``, so names sort in landing order and
 a reader resumes with "everything after position P" (:meth:`LandingZone.read_after`).
 A redelivered eventId finds its marker and is a no-op; one cut short by a crash is
-finished without a second copy. (Two receiver replicas landing the same eventId at
-the same instant could both write it; readers dedupe by eventId within a call.)
+finished without a second copy. Any number of receiver replicas may share a zone: the
+marker is created with a conditional write (S3 ``If-None-Match: *``; in a directory a
+hard link, which fails if the name exists), so one position is chosen per eventId and
+every replica writes that same object (see :meth:`LandingZone.land`).
 
 A write starts with the position's timestamp and ends within the store's timeouts,
 so readers hold back positions younger than ``settle_seconds`` (default 120 s, far
@@ -37,6 +39,9 @@ from extend_assets.webhooks.events import WebhookEvent, scrub
 
 LANDING_FORMAT = 1
 DEFAULT_SETTLE_SECONDS = 120.0
+TAKEOVER_AFTER_SECONDS = 60.0
+"""A claimed event with no event object after this long was cut short (far above one
+write with the S3 client's timeouts, and half the readers' settle time)."""
 _STAMP = "%Y%m%dT%H%M%S.%fZ"
 
 
@@ -125,27 +130,62 @@ class LandingZone(ABC):
     ) -> LandResult:
         """Store ``event`` durably unless its eventId already landed; LandingError if not.
 
-        The marker ``ids/{eventId}`` is written first as ``pending P`` and last as
-        ``landed P``: a delivery cut short anywhere is finished by the redelivery
-        without a second copy of the event.
+        Exactly one copy per eventId, whatever the number of receivers on this zone:
+        the marker ``ids/{eventId}`` is *created* (a conditional write: S3
+        ``If-None-Match: *``, a hard link in a directory) as ``pending P``; only one
+        writer ever creates it, so every receiver of that eventId writes the event at
+        that one position P (the same object, the same content) and ends with
+        ``landed P``. A delivery cut short anywhere is finished by the redelivery.
         """
         with self._event_lock(event.event_id):
             marker_key = f"ids/{event.event_id}"
-            state, position = _read_marker(self._get_optional(marker_key))
-            if state == "landed":
+            for _ in range(5):
+                state, position = _read_marker(self._get_optional(marker_key))
+                if state == "landed":
+                    return LandResult(landed=False, position=position)
+                if state == "absent":
+                    position = event_position(event.event_id, now or datetime.now(UTC))
+                    if not self._create(marker_key, f"pending {position}".encode()):
+                        continue  # another receiver claimed it first: follow its claim
+                    self._write_event(event, position, delivered_as)
+                    return LandResult(landed=True, position=position)
+                position = self._live_position(event.event_id, position, now)
+                self._write_event(event, position, delivered_as)
                 return LandResult(landed=False, position=position)
-            if state == "pending" and self._get_optional(f"events/{position}.json") is not None:
-                self._write_indexes(event, position)  # the cut-short delivery got this far
-                self._put(marker_key, f"landed {position}".encode())
-                return LandResult(landed=False, position=position)
-            received = now or datetime.now(UTC)
-            position = event_position(event.event_id, received)
-            self._put(marker_key, f"pending {position}".encode())
-            body = json.dumps(to_record(event, received, delivered_as), separators=(",", ":"))
-            self._put(f"events/{position}.json", body.encode())
-            self._write_indexes(event, position)
-            self._put(marker_key, f"landed {position}".encode())
-            return LandResult(landed=True, position=position)
+            raise LandingError(f"event {event.event_id}: its marker kept changing; retry")
+
+    def _live_position(self, event_id: str, position: str, now: datetime | None) -> str:
+        """Where a claimed but unfinished event is (still) to be written.
+
+        Its own position while that is fresh, or once its event object exists (readers
+        saw it there). A claim older than ``TAKEOVER_AFTER_SECONDS`` with no event object
+        was cut short: readers' cursors may be past it, so the event moves to a new
+        position, claimed by a conditional create of ``claims/{eventId}/{old}`` so that
+        concurrent redeliveries all follow the same move.
+        """
+        for _ in range(10):
+            if self._get_optional(f"events/{position}.json") is not None:
+                return position
+            age = (now or datetime.now(UTC)).timestamp() - position_time(position).timestamp()
+            if age <= TAKEOVER_AFTER_SECONDS:
+                return position
+            claim = f"claims/{event_id}/{position}"
+            moved = event_position(event_id, now or datetime.now(UTC))
+            if not self._create(claim, moved.encode()):
+                found = self._get_optional(claim)
+                if found is None:
+                    raise LandingError(f"event {event_id}: its claim {claim} is not readable yet")
+                moved = found.decode()
+            self._put(f"ids/{event_id}", f"pending {moved}".encode())
+            position = moved
+        raise LandingError(f"event {event_id}: too many takeovers; retry")
+
+    def _write_event(self, event: WebhookEvent, position: str, delivered_as: str) -> None:
+        """The event object, its indexes, then ``landed``: all idempotent, same bytes."""
+        record = to_record(event, position_time(position), delivered_as)
+        self._put(f"events/{position}.json", json.dumps(record, separators=(",", ":")).encode())
+        self._write_indexes(event, position)
+        self._put(f"ids/{event.event_id}", f"landed {position}".encode())
 
     def _write_indexes(self, event: WebhookEvent, position: str) -> None:
         if event.run_id:
@@ -258,6 +298,10 @@ class LandingZone(ABC):
 
     @abstractmethod
     def _put(self, key: str, body: bytes) -> None: ...
+
+    @abstractmethod
+    def _create(self, key: str, body: bytes) -> bool:
+        """Write ``key`` only if it does not exist, atomically; False if it existed."""
 
     @abstractmethod
     def _get_optional(self, key: str) -> bytes | None: ...

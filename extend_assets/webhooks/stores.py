@@ -13,7 +13,8 @@ from extend_assets.webhooks.landing import LandingZone
 
 
 class DirectoryLandingZone(LandingZone):
-    """A local directory; each file is written to a temp name, fsynced and renamed."""
+    """A local or shared directory; each file is written to a temp name, fsynced and
+    renamed (or hard-linked, when it must not exist yet)."""
 
     def __init__(self, root: str | Path) -> None:
         super().__init__()
@@ -37,6 +38,28 @@ class DirectoryLandingZone(LandingZone):
             _fsync_dir(target.parent)
         except OSError as error:
             raise LandingError(f"cannot write {target}: {error.strerror or error}") from None
+
+    def _create(self, key: str, body: bytes) -> bool:
+        """Temp file, fsync, then ``os.link``: atomic, and fails if the name exists
+        (also on NFS and other shared file systems, unlike a check then a rename)."""
+        target = self.root / key
+        try:
+            self._ensure_dir(target.parent)
+            temp = target.parent / f".tmp-{uuid.uuid4().hex}"
+            with open(temp, "wb") as handle:
+                handle.write(body)
+                handle.flush()
+                os.fsync(handle.fileno())
+            try:
+                os.link(temp, target)
+            except FileExistsError:
+                return False
+            finally:
+                os.unlink(temp)
+            _fsync_dir(target.parent)
+            return True
+        except OSError as error:
+            raise LandingError(f"cannot create {target}: {error.strerror or error}") from None
 
     def check(self) -> None:
         if not os.access(self.root, os.W_OK | os.X_OK):
@@ -96,6 +119,24 @@ class S3LandingZone(LandingZone):
         except Exception as error:
             raise LandingError(
                 f"PutObject {self.description}{key} failed: {_aws_reason(error)}"
+            ) from None
+
+    def _create(self, key: str, body: bytes) -> bool:
+        """PutObject with ``If-None-Match: *``: S3 answers 412 if the key exists (409 when
+        another conditional write of it is in flight: the caller reads and retries).
+        The local stack's moto 5.2.5 honours it (a 412 on the second write; the local
+        stack serializes conditional PUTs, which moto checks without a lock)."""
+        try:
+            self._client.put_object(
+                Bucket=self.bucket, Key=self.prefix + key, Body=body, IfNoneMatch="*"
+            )
+            return True
+        except Exception as error:
+            if _aws_code(error) in {"PreconditionFailed", "412", "ConditionalRequestConflict"}:
+                return False
+            raise LandingError(
+                f"PutObject (If-None-Match) {self.description}{key} failed: "
+                f"{_aws_reason(error)}; the landing zone needs S3 conditional writes"
             ) from None
 
     def _get_optional(self, key: str) -> bytes | None:

@@ -13,7 +13,12 @@ import pytest
 from extend_assets.localstack.s3 import LocalS3Server
 from extend_assets.webhooks.errors import EventError, LandingError
 from extend_assets.webhooks.events import WebhookEvent, is_signed_data_url, parse_event, scrub
-from extend_assets.webhooks.landing import LandingZone
+from extend_assets.webhooks.landing import (
+    TAKEOVER_AFTER_SECONDS,
+    LandingZone,
+    event_position,
+    position_time,
+)
 from extend_assets.webhooks.stores import DirectoryLandingZone, S3LandingZone, open_landing_zone
 
 PRESIGNED = "https://bucket.s3.amazonaws.com/a.pdf?X-Amz-Credential=AKIA&X-Amz-Signature=abc123"
@@ -219,3 +224,29 @@ def test_landing_targets_are_checked(tmp_path: Path, local_s3: LocalS3Server) ->
     with pytest.raises(LandingError, match="no-such-bucket-here is not reachable"):
         missing.check()
     assert isinstance(open_landing_zone(f"file://{tmp_path}/x"), DirectoryLandingZone)
+
+
+def test_the_marker_is_created_once_s3_answers_412_to_the_second_write(zone: LandingZone) -> None:
+    assert zone._create("ids/evt_cond", b"pending A")
+    assert not zone._create("ids/evt_cond", b"pending B")  # moto: 412 PreconditionFailed
+    assert zone._get_optional("ids/evt_cond") == b"pending A"
+
+
+def test_a_claim_of_another_receiver_is_followed_to_its_position(zone: LandingZone) -> None:
+    other = event_position("event_5", T0)
+    assert zone._create("ids/event_5", f"pending {other}".encode())  # a replica mid-write
+    result = zone.land(_event(5), now=T0 + timedelta(seconds=2))
+    assert not result.landed and result.position == other
+    assert [e.position for e in zone.iter_after(None, settle_seconds=0)] == [other]
+    assert zone.contains("event_5")
+
+
+def test_a_stale_claim_moves_once_to_a_fresh_position(zone: LandingZone) -> None:
+    stale = event_position("event_6", T0)
+    assert zone._create("ids/event_6", f"pending {stale}".encode())  # its writer died
+    later = T0 + timedelta(seconds=TAKEOVER_AFTER_SECONDS + 1)
+    first = zone.land(_event(6), now=later)
+    assert first.position != stale and position_time(first.position) == later
+    again = zone.land(_event(6), now=later + timedelta(seconds=1))
+    assert again.position == first.position and not again.landed
+    assert [e.event_id for e in zone.iter_after(None, settle_seconds=0)] == ["event_6"]
