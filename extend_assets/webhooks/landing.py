@@ -7,7 +7,9 @@ fsync the directory). Layout under the root::
     events/{position}.json          the landed event (JSON record, see LandedEvent)
     by-run/{runId}/{position}       empty index entries, to read a run's events
     by-batch/{batchId}/{position}   empty index entries, to read a batch's events
+    run-status/{batchId}/{runId}~{status}  empty entries: distinct runs per status, exactly
     ids/{eventId}                   marker: "pending P" first, "landed P" last
+    claims/{eventId}/{position}     a stale claim moved to a new position (rare)
 
 ``position`` is ``{UTC receive time, µs}_{eventId}``, so names sort in landing order and
 a reader resumes with "everything after position P" (:meth:`LandingZone.read_after`).
@@ -192,6 +194,9 @@ class LandingZone(ABC):
             self._put(f"by-run/{_key_part(event.run_id)}/{position}", b"")
         if event.batch_id:
             self._put(f"by-batch/{_key_part(event.batch_id)}/{position}", b"")
+        if event.batch_id and event.run_id and event.run_status:
+            run_key = f"{_key_part(event.run_id)}~{_key_part(event.run_status)}"
+            self._put(f"run-status/{_key_part(event.batch_id)}/{run_key}", b"")
 
     def contains(self, event_id: str) -> bool:
         """True once the event is fully landed."""
@@ -268,6 +273,24 @@ class LandingZone(ABC):
     def events_for_batches(self, batch_ids: Iterable[str]) -> list[LandedEvent]:
         """Every landed event of runs in these batches, oldest first, once per eventId."""
         return self._indexed("by-batch", batch_ids)
+
+    def count_runs(self, batch_ids: Iterable[str], statuses: Iterable[str]) -> int:
+        """How many distinct runs of these batches have an event in one of ``statuses``.
+
+        Exact whatever was delivered or landed twice: one LIST per 1,000 (run, status)
+        pairs of the ``run-status`` index, nothing read. Events landed before that index
+        existed are not counted (the sensor then confirms such groups through the API).
+        """
+        wanted = set(statuses)
+        runs = 0
+        for batch in dict.fromkeys(batch_ids):
+            previous = None
+            for name in self._list(f"run-status/{_key_part(batch)}/", after=None, limit=None):
+                run, _, status = name.rpartition("~")
+                if status in wanted and run != previous:  # names sort a run's statuses together
+                    runs += 1
+                    previous = run
+        return runs
 
     def iter_events_for(
         self, *, runs: Iterable[str] = (), batches: Iterable[str] = ()
