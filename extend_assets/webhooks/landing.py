@@ -27,13 +27,15 @@ above one write): an event still being written is never skipped by a cursor.
 from __future__ import annotations
 
 import contextlib
+import io
 import json
+import tempfile
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import IO, Any
 from urllib.parse import quote
 
 from extend_assets.webhooks.errors import LandingError
@@ -102,6 +104,11 @@ def position_time(position: str) -> datetime:
 
 
 def to_record(event: WebhookEvent, received_at: datetime, delivered_as: str) -> dict[str, Any]:
+    return {**record_fields(event, received_at, delivered_as), "payload": scrub(event.payload)}
+
+
+def record_fields(event: WebhookEvent, received_at: datetime, delivered_as: str) -> dict[str, Any]:
+    """The landed record without its payload."""
     return {
         "landingFormat": LANDING_FORMAT,
         "eventId": event.event_id,
@@ -112,7 +119,6 @@ def to_record(event: WebhookEvent, received_at: datetime, delivered_as: str) -> 
         "batchId": event.batch_id,
         "runStatus": event.run_status,
         "deliveredAs": delivered_as,
-        "payload": scrub(event.payload),
     }
 
 
@@ -184,10 +190,33 @@ class LandingZone(ABC):
 
     def _write_event(self, event: WebhookEvent, position: str, delivered_as: str) -> None:
         """The event object, its indexes, then ``landed``: all idempotent, same bytes."""
-        record = to_record(event, position_time(position), delivered_as)
-        self._put(f"events/{position}.json", json.dumps(record, separators=(",", ":")).encode())
+        key = f"events/{position}.json"
+        if event.source is None:
+            record = to_record(event, position_time(position), delivered_as)
+            self._put(key, json.dumps(record, separators=(",", ":")).encode())
+        else:
+            self._stream_record(key, event, position, delivered_as)
         self._write_indexes(event, position)
         self._put(f"ids/{event.event_id}", f"landed {position}".encode())
+
+    def _stream_record(
+        self, key: str, event: WebhookEvent, position: str, delivered_as: str
+    ) -> None:
+        """A large body's record: its payload re-encoded (scrubbed) into a temp file,
+        then uploaded as a stream; neither the body nor the record is held in memory."""
+        from extend_assets.webhooks.body import write_payload  # ijson: the receiver's extra
+
+        assert event.source is not None
+        fields = record_fields(event, position_time(position), delivered_as)
+        with tempfile.TemporaryFile() as raw:
+            text = io.TextIOWrapper(raw, encoding="utf-8", newline="")
+            text.write(json.dumps(fields, separators=(",", ":"))[:-1] + ',"payload":')
+            write_payload(event.source, text)
+            text.write("}")
+            text.flush()
+            raw.seek(0)
+            self._put_stream(key, raw)
+            text.detach()
 
     def _write_indexes(self, event: WebhookEvent, position: str) -> None:
         if event.run_id:
@@ -321,6 +350,10 @@ class LandingZone(ABC):
 
     @abstractmethod
     def _put(self, key: str, body: bytes) -> None: ...
+
+    @abstractmethod
+    def _put_stream(self, key: str, source: IO[bytes]) -> None:
+        """Like ``_put``, reading the body from ``source`` chunk by chunk."""
 
     @abstractmethod
     def _create(self, key: str, body: bytes) -> bool:

@@ -21,6 +21,7 @@ malformed input is a :class:`SignatureError` (a 401), never another exception.
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import hmac
 import re
@@ -123,7 +124,25 @@ def verify(
 
     ``reason`` on the error is one of ``missing_signature``, ``malformed_signature``,
     ``stale_timestamp``, ``future_timestamp``, ``bad_signature``. Messages never
-    show the signature or a secret.
+    show the signature or a secret. (None: the window is off and the timestamp unread.)
+    """
+    verifier = start_verification(headers, secrets, tolerance=tolerance, now=now)
+    verifier.update(body)
+    verifier.finish()
+    return verifier.timestamp
+
+
+def start_verification(
+    headers: Mapping[str, HeaderValue],
+    secrets: Secrets | Sequence[str] | str,
+    *,
+    tolerance: float = DEFAULT_TOLERANCE_SECONDS,
+    now: float | None = None,
+) -> BodyVerifier:
+    """Check the headers (presence, window, shape); the body is then fed chunk by chunk.
+
+    The receiver refuses bad headers before reading a byte of the body, and never
+    needs the body whole in memory to check it.
     """
     accepted = _as_secrets(secrets)
     stamp = first_header(headers, TIMESTAMP_HEADER)
@@ -147,20 +166,50 @@ def verify(
                 f"{TIMESTAMP_HEADER} is {-age} s ahead (limit {FUTURE_SKEW_SECONDS} s)",
             )
     try:
-        body.decode("utf-8")
-        given = signature.encode("ascii")
-        stamp_bytes = stamp.encode("utf-8")
-    except UnicodeError:  # the SDK fails on these too (decode error, non-ASCII compare)
+        given = signature.encode("ascii")  # the SDK's str compare_digest refuses the rest
+        prefix = b"v0:" + stamp.encode("utf-8") + b":"
+    except UnicodeError:
         raise SignatureError(
-            "malformed_signature", "the body is not UTF-8 or a signature header is not ASCII"
+            "malformed_signature", "a signature header is not ASCII / not encodable"
         ) from None
-    matched = False
-    for secret in accepted.values():  # check them all: timing does not tell which matched
-        expected = sign(body, secret, stamp_bytes.decode("utf-8")).encode("ascii")
-        matched |= hmac.compare_digest(expected, given)
-    if not matched:
-        raise SignatureError("bad_signature", "signature does not match any accepted secret")
-    return moment
+    return BodyVerifier(prefix, given, accepted, moment)
+
+
+class BodyVerifier:
+    """HMACs of ``v0:{timestamp}:`` + the body for every secret, fed as the body streams."""
+
+    def __init__(
+        self, prefix: bytes, given: bytes, secrets: Secrets, timestamp: int | None
+    ) -> None:
+        self.timestamp = timestamp
+        self._given = given
+        self._macs = [hmac.new(s.encode("utf-8"), prefix, hashlib.sha256) for s in secrets]
+        self._utf8 = codecs.getincrementaldecoder("utf-8")("strict")
+        self._utf8_ok = True
+
+    def update(self, chunk: bytes) -> None:
+        for mac in self._macs:
+            mac.update(chunk)
+        if self._utf8_ok:
+            try:
+                self._utf8.decode(chunk)
+            except UnicodeDecodeError:
+                self._utf8_ok = False
+
+    def finish(self) -> None:
+        """SignatureError unless the body is UTF-8 and one secret's signature matches."""
+        if self._utf8_ok:
+            try:
+                self._utf8.decode(b"", final=True)
+            except UnicodeDecodeError:
+                self._utf8_ok = False
+        if not self._utf8_ok:  # the SDK decodes the body before signing it
+            raise SignatureError("malformed_signature", "the body is not UTF-8")
+        matched = False
+        for mac in self._macs:  # check them all: timing does not tell which matched
+            matched |= hmac.compare_digest(mac.hexdigest().encode("ascii"), self._given)
+        if not matched:
+            raise SignatureError("bad_signature", "signature does not match any accepted secret")
 
 
 def _parse_timestamp(stamp: str) -> int:

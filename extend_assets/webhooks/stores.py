@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from extend_assets.webhooks.errors import LandingError
 from extend_assets.webhooks.landing import LandingZone
+
+_CHUNK = 1024 * 1024
 
 
 class DirectoryLandingZone(LandingZone):
@@ -32,6 +35,20 @@ class DirectoryLandingZone(LandingZone):
             temp = target.parent / f".tmp-{uuid.uuid4().hex}"
             with open(temp, "wb") as handle:
                 handle.write(body)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(temp, target)
+            _fsync_dir(target.parent)
+        except OSError as error:
+            raise LandingError(f"cannot write {target}: {error.strerror or error}") from None
+
+    def _put_stream(self, key: str, source: IO[bytes]) -> None:
+        target = self.root / key
+        try:
+            self._ensure_dir(target.parent)
+            temp = target.parent / f".tmp-{uuid.uuid4().hex}"
+            with open(temp, "wb") as handle:
+                shutil.copyfileobj(source, handle, _CHUNK)
                 handle.flush()
                 os.fsync(handle.fileno())
             os.replace(temp, target)
@@ -119,6 +136,16 @@ class S3LandingZone(LandingZone):
         except Exception as error:
             raise LandingError(
                 f"PutObject {self.description}{key} failed: {_aws_reason(error)}"
+            ) from None
+
+    def _put_stream(self, key: str, source: IO[bytes]) -> None:
+        """upload_fileobj: one PutObject, or a multipart upload above 8 MiB (bounded
+        buffers either way)."""
+        try:
+            self._client.upload_fileobj(source, self.bucket, self.prefix + key)
+        except Exception as error:
+            raise LandingError(
+                f"upload {self.description}{key} failed: {_aws_reason(error)}"
             ) from None
 
     def _create(self, key: str, body: bytes) -> bool:
