@@ -235,6 +235,16 @@ class LandingZone(ABC):
     def check(self) -> None:
         """LandingError unless the zone is reachable and writable (called at startup)."""
 
+    def check_conditional_writes(self, probe: str) -> None:
+        """LandingError unless creating ``probe`` twice succeeds once: the store honours
+        create-if-absent, which replicas rely on to land each event once."""
+        if not self._create(probe, b"probe") or self._create(probe, b"probe"):
+            raise LandingError(
+                f"{self.description} does not honour create-if-absent writes (S3 "
+                "If-None-Match: *, or hard links in a directory); receivers sharing it "
+                "could land an event twice: use S3 or a POSIX file system"
+            )
+
     # -- reading ----------------------------------------------------------------------
 
     def read_after(

@@ -81,6 +81,10 @@ class DirectoryLandingZone(LandingZone):
     def check(self) -> None:
         if not os.access(self.root, os.W_OK | os.X_OK):
             raise LandingError(f"directory {self.root} is not writable by this user")
+        probe = f"checks/{uuid.uuid4().hex}"
+        self.check_conditional_writes(probe)
+        with contextlib.suppress(OSError):
+            (self.root / probe).unlink()
 
     def _get_optional(self, key: str) -> bytes | None:
         try:
@@ -129,6 +133,10 @@ class S3LandingZone(LandingZone):
                 f"bucket {self.bucket} is not reachable: {_aws_reason(error)}; check the name, "
                 "the AWS credentials and AWS_ENDPOINT_URL"
             ) from None
+        probe = f"checks/{uuid.uuid4().hex}"
+        self.check_conditional_writes(probe)
+        with contextlib.suppress(Exception):  # s3:DeleteObject is not required
+            self._client.delete_object(Bucket=self.bucket, Key=self.prefix + probe)
 
     def _put(self, key: str, body: bytes) -> None:
         try:

@@ -250,3 +250,15 @@ def test_a_stale_claim_moves_once_to_a_fresh_position(zone: LandingZone) -> None
     again = zone.land(_event(6), now=later + timedelta(seconds=1))
     assert again.position == first.position and not again.landed
     assert [e.event_id for e in zone.iter_after(None, settle_seconds=0)] == ["event_6"]
+
+
+def test_a_store_without_create_if_absent_is_refused_at_start(tmp_path: Path) -> None:
+    class Ignoring(DirectoryLandingZone):  # as an S3 clone that ignores If-None-Match
+        def _create(self, key: str, body: bytes) -> bool:
+            self._put(key, body)
+            return True
+
+    with pytest.raises(LandingError, match="create-if-absent"):
+        Ignoring(tmp_path / "landing").check()
+    DirectoryLandingZone(tmp_path / "ok").check()
+    assert not list((tmp_path / "ok" / "checks").iterdir())  # the probe is removed
