@@ -3,13 +3,15 @@
 Three real ``extend-assets webhooks`` processes share one directory or one S3 prefix
 (moto behind the local stack). 1,000 events are delivered to random replicas, with
 duplicates, in shuffled order, by many threads at once; a fifth of the events are
-sent to all three replicas at the same instant (a barrier) to force the race.
+sent to all three replicas at the same instant (a barrier) to force the race. The
+sensor then settles exactly the groups whose every run has an event.
 """
 
 from __future__ import annotations
 
 import random
 import threading
+import time
 import uuid
 from collections import Counter
 from collections.abc import Callable
@@ -20,8 +22,13 @@ import pytest
 import requests
 
 from extend_assets.localstack import LocalS3Server
+from extend_assets.sensing import PollerSettings, SubmittedGroup
+from extend_assets.sensing.cursor import SensorCursor
+from extend_assets.sensing.events import EventSettler
+from extend_assets.webhooks.landing import LandingZone
 from extend_assets.webhooks.signature import signed_headers
 from extend_assets.webhooks.stores import open_landing_zone
+from extend_assets_tests.sensing.fakes import FakeExtend
 from extend_assets_tests.webhooks.conftest import SECRET, Receiver, event_body
 
 EVENTS = 1000
@@ -105,6 +112,25 @@ def test_three_replicas_land_each_of_1000_events_once(
     assert sum(c["accepted"] + c["duplicate"] for c in counters) == sum(outcomes.values())
     runs = zone.events_for_runs([f"workflow_run_{landed[0].event_id}"])
     assert [e.event_id for e in runs] == [landed[0].event_id]
+    _no_group_settles_early(zone)
+
+
+def _no_group_settles_early(zone: LandingZone) -> None:
+    """The sensor over what the replicas landed: batches 0-8 got all 100 runs' events and
+    settle; batch 9 has a 101st run still PENDING (no event) and stays open."""
+    start = time.time() - 3600
+    groups = [
+        SubmittedGroup(f"g{d}", (f"p{d}",), (f"batch_{d}",), (), 101 if d == 9 else 100, start)
+        for d in range(10)
+    ]
+    fake = FakeExtend()
+    settings = PollerSettings(workflow_id="wf", event_settle_seconds=0.0, event_page_size=97)
+    cursor = SensorCursor()
+    settler = EventSettler(fake, cursor, settings, time.time, zone)
+    settler.add_submissions(groups)
+    report = settler.tick()
+    assert sorted(p for r in report.requests for p in r.partitions) == [f"p{d}" for d in range(9)]
+    assert [g.id for g in cursor.open] == ["g9"] and fake.calls["list"] == 0
 
 
 def _event_objects(target: str, client: object) -> list[str]:
