@@ -294,14 +294,19 @@ def _base_url(resource: Any) -> str | None:
 
 
 def sensor_client(resource: Any, budget_seconds: float) -> Any:
-    """A client whose single call cannot outlast the tick: short timeout, one retry.
+    """A client whose single call cannot outlast the tick: short timeout, one retry, and
+    its own small share of the account's rate (``sensor_rate_share``).
 
     A step can afford long backoffs on 429 or 5xx; a sensor tick cannot, and it loses
     nothing by stopping (the next tick continues from the cursor).
     """
     if not isinstance(resource, ExtendResource):
         return resource.get_client()  # a stand-in (tests) or a subclass that knows best
-    return resource.get_client(timeout=max(1.0, budget_seconds / 2), max_retries=1)
+    return resource.get_client(
+        timeout=max(1.0, budget_seconds / 2),
+        max_retries=1,
+        rate_share=resource.sensor_rate_share,
+    )
 
 
 def to_run_requests(
