@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationIn
 
 from extend_assets.client import MAX_METADATA_BYTES, REVIEW_POLICIES, ReviewPolicy
 from extend_assets.errors import ExtendAssetsConfigError, ExtendAssetsError
+from extend_assets.outputs.raw_store import RawLocationError, parse_raw_root
 from extend_assets.submission.listing import PartitionSelector, Selection
 
 # The column the IO manager partitions the tables on (a DATE in every table).
@@ -210,8 +211,10 @@ class ExtendWorkflowConfig(BaseModel):
     )
     raw_runs_dir: str | None = Field(
         default=None,
-        description="Directory of the raw WorkflowRun JSON (gzip JSONL); default beside the "
-        "DuckDB file, else under DAGSTER_HOME.",
+        description="Where the raw WorkflowRun JSON (gzip JSONL) is streamed: `s3://BUCKET/PREFIX` "
+        "(through the `source_resource_key` resource's S3 client; for steps in separate "
+        "containers) or a local directory; default beside the DuckDB file, else under "
+        "DAGSTER_HOME.",
     )
     runs_chunk_size: int = Field(
         default=250,
@@ -221,6 +224,12 @@ class ExtendWorkflowConfig(BaseModel):
         default=2,
         description="Raw-run directories kept per partition: this Dagster run's and the one "
         "before it (still being read by a slower run); older ones are deleted.",
+    )
+    raw_runs_max_age_days: float | None = Field(
+        default=None,
+        description="Raw-run directories (every partition) older than this many days are "
+        "deleted by the runs step; the tables fetch a deleted file's runs again. Unset: "
+        "kept (or use an S3 lifecycle rule).",
     )
 
     # -- validators: each message names the option and the fix ----------------------------
@@ -371,6 +380,35 @@ class ExtendWorkflowConfig(BaseModel):
         if value < 1:
             raise _bad("raw_runs_keep", value, "is below 1: this run's own files are needed.",
                        "Keep 2 (the default) or more.")  # fmt: skip
+        return value
+
+    @field_validator("raw_runs_dir")
+    @classmethod
+    def _raw_runs_dir(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            parse_raw_root(value)
+        except RawLocationError as problem:
+            raise _bad(
+                "raw_runs_dir",
+                value,
+                str(problem),
+                "Use s3://BUCKET/PREFIX (written with the S3DocumentSource's client, shared "
+                "by every step) or a local directory such as /data/extend_raw_runs.",
+            ) from None
+        return value
+
+    @field_validator("raw_runs_max_age_days")
+    @classmethod
+    def _max_age(cls, value: float | None) -> float | None:
+        if value is not None and not value > 0:
+            raise _bad(
+                "raw_runs_max_age_days",
+                value,
+                "is not positive.",
+                "Use a number of days such as 30, or leave it unset to keep raw runs.",
+            )
         return value
 
     @field_validator("webhook_reconcile_after_seconds", "webhook_settle_seconds")

@@ -16,6 +16,7 @@ Variables (all optional except the key at run time):
   EXTEND_WEBHOOK_RECONCILE_AFTER_SECONDS, EXTEND_WEBHOOK_SETTLE_SECONDS  (defaults 900, 120)
   EXTEND_RAW_RUNS_DIR       where raw runs are streamed (default beside the DuckDB file)
   EXTEND_RAW_RUNS_KEEP      raw-run directories kept per partition (default 2)
+  EXTEND_RAW_RUNS_MAX_AGE_DAYS  raw-run directories older than this are deleted (default: kept)
   EXTEND_SUBMISSION_LOCK    s3://BUCKET/PREFIX: S3 leases for instances without PostgreSQL
   EXTEND_RECONCILE_GRACE_SECONDS  wait for Extend to list an unconfirmed batch (default 120)
   EXTEND_IO_MANAGER         your own IO manager, `package.module:attribute` (an IO manager
@@ -63,6 +64,7 @@ def completion_options() -> dict[str, object]:
         ("webhook_settle_seconds", "EXTEND_WEBHOOK_SETTLE_SECONDS", float),
         ("raw_runs_dir", "EXTEND_RAW_RUNS_DIR", str),
         ("raw_runs_keep", "EXTEND_RAW_RUNS_KEEP", int),
+        ("raw_runs_max_age_days", "EXTEND_RAW_RUNS_MAX_AGE_DAYS", float),
         ("submission_lock", "EXTEND_SUBMISSION_LOCK", str),
         ("reconcile_grace_seconds", "EXTEND_RECONCILE_GRACE_SECONDS", float),
     ):

@@ -220,11 +220,12 @@ def _rebuild_after_wipe(
         oldest = pd.Timestamp(mine["last_modified"].min())
         oldest = oldest.tz_localize("UTC") if oldest.tzinfo is None else oldest
         since = oldest.timestamp() - RECONCILE_MARGIN_SECONDS
-    by_file_name = {
-        str(row.file_name): DocumentVersion(str(row.bucket), str(row.key), str(row.etag))
-        for row in mine.itertuples(index=False)
-        if {"file_name", "bucket", "key", "etag"} <= set(mine.columns)
-    }
+    by_file_name: dict[str, DocumentVersion] = {}
+    if {"file_name", "bucket", "key", "etag"} <= set(mine.columns):  # S3 objects, not texts
+        by_file_name = {
+            str(row.file_name): DocumentVersion(str(row.bucket), str(row.key), str(row.etag))
+            for row in mine.itertuples(index=False)
+        }
     events = rebuild_ledger(
         client,
         s.workflow_id,
