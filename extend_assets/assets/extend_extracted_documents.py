@@ -24,6 +24,7 @@ from extend_assets.assets.checks import (
 from extend_assets.assets.keys import AssetKeys
 from extend_assets.assets.metadata import documents_metadata, report_partitions
 from extend_assets.assets.raw_runs import raw_run_reader, raw_runs_resource_keys, reader_metadata
+from extend_assets.assets.storage import for_storage
 from extend_assets.config import ExtendWorkflowConfig
 from extend_assets.instance_store import WorkflowSchemaStore
 from extend_assets.outputs.columns import analyst_frame
@@ -89,7 +90,8 @@ def build_extracted_documents_asset(
         table, infos = analyst_frame(frame, schema.as_json_schema(), fixed=DOCUMENT_FIXED_COLUMNS)
         report_partitions(context, table)
         yield Output(
-            table, metadata={**documents_metadata(table, infos), **reader_metadata(reader)}
+            for_storage(table),
+            metadata={**documents_metadata(table, infos), **reader_metadata(reader)},
         )
         yield completeness_check(frame, len(listed) if listed is not None else len(runs))
         yield failure_rate_check(frame, s.failure_rate_threshold)

@@ -6,6 +6,7 @@ import pandas as pd
 from dagster import AssetExecutionContext, AssetsDefinition, MetadataValue, Output, asset
 
 from extend_assets.assets.keys import AssetKeys
+from extend_assets.assets.storage import for_storage
 from extend_assets.config import ExtendWorkflowConfig
 from extend_assets.resources import S3DocumentSource
 from extend_assets.submission.listing import list_partitions, skipped_by_reason
@@ -42,7 +43,7 @@ def build_source_documents_asset(
                 f"(and {len(partitions) - 1} more partition(s)): nothing to submit."
             )
         return Output(
-            frame,
+            for_storage(frame),
             metadata={
                 "dagster/row_count": listed,
                 "documents_listed": listed,

@@ -18,6 +18,7 @@ from extend_assets.assets.raw_runs import (
     raw_runs_root,
     raw_s3_client,
 )
+from extend_assets.assets.storage import for_storage
 from extend_assets.config import ExtendWorkflowConfig
 from extend_assets.instance_store import WorkflowSchemaStore, schema_metadata
 from extend_assets.outputs.frames import MISSING, run_frame, status_counts
@@ -116,7 +117,7 @@ def build_workflow_runs_asset(
         frame = run_frame(matcher.rows)
         statuses = status_counts(frame["status"])
         return Output(
-            frame,
+            for_storage(frame),
             metadata={
                 "dagster/row_count": len(frame),
                 "runs_fetched": counts.fetched,
