@@ -10,8 +10,6 @@ is what the deployment shares: PostgreSQL, S3 and the warehouse.
 
 Environment of the run worker:
   STEP_CONTAINERS_ROOT     where each step's scratch directories are made (required)
-  STEP_TEST_FAIL_WRITE     an asset name whose table write raises once in this run worker's
-                           steps (the test's way to fail a step deterministically)
 """
 
 from __future__ import annotations
@@ -21,14 +19,10 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 from dagster import (
     Definitions,
     InitExecutorContext,
-    InputContext,
-    IOManager,
-    OutputContext,
     executor,
     multiple_process_executor_requirements,
 )
@@ -42,14 +36,12 @@ from dagster._core.executor.step_delegating.step_handler.base import (
 )
 from dagster._grpc.types import ExecuteStepArgs
 
-from extend_assets.definitions import build_definitions, duckdb_path
-from extend_assets.io_manager import ExtendDuckDBIOManager
+from extend_assets.definitions import build_definitions
 
-FAIL_WRITE = "STEP_TEST_FAIL_WRITE"
 CONTAINERS_ROOT = "STEP_CONTAINERS_ROOT"
 # What a step's container is given besides its own directories: the deployment's settings.
 FORWARDED_PREFIXES = ("EXTEND_", "AWS_")
-FORWARDED = ("PATH", "PYTHONPATH", FAIL_WRITE)
+FORWARDED = ("PATH", "PYTHONPATH")
 
 
 def fresh_dirs(root: Path) -> dict[str, Path]:
@@ -150,43 +142,9 @@ def process_per_step_executor(init_context: InitExecutorContext) -> StepDelegati
     )
 
 
-class _FailingWrite(IOManager):
-    """Delegates to the warehouse, but refuses to store one asset: a step that fails."""
-
-    def __init__(self, inner: IOManager, asset_name: str) -> None:
-        self.inner, self.asset_name = inner, asset_name
-
-    def handle_output(self, context: OutputContext, obj: Any) -> None:
-        if context.has_asset_key and context.asset_key.path[-1] == self.asset_name:
-            raise RuntimeError(f"test hook: the warehouse refused {self.asset_name} (once)")
-        self.inner.handle_output(context, obj)
-
-    def load_input(self, context: InputContext) -> Any:
-        return self.inner.load_input(context)
-
-
-class FailingWriteDuckDBIOManager(ExtendDuckDBIOManager):
-    """The bundled IO manager, with the test hook above on ``$STEP_TEST_FAIL_WRITE``."""
-
-    def create_io_manager(self, context: Any) -> Any:
-        inner = super().create_io_manager(context)
-        asset_name = os.environ.get(FAIL_WRITE)
-        return _FailingWrite(inner, asset_name) if asset_name else inner
-
-
 def build_step_definitions() -> Definitions:
-    base = build_definitions()
-    resources = dict(base.resources or {})
-    if os.environ.get(FAIL_WRITE):
-        resources["io_manager"] = FailingWriteDuckDBIOManager(database=duckdb_path())
-    return Definitions(
-        assets=base.assets,
-        jobs=base.jobs,
-        schedules=base.schedules,
-        sensors=base.sensors,
-        resources=resources,
-        executor=process_per_step_executor,
-    )
+    """The bundled location as it is, run with a container per step."""
+    return Definitions.merge(build_definitions(), Definitions(executor=process_per_step_executor))
 
 
 defs = build_step_definitions()

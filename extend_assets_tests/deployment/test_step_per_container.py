@@ -33,7 +33,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 import pytest
-from dagster import AssetKey, DagsterEventType, DagsterInstance, EventRecordsFilter, RunRequest
+from dagster import AssetKey, DagsterEventType, DagsterInstance, RunRequest
 
 from extend_assets.cli.runner import PipelineRunner, partitions_of, range_tags
 from extend_assets.localstack import LocalStack
@@ -44,10 +44,11 @@ from extend_assets_tests.deployment.postgres import (
 )
 from extend_assets_tests.deployment.step_location import (
     CONTAINERS_ROOT,
-    FAIL_WRITE,
     fresh_dirs,
 )
 
+# The bundled IO manager refusing the documents table (a warehouse outage, in one run).
+REFUSE_DOCUMENTS = "extend_assets_tests.deployment.failing_write:refuse_documents"
 REPO = Path(__file__).resolve().parents[2]
 NAME = "invoices"  # the bundled code location's workflow name
 DOCUMENTS = AssetKey([NAME, "extend_extracted_documents"])
@@ -165,16 +166,17 @@ def executed_steps(instance: DagsterInstance, run_id: str) -> dict[str, str]:
 
 
 def step_worker_pids(instance: DagsterInstance) -> list[str]:
-    """The pid of every step worker the instance heard of ("Step worker started")."""
+    """The pid of every step worker of every run ("Step worker started")."""
     pids = []
-    records = instance.get_event_records(
-        EventRecordsFilter(event_type=DagsterEventType.STEP_WORKER_STARTED), limit=1000
-    )
-    for record in records:
-        event = record.event_log_entry.dagster_event
-        metadata = getattr(event.event_specific_data if event else None, "metadata", {})
-        pid = metadata.get("pid")
-        pids.append(str(getattr(pid, "value", pid)))
+    for run in instance.get_runs():
+        records = instance.get_records_for_run(
+            run.run_id, of_type=DagsterEventType.STEP_WORKER_STARTED
+        ).records
+        for record in records:
+            event = record.event_log_entry.dagster_event
+            metadata = getattr(event.event_specific_data if event else None, "metadata", {})
+            pid = metadata.get("pid")
+            pids.append(str(getattr(pid, "value", pid)))
     return pids
 
 
@@ -250,7 +252,7 @@ def test_every_step_in_its_own_container(
 
         # 1. The first outputs run: the documents step fails (its write is refused) ...
         first, *others = requests
-        failed = deployment.run(outputs_spec(first), **{FAIL_WRITE: "extend_extracted_documents"})
+        failed = deployment.run(outputs_spec(first), EXTEND_IO_MANAGER=REFUSE_DOCUMENTS)
         assert not failed["success"]
         assert executed_steps(shared, failed["run_id"]) == {
             "extend_workflow_runs": "STEP_SUCCESS",
