@@ -15,6 +15,7 @@ import pandas as pd
 from dagster import AssetExecutionContext, AssetIn, AssetsDefinition, MetadataValue, Output, asset
 
 from extend_assets.assets.keys import AssetKeys
+from extend_assets.assets.metadata import report_partitions, row_numbers
 from extend_assets.config import ExtendWorkflowConfig
 from extend_assets.instance_store import WorkflowSchemaStore
 from extend_assets.outputs.frames import MISSING, run_frame, status_counts
@@ -120,6 +121,7 @@ def build_workflow_runs_asset(
         )
         frame = run_frame(matcher.rows)
         statuses = status_counts(frame["status"])
+        report_partitions(context, frame, lambda part, _: _run_numbers(part))
         return Output(
             frame,
             metadata={
@@ -137,3 +139,10 @@ def build_workflow_runs_asset(
         )
 
     return extend_workflow_runs
+
+
+def _run_numbers(frame: pd.DataFrame) -> dict[str, Any]:
+    return {
+        **row_numbers(frame),
+        "missing_runs": MetadataValue.int(status_counts(frame["status"]).get(MISSING, 0)),
+    }
