@@ -211,14 +211,13 @@ def test_each_check_names_the_days_that_failed_it(backfilled: dict[str, Any]) ->
         )
     ]
     for evaluation in evaluations:
-        per_day = evaluation.metadata["by_partition"].value
+        per_day: Any = evaluation.metadata["by_partition"].value
         assert sorted(per_day) == backfilled["partitions"]
         failed = evaluation.metadata["failed_partitions"].value
         assert evaluation.passed == (not failed), evaluation.check_name
     (rate,) = [e for e in evaluations if e.check_name == "failure_rate"]
-    threshold = rate.metadata["threshold"].value
+    threshold: Any = rate.metadata["threshold"].value
+    by_day: Any = rate.metadata["by_partition"].value
     assert rate.metadata["failed_partitions"].value == [
-        day
-        for day, n in rate.metadata["by_partition"].value.items()
-        if n["failure_rate"] > threshold
+        day for day, n in by_day.items() if n["failure_rate"] > threshold
     ]
