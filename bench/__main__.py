@@ -71,8 +71,10 @@ def main() -> None:
         "--only",
         default=None,
         help="comma-separated sections to measure again (submission, polling, flatten, "
-        "outputs, fetch, emulator, e2e, profiles); the others are kept from --out",
+        "outputs, fetch, emulator, e2e, profiles, ratelimit); the others are kept from --out",
     )
+    parser.add_argument("--ratelimit-gets", type=int, default=60,
+                        help="GETs per process in the shared rate-limit benchmark")  # fmt: skip
     parser.add_argument("--render-only", action="store_true",
                         help="measure nothing: write the markdown from --out again")  # fmt: skip
     parser.add_argument("--out", default=str(ROOT / "bench" / "results.json"))
@@ -143,6 +145,12 @@ def main() -> None:
     if wanted("e2e"):
         print("end to end...", flush=True)
         results["e2e"] = pipeline("e2e", args.e2e_documents)
+        save()
+    if wanted("ratelimit"):
+        print("one account, many processes...", flush=True)
+        results["ratelimit"] = child(
+            "bench.ratelimit_bench", f"print(json.dumps(run(None, {args.ratelimit_gets})))"
+        )
         save()
     if wanted("profiles"):
         print("profiles...", flush=True)
@@ -223,6 +231,9 @@ def render(r: dict[str, Any]) -> str:
     lines += [*outputs_section(r.get("outputs"), r.get("machine_by_section", {}).get("outputs"))]
     lines += [*fetch_section(r.get("fetch")), *e2e_section(r.get("e2e"))]
     lines += [*emulator_section(r.get("emulator")), *profile_section(r.get("profiles"))]
+    lines += [
+        *ratelimit_section(r.get("ratelimit"), r.get("machine_by_section", {}).get("ratelimit"))
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -323,6 +334,38 @@ def profile_section(profiles: list[dict[str, Any]] | None) -> list[str]:
     for p in profiles:
         for stage, share in p["shares"].items():
             lines.append(f"| {p['what']} | {p['documents']:,} | {stage} | {share:.0%} |")
+    return lines
+
+
+def ratelimit_section(rl: dict[str, Any] | None, when: dict[str, Any] | None) -> list[str]:
+    if not rl:
+        return []
+    stamp = f" (measured {when['date']})" if when else ""
+    rows = rl["rows"]
+    gets = rows[0]["gets_per_process"] if rows else "?"
+    lines = [
+        "",
+        f"## One account, many processes: the shared rate limit{stamp}",
+        "",
+        f"N processes, each with a client configured at the account's limit "
+        f"({rl['limit']:.0f} req/s), each doing {gets} GETs on "
+        f"{rl['threads_per_process']} threads, all at once, against the emulator enforcing "
+        f"{rl['limit']:.0f} req/s for the whole account (`--account-requests-per-second`; 429 "
+        "with `Retry-After: 1`). `adaptive`: each process alone, slowing down on 429s; "
+        "`shared`: the processes also share one schedule through `rate_limit_dir` (one "
+        "machine). Aggregate: successful requests per second from the first start to the "
+        "last finish. Targets: 0 failed calls, 429s ≤ 5%, aggregate ≥ 85% of the limit.",
+        "",
+        "| processes | mode | requests | 429s | 429 share | failed calls | seconds | "
+        "aggregate req/s | share of limit |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for row in rows:
+        lines.append(
+            f"| {row['processes']} | {row['mode']} | {row['requests']:,} | {row['http_429']:,} | "
+            f"{row['share_429']:.1%} | {row['failed_calls']} | {row['seconds']} | "
+            f"{row['aggregate_rate']} | {row['share_of_limit']:.0%} |"
+        )
     return lines
 
 

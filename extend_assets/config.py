@@ -22,14 +22,18 @@ from dagster import (
     FreshnessPolicy,
     TimeWindowPartitionsDefinition,
 )
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from extend_assets.client import MAX_METADATA_BYTES, REVIEW_POLICIES, ReviewPolicy
 from extend_assets.errors import ExtendAssetsConfigError, ExtendAssetsError
+from extend_assets.outputs.raw_store import RawLocationError, parse_raw_root
 from extend_assets.submission.listing import PartitionSelector, Selection
 
-# The column the IO manager partitions the tables on.
-PARTITION_EXPR = {"partition_expr": "partition_date"}
+# The column the IO manager partitions the tables on (a DATE in every table).
+# ``overwrite_schema``: Delta Lake (dagster-deltalake) then writes a day whose frame has a
+# new schema field (one more column) instead of failing "number of fields does not
+# match"; the other IO managers ignore it.
+PARTITION_EXPR = {"partition_expr": "partition_date", "overwrite_schema": True}
 
 _ASSET_KEY_PART = re.compile(r"^[A-Za-z0-9_]+$")
 
@@ -110,6 +114,24 @@ class ExtendWorkflowConfig(BaseModel):
     tag_runs_on_extend: bool = Field(
         default=False, description="Write the Dagster run id into each Extend run's metadata."
     )
+    submission_lock: str | None = Field(
+        default=None,
+        description="Where overlapping submissions take turns. Unset: the instance's own "
+        "(PostgreSQL advisory locks, or flock files beside SQLite). `s3://BUCKET/PREFIX`: "
+        "leases written with S3 conditional writes, for instances without PostgreSQL "
+        "(Dagster+); uses the S3DocumentSource's credentials.",
+    )
+    reconcile_grace_seconds: float = Field(
+        default=120.0,
+        description="An unfinished submission whose runs Extend does not list yet is asked "
+        "about again for this long after its intent before it is resent (runs may be created "
+        "after the POST returns).",
+    )
+    submission_lock_timeout_seconds: float = Field(
+        default=3600.0,
+        description="How long a submission waits for another submission of the same "
+        "partitions (they take turns) before it fails.",
+    )
     fetch_workers: int = Field(
         default=16, description="Concurrent GETs when fetching runs (1..64), within the rate limit."
     )
@@ -117,7 +139,22 @@ class ExtendWorkflowConfig(BaseModel):
         default="extend_api",
         description="Dagster pool of the steps that call Extend (limits concurrent runs).",
     )
-    io_manager_key: str = Field(default="io_manager", description="IO manager of every table.")
+    io_manager_key: str = Field(
+        default="io_manager",
+        description="IO manager of the analyst tables (documents, line items) and, unless "
+        "`internal_io_manager_key`, of every table.",
+    )
+    internal_io_manager_key: str | None = Field(
+        default=None,
+        description="IO manager of the internal tables (listing, batches ledger, runs); "
+        "unset: `io_manager_key`.",
+    )
+    single_partition_runs: bool | None = Field(
+        default=None,
+        description="One run per partition (backfills and sensor runs) for an IO manager that "
+        "cannot store a range of partitions in one output. Unset: chosen from the bound IO "
+        "manager's class by `to_definitions` (Delta Lake: on), else ranged runs.",
+    )
     extend_resource_key: str = Field(default="extend", description="Key of the ExtendResource.")
     source_resource_key: str = Field(
         default="documents", description="Key of the S3DocumentSource."
@@ -174,8 +211,10 @@ class ExtendWorkflowConfig(BaseModel):
     )
     raw_runs_dir: str | None = Field(
         default=None,
-        description="Directory of the raw WorkflowRun JSON (gzip JSONL); default beside the "
-        "DuckDB file, else under DAGSTER_HOME.",
+        description="Where the raw WorkflowRun JSON (gzip JSONL) is streamed: `s3://BUCKET/PREFIX` "
+        "(through the `source_resource_key` resource's S3 client; for steps in separate "
+        "containers) or a local directory; default beside the DuckDB file, else under "
+        "DAGSTER_HOME.",
     )
     runs_chunk_size: int = Field(
         default=250,
@@ -185,6 +224,12 @@ class ExtendWorkflowConfig(BaseModel):
         default=2,
         description="Raw-run directories kept per partition: this Dagster run's and the one "
         "before it (still being read by a slower run); older ones are deleted.",
+    )
+    raw_runs_max_age_days: float | None = Field(
+        default=None,
+        description="Raw-run directories (every partition) older than this many days are "
+        "deleted by the runs step; the tables fetch a deleted file's runs again. Unset: "
+        "kept (or use an S3 lifecycle rule).",
     )
 
     # -- validators: each message names the option and the fix ----------------------------
@@ -268,6 +313,21 @@ class ExtendWorkflowConfig(BaseModel):
             raise _bad(info.field_name, value, "is outside 0..1.", "Use a fraction such as 0.1.")
         return value
 
+    @field_validator("submission_lock")
+    @classmethod
+    def _lock(cls, value: str | None) -> str | None:
+        if value is not None and not (value.startswith("s3://") and len(value) > len("s3://")):
+            raise _bad("submission_lock", value, "is not an s3:// URI.",
+                       "Use s3://BUCKET/PREFIX, or leave it unset for the instance's own lock.")  # fmt: skip
+        return value
+
+    @field_validator("reconcile_grace_seconds", "submission_lock_timeout_seconds")
+    @classmethod
+    def _seconds(cls, value: float, info: ValidationInfo) -> float:
+        if value < 0:
+            raise _bad(str(info.field_name), value, "is negative.", "Use 0 or more seconds.")
+        return value
+
     @field_validator("fetch_workers")
     @classmethod
     def _fetch_workers(cls, value: int) -> int:
@@ -323,6 +383,35 @@ class ExtendWorkflowConfig(BaseModel):
         if value < 1:
             raise _bad("raw_runs_keep", value, "is below 1: this run's own files are needed.",
                        "Keep 2 (the default) or more.")  # fmt: skip
+        return value
+
+    @field_validator("raw_runs_dir")
+    @classmethod
+    def _raw_runs_dir(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            parse_raw_root(value)
+        except RawLocationError as problem:
+            raise _bad(
+                "raw_runs_dir",
+                value,
+                str(problem),
+                "Use s3://BUCKET/PREFIX (written with the S3DocumentSource's client, shared "
+                "by every step) or a local directory such as /data/extend_raw_runs.",
+            ) from None
+        return value
+
+    @field_validator("raw_runs_max_age_days")
+    @classmethod
+    def _max_age(cls, value: float | None) -> float | None:
+        if value is not None and not value > 0:
+            raise _bad(
+                "raw_runs_max_age_days",
+                value,
+                "is not positive.",
+                "Use a number of days such as 30, or leave it unset to keep raw runs.",
+            )
         return value
 
     @field_validator("webhook_reconcile_after_seconds", "webhook_settle_seconds")

@@ -1,8 +1,10 @@
 """Everything written to and read from Dagster's event log, as typed records: one contract.
 
 - The submission ledger: one observation per phase of each submission
-  (:class:`EventLogLedger`), on the batches asset's partition, with a durable copy
-  outside the wipeable event index (:class:`~extend_assets.instance_store.LedgerCopy`).
+  (:class:`EventLogLedger`), on the batches asset's partition. It is read and written
+  only under the partitions' submission lock (:mod:`extend_assets.submission.locks`),
+  so one read is the whole truth; after an asset wipe it is rebuilt from Extend once
+  per partition (a marker observation records that it was).
 - What a materialization of the batches asset submitted (:class:`SubmissionRecord`):
   written by the asset, read back by the run-status sensor and the demo. Like
   dagster-fivetran's ``FivetranMetadataSet``, the record owns its ``extend/...`` keys.
@@ -11,7 +13,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,45 +25,13 @@ from dagster import (
     MetadataValue,
 )
 
-from extend_assets.instance_store import LedgerCopy, event_text
 from extend_assets.sensing import Progress, SubmittedGroup
-from extend_assets.submission.ledger import (
-    DocumentVersion,
-    LedgerEvent,
-    PartitionLedger,
-    Submission,
-    earlier_claims,
-)
+from extend_assets.submission.ledger import LedgerEvent, PartitionLedger
 
 LEDGER_METADATA_KEY = "extend/ledger"
+REBUILT_METADATA_KEY = "extend/ledger_rebuilt_after_wipe"
 LEDGER_PAGE = 1000
 SUBMISSIONS_PAGE = 500
-# An open intent older than this is reconciled even if its Dagster run still looks
-# alive (a worker killed without run monitoring stays STARTED forever). A POST, its
-# presigning and its bounded retries take far less.
-STALE_INTENT_SECONDS = 900.0
-# Between recording an intent and re-reading the ledger: lets a concurrent insert
-# that took an earlier storage id commit first (Postgres hands out ids before commit).
-CLAIM_GRACE_SECONDS = 0.5
-# How long a run that dropped documents to a concurrent submission waits for that
-# submission's outcome before writing its ledger table.
-WAIT_FOR_WINNERS_SECONDS = 300.0
-
-
-def _ids_follow_commits(instance: DagsterInstance) -> bool:
-    """SQLite serializes writers, so a storage id is taken at commit: no grace needed."""
-    return "sqlite" in type(instance.event_log_storage).__name__.lower()
-
-
-def is_live_intent(instance: DagsterInstance, sub: Submission, this_run_id: str) -> bool:
-    """An open intent whose Dagster run is still running and that is not stale: its
-    POST may be in flight, so nobody else may reconcile (abandon) it."""
-    if time.time() - sub.recorded_at > STALE_INTENT_SECONDS:
-        return False
-    if not sub.dagster_run_id or sub.dagster_run_id == this_run_id:
-        return False
-    run = instance.get_run_by_id(sub.dagster_run_id)
-    return run is not None and not run.is_finished
 
 
 def metadata_value(metadata: Mapping[str, Any], key: str, default: Any = None) -> Any:
@@ -73,42 +42,27 @@ def metadata_value(metadata: Mapping[str, Any], key: str, default: Any = None) -
     return getattr(raw, "value", raw)
 
 
+def last_wipe_timestamp(instance: DagsterInstance, asset_key: AssetKey) -> float | None:
+    """When the asset was last wiped (Unix seconds), or None if never."""
+    records = instance.get_asset_records([asset_key])
+    details = records[0].asset_entry.asset_details if records else None
+    return details.last_wipe_timestamp if details is not None else None
+
+
 class EventLogLedger:
     """Reads and writes ledger events as observations on the submission asset."""
 
     def __init__(self, instance: DagsterInstance, asset_key: AssetKey) -> None:
         self._instance = instance
         self._asset_key = asset_key
-        self._copy = LedgerCopy(instance, asset_key)
 
     def read(self, partitions: Iterable[str]) -> dict[str, PartitionLedger]:
-        """The ledgers of ``partitions``: the event log's records, plus the events only
-        the durable copy still has (an asset wipe hides the observations)."""
+        """The ledgers of ``partitions``, folded from the event log in storage order,
+        with when each was last rebuilt after a wipe."""
         wanted = list(partitions)
         ledgers = {partition: PartitionLedger(partition) for partition in wanted}
         if not wanted:
             return ledgers
-        logged = self._logged_events(wanted)
-        copied = self._copy.read(wanted)
-        for partition in wanted:
-            seen = {event_text(event) for event, _, _ in logged[partition]}
-            only_copied = [e for e in copied[partition] if event_text(e) not in seen]
-            entries = [(e, None, None) for e in only_copied] + logged[partition]
-            for event, order, run_id in sorted(entries, key=lambda entry: entry[0].recorded_at):
-                ledgers[partition].apply(event, order, run_id)
-        stored = {p: {event_text(e) for e in copied[p]} for p in wanted}
-        self._copy.repair(
-            {p: [e for e, _, _ in logged[p] if event_text(e) not in stored[p]] for p in wanted}
-        )
-        return ledgers
-
-    def _logged_events(
-        self, wanted: Sequence[str]
-    ) -> dict[str, list[tuple[LedgerEvent, int | None, str | None]]]:
-        """Each partition's ledger events in the event log, with storage id and run id."""
-        events: dict[str, list[tuple[LedgerEvent, int | None, str | None]]] = {
-            p: [] for p in wanted
-        }
         records_filter = AssetRecordsFilter(asset_key=self._asset_key, asset_partitions=wanted)
         cursor: str | None = None
         for _ in range(1_000_000):  # bounded: each page moves the cursor forward
@@ -117,64 +71,39 @@ class EventLogLedger:
             )
             for record in result.records:
                 observation = record.asset_observation
-                if observation is None:
+                if observation is None or observation.partition not in ledgers:
                     continue
+                ledger = ledgers[observation.partition]
+                rebuilt = metadata_value(observation.metadata, REBUILT_METADATA_KEY)
+                if rebuilt is not None:
+                    ledger.rebuilt_after_wipe = max(
+                        ledger.rebuilt_after_wipe or 0.0, float(rebuilt)
+                    )
                 payload = metadata_value(observation.metadata, LEDGER_METADATA_KEY)
-                if not isinstance(payload, Mapping):
-                    continue
-                event = LedgerEvent.from_json(payload)
-                if event.partition in events:
-                    events[event.partition].append((event, record.storage_id, record.run_id))
+                if isinstance(payload, Mapping):
+                    event = LedgerEvent.from_json(payload)
+                    if event.partition in ledgers:
+                        ledgers[event.partition].apply(event, record.storage_id)
             if not result.has_more:
                 break
             cursor = result.cursor
-        return events
+        return ledgers
 
     def record(self, log_event: Callable[[AssetObservation], None], event: LedgerEvent) -> None:
-        """Log the event's observation, then keep its durable copy."""
+        """Log the event's observation (written to the event log at once, mid-step)."""
         log_event(self.observation(event))
-        self._copy.add(event)
 
-    def claims(
-        self,
-        submission_id: str,
-        partitions: Sequence[str],
-        settled_before: set[tuple[str, str]],
-    ) -> dict[DocumentVersion, str]:
-        """Re-read the ledger after an intent: what earlier live submissions hold."""
-        if not _ids_follow_commits(self._instance):
-            time.sleep(CLAIM_GRACE_SECONDS)
-        return earlier_claims(self.read(partitions), submission_id, settled_before)
-
-    def wait_until_settled(
-        self,
-        submission_ids: set[str],
-        partitions: Sequence[str],
-        log: Callable[[str], None],
-        this_run_id: str,
-    ) -> bool:
-        """Wait for concurrent submissions to record their outcome, so this run's ledger
-        table lists their documents with a batch. False when one is still open after
-        ``WAIT_FOR_WINNERS_SECONDS`` or its run is gone."""
-        deadline = time.monotonic() + WAIT_FOR_WINNERS_SECONDS
-        while True:
-            still_open = [
-                sub
-                for ledger in self.read(partitions).values()
-                for sub in ledger.open_submissions()
-                if sub.submission_id in submission_ids
-            ]
-            if not still_open:
-                return True
-            live = [s for s in still_open if is_live_intent(self._instance, s, this_run_id)]
-            if not live or time.monotonic() > deadline:
-                log(
-                    f"{len(still_open)} concurrent submission(s) recorded no outcome yet; "
-                    "their documents show up once a later materialization of the partition "
-                    "reconciles them."
-                )
-                return False
-            time.sleep(1.0)
+    def record_rebuilt(
+        self, log_event: Callable[[AssetObservation], None], partition: str, wiped_at: float
+    ) -> None:
+        """Mark a partition's ledger as rebuilt from Extend after the wipe at ``wiped_at``."""
+        log_event(
+            AssetObservation(
+                asset_key=self._asset_key,
+                partition=partition,
+                metadata={REBUILT_METADATA_KEY: wiped_at},
+            )
+        )
 
     def observation(self, event: LedgerEvent) -> AssetObservation:
         phase_counts = {"documents": len(event.documents)} if event.documents else {}

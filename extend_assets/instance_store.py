@@ -1,48 +1,103 @@
-"""Durable state in the Dagster instance's key-value store, outside the wipeable event index.
+"""What the Dagster instance offers besides its event log, where it offers it.
 
-Dagster keeps these values in its run storage (``run_storage.set_cursor_values``):
-SQLite in ``DAGSTER_HOME`` locally, Postgres in production, shared by every process
-and machine of the deployment, and untouched by an asset wipe. Kept here:
-
-- each workflow's extraction schema, the union of every schema its runs carried,
-  so that the tables' columns follow the workflow and not the day's runs;
-- a copy of the submission ledger (:class:`LedgerCopy`), so that wiping the batches
-  asset (which hides its observations, the ledger) never leads to a second
-  submission of a document version Extend already has.
+- The submission lock (:func:`submission_locks`): PostgreSQL advisory locks when the
+  instance's event log is in PostgreSQL (every machine of the deployment), ``flock``
+  files beside the instance with SQLite storage (one machine).
+- The workflow's schema union (:class:`WorkflowSchemaStore`): kept in the materialization
+  metadata of the runs asset (any instance, Dagster+ included) and cached in the
+  instance's key-value store where the run storage has one (dagster-cloud's answers
+  ``NotImplementedError``; an asset wipe does not touch it). Nothing that exactly once
+  needs lives in the key-value store.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Iterable, Mapping, Sequence
+import logging
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
-from dagster import AssetKey, DagsterInstance
+from dagster import AssetKey, AssetRecordsFilter, DagsterInstance, MetadataValue
 
 from extend_assets.outputs.schema_union import Extractor, WorkflowSchema
-from extend_assets.submission.ledger import LedgerEvent
+from extend_assets.submission.locks import (
+    DEFAULT_LOCK_TIMEOUT_SECONDS,
+    FileLocks,
+    PartitionLocks,
+    PostgresAdvisoryLocks,
+    default_lock_directory,
+)
 
 PREFIX = "extend_assets"
+SCHEMA_METADATA_KEY = "extend/workflow_schema"
+# Materializations of the runs asset read for the schema union: concurrent runs of
+# other partitions each record theirs.
+SCHEMA_MATERIALIZATIONS = 20
+
+logger = logging.getLogger("extend_assets")
 
 
-def read_json(instance: DagsterInstance, key: str) -> Any:
-    value = instance.run_storage.get_cursor_values({key}).get(key)
+def submission_locks(
+    instance: DagsterInstance, timeout: float = DEFAULT_LOCK_TIMEOUT_SECONDS
+) -> PartitionLocks:
+    """The serialization point this instance offers its submissions."""
+    postgres_url = getattr(instance.event_log_storage, "postgres_url", None)
+    if isinstance(postgres_url, str):
+        return PostgresAdvisoryLocks(postgres_url, timeout)
+    root = getattr(instance, "root_directory", None)
+    if "sqlite" not in type(instance.event_log_storage).__name__.lower():
+        logger.warning(
+            "This Dagster instance's event log (%s) offers no lock shared across machines, so "
+            "overlapping submissions are serialized per machine only. Set the workflow's "
+            "submission_lock='s3://BUCKET/PREFIX' (S3 leases) to serialize them everywhere.",
+            type(instance.event_log_storage).__name__,
+        )
+    directory = default_lock_directory(root or Path(tempfile.gettempdir()) / "extend_assets")
+    return FileLocks(directory, timeout)
+
+
+def _kv_read(instance: DagsterInstance, key: str) -> Any:
+    """A cached value, or None where the run storage has no key-value store."""
+    try:
+        value = instance.run_storage.get_cursor_values({key}).get(key)
+    except NotImplementedError:
+        return None
     return json.loads(value) if value else None
 
 
-def write_json(instance: DagsterInstance, key: str, value: Any) -> None:
-    instance.run_storage.set_cursor_values({key: json.dumps(value, default=str)})
+def _kv_write(instance: DagsterInstance, key: str, value: Any) -> None:
+    """One key per call: SQLite's ``set_cursor_values`` drops new keys written together
+    with existing ones."""
+    with contextlib.suppress(NotImplementedError):
+        instance.run_storage.set_cursor_values({key: json.dumps(value, default=str)})
 
 
 class WorkflowSchemaStore:
-    """The durable union of a workflow's extraction schemas."""
+    """The union of a workflow's extraction schemas: recorded in the runs asset's
+    materialization metadata, cached in the key-value store where there is one."""
 
-    def __init__(self, instance: DagsterInstance, workflow_id: str) -> None:
+    def __init__(self, instance: DagsterInstance, workflow_id: str, runs_key: AssetKey) -> None:
         self._instance = instance
         self._key = f"{PREFIX}/schema/{workflow_id}"
+        self._runs_key = runs_key
 
     def read(self) -> WorkflowSchema:
-        return WorkflowSchema.from_json(read_json(self._instance, self._key))
+        union = WorkflowSchema.from_json(_kv_read(self._instance, self._key))
+        result = self._instance.fetch_materializations(
+            AssetRecordsFilter(asset_key=self._runs_key),
+            limit=SCHEMA_MATERIALIZATIONS,
+            ascending=False,
+        )
+        for record in reversed(result.records):  # oldest first: stable column order
+            materialization = record.asset_materialization
+            raw = materialization.metadata.get(SCHEMA_METADATA_KEY) if materialization else None
+            value = getattr(raw, "value", raw)
+            if isinstance(value, dict):
+                union.update(WorkflowSchema.from_json(value))
+        return union
 
     def merge(self, seen: Sequence[Extractor]) -> WorkflowSchema:
         """The stored union widened by ``seen`` (stored first, so column order and
@@ -52,81 +107,10 @@ class WorkflowSchemaStore:
         for extractor, schema in seen:
             changed = union.add(schema, extractor) or changed
         if changed:
-            write_json(self._instance, self._key, union.to_json())
+            _kv_write(self._instance, self._key, union.to_json())
         return union
 
 
-def event_text(event: LedgerEvent) -> str:
-    return json.dumps(event.to_json(), sort_keys=True, default=str)
-
-
-class LedgerCopy:
-    """The ledger's events, kept in the key-value store: per partition an index of
-    submission ids, and per (partition, submission) that submission's events.
-
-    A write touches one submission's events and the small index, so its cost does
-    not grow with the partition. Two runs adding a submission to one partition's
-    index at the same moment can lose one id here; the event log still holds its
-    events, and every read of the ledger writes back what this copy lacks
-    (:meth:`repair`), so only a wipe inside that window could lose it.
-    """
-
-    def __init__(self, instance: DagsterInstance, asset_key: AssetKey) -> None:
-        self._instance = instance
-        self._prefix = f"{PREFIX}/ledger/{asset_key.to_user_string()}/"
-
-    def _index_key(self, partition: str) -> str:
-        return f"{self._prefix}{partition}"
-
-    def _events_key(self, partition: str, submission_id: str) -> str:
-        return f"{self._prefix}{partition}/{submission_id}"
-
-    def _get(self, keys: Iterable[str]) -> dict[str, Any]:
-        wanted = set(keys)
-        values = self._instance.run_storage.get_cursor_values(wanted) if wanted else {}
-        return {key: json.loads(value) for key, value in values.items() if value}
-
-    def read(self, partitions: Iterable[str]) -> dict[str, list[LedgerEvent]]:
-        wanted = list(partitions)
-        indexes = self._get(self._index_key(p) for p in wanted)
-        ids = {p: [str(i) for i in indexes.get(self._index_key(p)) or []] for p in wanted}
-        stored = self._get(self._events_key(p, i) for p in wanted for i in ids[p])
-        return {
-            p: [
-                LedgerEvent.from_json(item)
-                for i in ids[p]
-                for item in stored.get(self._events_key(p, i)) or []
-            ]
-            for p in wanted
-        }
-
-    def add(self, event: LedgerEvent) -> None:
-        self.repair({event.partition: [event]})
-
-    def repair(self, missing: Mapping[str, Sequence[LedgerEvent]]) -> None:
-        """Add events this copy lacks (read again first: another run may have written)."""
-        by_key: dict[tuple[str, str], list[LedgerEvent]] = {}
-        for partition, events in missing.items():
-            for event in events:
-                by_key.setdefault((partition, event.submission_id), []).append(event)
-        if not by_key:
-            return
-        partitions = {p for p, _ in by_key}
-        indexes = self._get(self._index_key(p) for p in partitions)
-        stored = self._get(self._events_key(p, s) for p, s in by_key)
-        pairs: dict[str, str] = {}
-        for (partition, submission_id), events in by_key.items():
-            key = self._events_key(partition, submission_id)
-            merged = {event_text(e): e for e in map(LedgerEvent.from_json, stored.get(key) or [])}
-            before = len(merged)
-            merged.update((event_text(e), e) for e in events)
-            if len(merged) != before:
-                ordered = sorted(merged.values(), key=lambda e: e.recorded_at)
-                pairs[key] = json.dumps([e.to_json() for e in ordered], default=str)
-        for partition in partitions:
-            index = [str(i) for i in indexes.get(self._index_key(partition)) or []]
-            new = [s for p, s in by_key if p == partition and s not in index]
-            if new:
-                pairs[self._index_key(partition)] = json.dumps(index + new)
-        if pairs:
-            self._instance.run_storage.set_cursor_values(pairs)
+def schema_metadata(schema: WorkflowSchema) -> dict[str, Any]:
+    """The union as the runs asset records it, for the next materialization to read."""
+    return {SCHEMA_METADATA_KEY: MetadataValue.json(schema.to_json())}

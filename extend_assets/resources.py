@@ -17,6 +17,7 @@ from dagster import ConfigurableResource
 from pydantic import Field
 
 from extend_assets.client import API_VERSION, DEFAULT_BASE_URL, ExtendClient
+from extend_assets.client.shared_bucket import RATE_LIMIT_DIR_ENV
 from extend_assets.submission import s3
 from extend_assets.submission.s3 import SourceObject
 
@@ -40,7 +41,19 @@ class ExtendResource(ConfigurableResource):
     max_retries: int = Field(default=5, description="Retries on 429, 5xx and connection errors.")
     requests_per_second: float = Field(
         default=10.0,
-        description="Client-side request rate limit; match your plan (PAYG 10, Scale 25, Enterprise 75).",
+        description="The account's request rate limit; match your plan (PAYG 10, Scale 25, "
+        "Enterprise 75). Each client starts here and slows down on 429s.",
+    )
+    sensor_rate_share: float = Field(
+        default=0.2,
+        gt=0,
+        le=1,
+        description="Share of requests_per_second a sensor's client may use (0..1].",
+    )
+    rate_limit_dir: str | None = Field(
+        default=None,
+        description=f"Local directory where every process on this machine shares one request "
+        f"schedule at requests_per_second; unset: ${RATE_LIMIT_DIR_ENV}, else none.",
     )
     workspace_id: str | None = Field(
         default=None, description="Sent as x-extend-workspace-id; needed with organization keys."
@@ -55,13 +68,22 @@ class ExtendResource(ConfigurableResource):
     def resolved_api_version(self) -> str:
         return self.api_version or os.environ.get("EXTEND_API_VERSION") or API_VERSION
 
+    @property
+    def resolved_rate_limit_dir(self) -> str | None:
+        return self.rate_limit_dir or os.environ.get(RATE_LIMIT_DIR_ENV) or None
+
     def get_client(
-        self, *, timeout: float | None = None, max_retries: int | None = None
+        self,
+        *,
+        timeout: float | None = None,
+        max_retries: int | None = None,
+        rate_share: float = 1.0,
     ) -> ExtendClient:
         """A new client with its own pooled HTTP session; close it (or use ``with``) when done.
 
         ``timeout`` and ``max_retries`` tighten the configured values for one caller (a
-        sensor tick cannot wait as long as a step can).
+        sensor tick cannot wait as long as a step can); ``rate_share`` caps the caller at
+        a share of ``requests_per_second`` (a sensor's is ``sensor_rate_share``).
         """
         return ExtendClient(
             api_key=self.api_key,
@@ -73,6 +95,8 @@ class ExtendResource(ConfigurableResource):
             else min(self.max_retries, max_retries),
             requests_per_second=self.requests_per_second,
             workspace_id=self.workspace_id,
+            rate_limit_dir=self.resolved_rate_limit_dir,
+            rate_share=rate_share,
         )
 
 

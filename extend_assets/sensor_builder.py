@@ -67,12 +67,14 @@ def build_extend_run_status_sensor(
     webhook_landing: str | None = None,
     reconcile_after_seconds: float = 900.0,
     event_settle_seconds: float = 120.0,
+    ranged_runs: bool = True,
 ) -> SensorDefinition:
     """A sensor that requests ``target`` for a group's partitions once all its runs settled.
 
     ``partitions_def`` (optional) lets a group of contiguous partitions go out as one
     ranged run; without it the sensor looks it up on ``batches_asset_key`` in the code
-    location, and falls back to one run per partition.
+    location, and falls back to one run per partition. ``ranged_runs=False`` always asks
+    one run per partition (for an IO manager that stores one partition per output).
 
     ``completion="webhooks"`` reads the events ``extend-assets webhooks`` landed in
     ``webhook_landing`` instead of listing runs, and confirms through the API only the
@@ -120,7 +122,11 @@ def build_extend_run_status_sensor(
         context.log.info(f"Extend run status: {report.summary(cursor)}")
         fail_on_api_error(report, cursor, max_failed_ticks)
         waiting = log_attention(context, report, settings, _base_url(resource))
-        pdef = partitions_def or _partitions_def_of(context, batches_asset_key)
+        pdef = (
+            (partitions_def or _partitions_def_of(context, batches_asset_key))
+            if ranged_runs
+            else None
+        )
         result = tick_result(report, cursor, batches_asset_key, pdef, max_failed_ticks)
         if waiting and not result.run_requests and result.skip_reason is None:
             # The UI's tick list shows this beside the skipped tick.
@@ -294,14 +300,19 @@ def _base_url(resource: Any) -> str | None:
 
 
 def sensor_client(resource: Any, budget_seconds: float) -> Any:
-    """A client whose single call cannot outlast the tick: short timeout, one retry.
+    """A client whose single call cannot outlast the tick: short timeout, one retry, and
+    its own small share of the account's rate (``sensor_rate_share``).
 
     A step can afford long backoffs on 429 or 5xx; a sensor tick cannot, and it loses
     nothing by stopping (the next tick continues from the cursor).
     """
     if not isinstance(resource, ExtendResource):
         return resource.get_client()  # a stand-in (tests) or a subclass that knows best
-    return resource.get_client(timeout=max(1.0, budget_seconds / 2), max_retries=1)
+    return resource.get_client(
+        timeout=max(1.0, budget_seconds / 2),
+        max_retries=1,
+        rate_share=resource.sensor_rate_share,
+    )
 
 
 def to_run_requests(

@@ -29,6 +29,8 @@ from extend_assets.assets.metadata import (
     preview,
     report_partitions,
 )
+from extend_assets.assets.raw_runs import raw_run_reader, raw_runs_resource_keys, reader_metadata
+from extend_assets.assets.storage import for_storage
 from extend_assets.config import ExtendWorkflowConfig
 from extend_assets.instance_store import WorkflowSchemaStore
 from extend_assets.outputs.columns import analyst_frame
@@ -70,7 +72,7 @@ def build_extracted_documents_asset(
         ins={"runs": AssetIn(keys.runs), "source_documents": AssetIn(upstream_key)},
         kinds={"pandas"},
         check_specs=checks,
-        required_resource_keys={s.extend_resource_key},
+        required_resource_keys={s.extend_resource_key, *raw_runs_resource_keys(s)},
         pool=s.pool if s.tag_runs_on_extend else None,
         description="One row per source document: ids, status, review state, every extracted "
         "field as a typed column and per-field confidence.",
@@ -82,8 +84,10 @@ def build_extracted_documents_asset(
         release_free_memory()  # what the partition's previous step freed
         listed = source_documents if s3_mode else None
         # The workflow's columns, not the day's: an all-failed day carries no schema.
-        schema = WorkflowSchemaStore(context.instance, s.workflow_id).merge(extractors_of(runs))
-        flat = flatten_in_chunks(runs, flatten.flatten_documents, schema)
+        with raw_run_reader(context, s, runs) as reader:
+            store = WorkflowSchemaStore(context.instance, s.workflow_id, keys.runs)
+            schema = store.merge(extractors_of(runs, reader))
+            flat = flatten_in_chunks(runs, flatten.flatten_documents, schema, reader=reader)
         extra = rows_without_runs(runs, listed)
         frame = pd.concat([flat, extra], ignore_index=True) if len(extra) else flat
         del flat  # only the final frame stays
@@ -95,7 +99,10 @@ def build_extracted_documents_asset(
             table,
             lambda part, _: {**documents_numbers(part, infos), "preview": preview(part, infos)},
         )
-        yield Output(table, metadata=documents_metadata(table, infos))
+        yield Output(
+            for_storage(table),
+            metadata={**documents_metadata(table, infos), **reader_metadata(reader)},
+        )
         expected = listed if listed is not None else runs
         yield completeness_check(frame, rows_per_partition(expected, context.partition_keys))
         yield failure_rate_check(frame, s.failure_rate_threshold)

@@ -8,6 +8,8 @@ from dagster import AssetExecutionContext, AssetIn, AssetsDefinition, Output, as
 from extend_assets import flatten
 from extend_assets.assets.keys import AssetKeys
 from extend_assets.assets.metadata import preview, report_partitions, row_numbers, table_schema
+from extend_assets.assets.raw_runs import raw_run_reader, raw_runs_resource_keys, reader_metadata
+from extend_assets.assets.storage import for_storage
 from extend_assets.config import ExtendWorkflowConfig
 from extend_assets.instance_store import WorkflowSchemaStore
 from extend_assets.outputs.columns import analyst_frame
@@ -26,6 +28,7 @@ def build_extracted_line_items_asset(
         key=keys.line_items,
         ins={"runs": AssetIn(keys.runs)},
         kinds={"pandas"},
+        required_resource_keys={s.extend_resource_key, *raw_runs_resource_keys(s)},
         description="One row per element of each array-of-objects field (e.g. invoice line items).",
         **common,
     )
@@ -33,8 +36,10 @@ def build_extracted_line_items_asset(
         context: AssetExecutionContext, runs: pd.DataFrame
     ) -> Output[pd.DataFrame]:
         release_free_memory()  # what the partition's previous step freed
-        schema = WorkflowSchemaStore(context.instance, s.workflow_id).merge(extractors_of(runs))
-        frame = flatten_in_chunks(runs, flatten.flatten_line_items, schema)
+        with raw_run_reader(context, s, runs) as reader:
+            store = WorkflowSchemaStore(context.instance, s.workflow_id, keys.runs)
+            schema = store.merge(extractors_of(runs, reader))
+            frame = flatten_in_chunks(runs, flatten.flatten_line_items, schema, reader=reader)
         frame = storable(with_partition_date(frame))
         table, infos = analyst_frame(
             frame,
@@ -46,11 +51,12 @@ def build_extracted_line_items_asset(
             context, table, lambda part, _: {**row_numbers(part), "preview": preview(part, infos)}
         )
         return Output(
-            table,
+            for_storage(table),
             metadata={
                 "dagster/row_count": len(table),
                 "dagster/column_schema": table_schema(table, infos),
                 "preview": preview(table, infos),
+                **reader_metadata(reader),
             },
         )
 

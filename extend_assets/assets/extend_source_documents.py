@@ -7,6 +7,7 @@ from dagster import AssetExecutionContext, AssetsDefinition, MetadataValue, Outp
 
 from extend_assets.assets.keys import AssetKeys
 from extend_assets.assets.metadata import report_partitions
+from extend_assets.assets.storage import for_storage
 from extend_assets.config import ExtendWorkflowConfig
 from extend_assets.resources import S3DocumentSource
 from extend_assets.submission.listing import list_partitions, skipped_by_reason
@@ -44,7 +45,7 @@ def build_source_documents_asset(
             )
         report_partitions(context, frame, lambda part, _: _listing_numbers(part))
         return Output(
-            frame,
+            for_storage(frame),
             metadata={
                 **_listing_numbers(frame),
                 "partitions": MetadataValue.json(list(partitions)),

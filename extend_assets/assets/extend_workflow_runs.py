@@ -6,9 +6,6 @@ fetched with GET, chunk by chunk, their raw JSON appended to gzip JSONL files (s
 URI and line, never the JSON itself.
 """
 
-import os
-import re
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -16,39 +13,25 @@ from dagster import AssetExecutionContext, AssetIn, AssetsDefinition, MetadataVa
 
 from extend_assets.assets.keys import AssetKeys
 from extend_assets.assets.metadata import report_partitions, row_numbers
+from extend_assets.assets.raw_runs import (
+    raw_runs_relative,
+    raw_runs_resource_keys,
+    raw_runs_root,
+    raw_s3_client,
+)
+from extend_assets.assets.storage import for_storage
 from extend_assets.config import ExtendWorkflowConfig
-from extend_assets.instance_store import WorkflowSchemaStore
+from extend_assets.instance_store import WorkflowSchemaStore, schema_metadata
 from extend_assets.outputs.frames import MISSING, run_frame, status_counts
 from extend_assets.outputs.memory import release_free_memory
-from extend_assets.outputs.raw_files import RawRunWriter, prune_older_directories
+from extend_assets.outputs.raw_files import RawRunWriter
+from extend_assets.outputs.raw_store import (
+    expire_directories,
+    open_directory,
+    prune_older_directories,
+)
 from extend_assets.outputs.stream import LedgerMatcher, RunStream, listed_statuses
 from extend_assets.resources import ExtendResource
-
-_UNSAFE = re.compile(r"[^A-Za-z0-9_.=-]+")
-
-
-def raw_runs_root(s: ExtendWorkflowConfig, instance: Any) -> Path:
-    """``raw_runs_dir``, else beside the DuckDB file (EXTEND_DUCKDB_PATH), else DAGSTER_HOME."""
-    if s.raw_runs_dir:
-        return Path(s.raw_runs_dir)
-    database = os.environ.get("EXTEND_DUCKDB_PATH")
-    if database and database != ":memory:":
-        return Path(database).resolve().parent / "extend_raw_runs"
-    home = os.environ.get("DAGSTER_HOME")
-    if home:
-        return Path(home) / "extend_raw_runs"
-    return Path(instance.storage_directory()) / "extend_raw_runs"
-
-
-def raw_runs_directory(context: AssetExecutionContext, s: ExtendWorkflowConfig) -> Path:
-    """One directory per workflow, partition (or range) and Dagster run."""
-    if context.has_partition_key_range and not context.has_partition_key:
-        window = context.partition_key_range
-        partition = f"{window.start}..{window.end}"
-    else:
-        partition = context.partition_key
-    root = raw_runs_root(s, context.instance)
-    return root / s.name / _UNSAFE.sub("_", partition) / context.run.run_id
 
 
 def build_workflow_runs_asset(
@@ -64,7 +47,7 @@ def build_workflow_runs_asset(
         ins={"ledger": AssetIn(keys.batches)},
         kinds={"extend", "pandas"},
         pool=s.pool,
-        required_resource_keys={s.extend_resource_key},
+        required_resource_keys={s.extend_resource_key, *raw_runs_resource_keys(s)},
         description="Every submitted document's Extend run: ids, status and the URI of its "
         "raw WorkflowRun JSON (gzip JSONL files).",
         **common,
@@ -76,7 +59,9 @@ def build_workflow_runs_asset(
         extend: ExtendResource = getattr(context.resources, s.extend_resource_key)
         batch_ids = sorted({str(b) for b in ledger["batch_id"].dropna()})
         direct_ids = [str(r) for r in ledger["run_id"].dropna()]
-        directory = raw_runs_directory(context, s)
+        root = raw_runs_root(s, context.instance)
+        s3_client = raw_s3_client(context, s) if root.is_s3 else None
+        directory = open_directory(root, raw_runs_relative(context, s), s3_client)
         matcher = LedgerMatcher(ledger)
         with RawRunWriter(directory, s.runs_chunk_size) as writer, extend.get_client() as client:
             stream = RunStream(matcher, writer)
@@ -107,23 +92,34 @@ def build_workflow_runs_asset(
             stream.save_extractors()
         # The workflow's schema union learns this partition's extractors now, so the
         # tables below read it without a pass over every run.
-        WorkflowSchemaStore(context.instance, s.workflow_id).merge(stream.extractors)
+        schema = WorkflowSchemaStore(context.instance, s.workflow_id, keys.runs).merge(
+            stream.extractors
+        )
         pruned = prune_older_directories(directory, s.raw_runs_keep)
         if pruned:
             context.log.info(
                 f"Deleted {len(pruned)} older raw-run director{'y' if len(pruned) == 1 else 'ies'}"
                 f" of this partition (raw_runs_keep={s.raw_runs_keep})."
             )
+        if s.raw_runs_max_age_days is not None:
+            expired = expire_directories(
+                root, s.name, s.raw_runs_max_age_days, keep=directory, s3_client=s3_client
+            )
+            if expired:
+                context.log.info(
+                    f"Deleted {len(expired)} raw-run director{'y' if len(expired) == 1 else 'ies'}"
+                    f" older than {s.raw_runs_max_age_days:g} day(s) (raw_runs_max_age_days)."
+                )
         counts = stream.counts
         context.log.info(
             f"Runs from landed events: {counts.from_events}; fetched by GET: {counts.fetched}; "
-            f"{len(writer.files)} raw file(s) under {directory}."
+            f"{len(writer.files)} raw file(s) under {directory.uri}."
         )
         frame = run_frame(matcher.rows)
         statuses = status_counts(frame["status"])
         report_partitions(context, frame, lambda part, _: _run_numbers(part))
         return Output(
-            frame,
+            for_storage(frame),
             metadata={
                 "dagster/row_count": len(frame),
                 "runs_fetched": counts.fetched,
@@ -131,10 +127,11 @@ def build_workflow_runs_asset(
                 "runs_fetched_by_get": counts.fetched,
                 "gets_asked_twice": counts.retried,
                 "raw_files": len(writer.files),
-                "raw_runs_uri": MetadataValue.url(directory.as_uri()),
+                "raw_runs_uri": MetadataValue.url(directory.uri),
                 "completion": s.completion,
                 "status_counts": MetadataValue.json(statuses),
                 "missing_runs": statuses.get(MISSING, 0),
+                **schema_metadata(schema),
             },
         )
 

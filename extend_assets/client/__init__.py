@@ -1,6 +1,7 @@
 """A client for Extend's workflow-run API, versions 2025-04-21 and 2026-02-09 (one typed
 model for both). No Dagster in here."""
 
+from extend_assets.client.adaptive import AdaptiveRateLimiter
 from extend_assets.client.client import API_VERSION, DEFAULT_BASE_URL, ExtendClient
 from extend_assets.client.constants import (
     REVIEW_POLICIES,
@@ -68,6 +69,7 @@ __all__ = [
     "SUPPORTED_API_VERSIONS",
     "TERMINAL_STATUSES",
     "USAGE_TAGS_KEY",
+    "AdaptiveRateLimiter",
     "ExtendBadRequestError",
     "ExtendClient",
     "ExtendConnectionError",

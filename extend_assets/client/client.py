@@ -50,6 +50,12 @@ API_VERSION = DEFAULT_API_VERSION
 class ExtendClient(Waiting):
     """A client for Extend's workflow runs. Thread-safe; use one per process or step.
 
+    ``requests_per_second`` is the account's limit: the client starts there and slows
+    down on 429s (adaptive, like the AWS SDKs' adaptive retry mode), so many clients on
+    one account converge to it. ``rate_share`` (0..1] caps this client at a share of it
+    (the sensor's). ``rate_limit_dir`` (a local directory) makes every client on this
+    machine with the same account share one request schedule at the account's rate.
+
     ``sleep`` and ``clock`` are injectable so retries and waits can be tested without
     waiting; ``session`` lets a caller bring its own (proxies, TLS settings).
     """
@@ -69,6 +75,8 @@ class ExtendClient(Waiting):
         clock: Callable[[], float] = time.monotonic,
         session: requests.Session | None = None,
         pool_size: int = 32,
+        rate_limit_dir: str | None = None,
+        rate_share: float = 1.0,
     ) -> None:
         if not api_key:
             raise ValueError(
@@ -96,6 +104,8 @@ class ExtendClient(Waiting):
             clock=clock,
             session=session,
             pool_size=pool_size,
+            rate_limit_dir=rate_limit_dir,
+            rate_share=rate_share,
         )
         self._request = self._transport.request
 
@@ -126,6 +136,12 @@ class ExtendClient(Waiting):
         """True when ``batch_run_workflow(priority=...)`` is allowed (2026-02-09): callers
         that need a priority can then send ceil(N/1000) batches instead of N runs."""
         return bool(self._wire.build.BATCH_PRIORITY)
+
+    @property
+    def send_rate(self) -> float | None:
+        """Requests per second the client allows itself now (None: unlimited)."""
+        limiter = self._transport.limiter
+        return None if limiter is None else limiter.rate()
 
     @property
     def request_count(self) -> int:

@@ -9,7 +9,12 @@ from email.utils import parsedate_to_datetime
 
 @dataclass
 class RetryPolicy:
-    """Exponential backoff with full jitter, bounded in attempts and in total time."""
+    """Exponential backoff with full jitter, bounded in attempts and in total time.
+
+    A ``Retry-After`` is honoured (never retried sooner) but jittered upwards, by up to
+    half of it and at least one second, so the clients a 429 stopped together do not
+    all come back at the same moment.
+    """
 
     max_retries: int = 5
     max_retry_time: float = 300.0
@@ -20,11 +25,12 @@ class RetryPolicy:
     def backoff(self, retry_number: int) -> float:
         """Delay before retry ``retry_number`` (1-based) when the server gave no hint."""
         ceiling = min(self.max_delay, self.base_delay * (2 ** (retry_number - 1)))
-        return self.rng.uniform(ceiling / 2, ceiling)
+        return self.rng.uniform(0.0, ceiling)
 
     def delay(self, retry_number: int, retry_after: float | None) -> float:
         if retry_after is not None:
-            return min(max(0.0, retry_after), self.max_delay * 4)
+            honoured = min(max(0.0, retry_after), self.max_delay * 4)
+            return honoured + self.rng.uniform(0.0, max(1.0, honoured / 2))
         return self.backoff(retry_number)
 
     def allows(self, retry_number: int, elapsed: float, delay: float) -> bool:

@@ -1,7 +1,12 @@
 """The HTTP road to Extend: one pooled session, auth and version headers, rate limit,
 retries, and the rule that a request creating runs is never blindly resent.
 
-Retries: 429 always (``Retry-After`` honoured); 5xx, unusable bodies and broken
+Rate: an :class:`~extend_assets.client.adaptive.AdaptiveRateLimiter` paces requests at
+``requests_per_second`` and slows down on 429s (many processes on one account converge
+to its limit); with ``rate_limit_dir`` the processes of one machine also share one
+schedule (:mod:`extend_assets.client.shared_bucket`).
+
+Retries: 429 always (``Retry-After`` honoured, jittered); 5xx, unusable bodies and broken
 connections for requests that create nothing; any error whose 2026 body says
 ``retryable: true`` likewise, and none whose body says ``retryable: false``. A request
 that creates runs is resent only when it certainly never reached Extend (429, no
@@ -21,6 +26,7 @@ from typing import Any
 import requests
 from requests.adapters import HTTPAdapter
 
+from extend_assets.client.adaptive import AdaptiveRateLimiter
 from extend_assets.client.errors import (
     ExtendConnectionError,
     ExtendError,
@@ -31,9 +37,9 @@ from extend_assets.client.errors import (
     ExtendTimeoutError,
     error_for_status,
 )
-from extend_assets.client.ratelimit import RateLimiter
 from extend_assets.client.redact import redact_text
 from extend_assets.client.retry import RetryPolicy, parse_retry_after
+from extend_assets.client.shared_bucket import FileTokenBucket, bucket_name
 
 logger = logging.getLogger("extend_assets.client")
 
@@ -74,6 +80,8 @@ class Transport:
         clock: Callable[[], float],
         session: requests.Session | None,
         pool_size: int,
+        rate_limit_dir: str | None = None,
+        rate_share: float = 1.0,
     ) -> None:
         self._api_key = api_key
         self.base_url = base_url
@@ -81,9 +89,18 @@ class Transport:
         self._sleep = sleep
         self._clock = clock
         self._retry = RetryPolicy(max_retries=max_retries, max_retry_time=max_retry_time)
+        if not 0 < rate_share <= 1:
+            raise ValueError(f"rate_share must be within (0, 1], got {rate_share}")
         self._limiter = (
-            RateLimiter(requests_per_second, clock=clock, sleep=sleep)
+            AdaptiveRateLimiter(requests_per_second * rate_share, clock=clock, sleep=sleep)
             if requests_per_second
+            else None
+        )
+        self._shared = (
+            FileTokenBucket(
+                rate_limit_dir, bucket_name(base_url, workspace_id, api_key), requests_per_second
+            )
+            if rate_limit_dir and requests_per_second
             else None
         )
         self._own_session = session is None
@@ -106,6 +123,11 @@ class Transport:
     def close(self) -> None:
         if self._own_session:
             self._session.close()
+
+    @property
+    def limiter(self) -> AdaptiveRateLimiter | None:
+        """The adaptive limiter (None when unlimited): its ``rate()`` and counts."""
+        return self._limiter
 
     @property
     def request_count(self) -> int:
@@ -135,8 +157,9 @@ class Transport:
         retry_number = 0
         while True:
             retry_number += 1
-            if self._limiter is not None:
-                self._limiter.acquire()
+            sent_at = self._limiter.acquire() if self._limiter is not None else 0.0
+            if self._shared is not None:
+                self._shared.acquire()
             with self._count_lock:
                 self._request_count += 1
             logger.debug("%s %s params=%s", method, path, redact_text(str(params or {})))
@@ -144,8 +167,12 @@ class Transport:
                 method, url, params, data, headers, action=action, creates_runs=creates_runs
             )
             if isinstance(outcome, dict):
+                if self._limiter is not None:
+                    self._limiter.succeeded()
                 return outcome
             error, retry_after = outcome
+            if self._limiter is not None and isinstance(error, ExtendRateLimitedError):
+                self._limiter.throttled(sent_at)
             delay = self._retry.delay(retry_number, retry_after)
             if not self._retry.allows(retry_number, self._clock() - started, delay):
                 error.message += f" (gave up after {retry_number} attempt(s))"

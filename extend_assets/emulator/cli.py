@@ -23,7 +23,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--state", help="SQLite file that keeps runs across restarts")
     parser.add_argument("--latency", type=float, default=0.5, help="seconds per run (default 0.5)")
     parser.add_argument("--runs-per-minute", type=float, help="throughput cap (default none)")
-    parser.add_argument("--requests-per-second", type=float, help="answer 429 above this rate")
+    parser.add_argument(
+        "--requests-per-second",
+        "--account-requests-per-second",
+        dest="requests_per_second",
+        type=float,
+        help="the account's limit, across all clients: a token bucket (burst = one second's "
+        "worth) answers 429 with Retry-After above it (default none)",
+    )
     parser.add_argument("--webhook-url", help="POST signed workflow_run.* events here")
     parser.add_argument("--webhook-secret", help="signing secret for --webhook-url")
     parser.add_argument(

@@ -17,6 +17,9 @@ class Faults:
     slow_seconds: float = 0.0
     drop_rate: float = 0.0
     slow_after_commit_seconds: float = 0.0
+    # A batch POST answers at once; its runs are created (and listed) this much later,
+    # as Extend's docs allow ("runs are queued").
+    batch_create_delay_seconds: float = 0.0
     fail_rate: float = 0.0  # share of runs that end FAILED (INTERNAL_ERROR) when processed
     forbidden: bool = False  # every API request answers 403
     usage_blocked: bool = False  # run-creating requests answer 402 (USAGE_BLOCKED)

@@ -26,7 +26,7 @@ from extend_assets.emulator.faults import FaultPlan, Faults
 from extend_assets.emulator.state import STATUSES, ApiError, Backend
 from extend_assets.emulator.versions import API_2026, DEFAULT_ERROR_VERSION, VERSIONS
 from extend_assets.emulator.webhook_payloads import PayloadStore
-from extend_assets.emulator.wire import nanoid
+from extend_assets.emulator.wire import nanoid, new_id
 
 URLS = Map(
     [
@@ -204,6 +204,11 @@ class EmulatorApp:
         rules = REQUESTS[envelopes.version]
         parse = rules.create if endpoint == "runs" else rules.batch
         workflow_id, version, inputs, priority = parse(body)
+        delay = self.faults.faults.batch_create_delay_seconds
+        if endpoint == "batch" and delay > 0:
+            later = self.create_later(delay, workflow_id, version, inputs, priority)
+            self.after_commit()
+            return envelopes.batch(later)
         batch_id, runs = self.backend.create_runs(
             workflow_id, version, inputs, priority=priority, batch=endpoint == "batch"
         )
@@ -213,6 +218,29 @@ class EmulatorApp:
             assert batch_id is not None
             return envelopes.batch(batch_id)
         return envelopes.created(runs)
+
+    def create_later(
+        self,
+        delay: float,
+        workflow_id: str,
+        version: str | None,
+        inputs: list[dict[str, Any]],
+        priority: int,
+    ) -> str:
+        """Answer with a batch id now; create (and queue) its runs after ``delay``."""
+        self.backend.workflow(workflow_id, version)  # an unknown workflow is still a 404 now
+        batch_id = new_id("batch_")
+
+        def create() -> None:
+            _, runs = self.backend.create_runs(
+                workflow_id, version, inputs, priority=priority, batch=True, batch_id=batch_id
+            )
+            self.queue(runs, priority)
+
+        timer = threading.Timer(delay, create)
+        timer.daemon = True
+        timer.start()
+        return batch_id
 
     def queue(self, runs: list[dict[str, Any]], priority: int) -> None:
         for run in runs:

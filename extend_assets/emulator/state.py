@@ -185,13 +185,15 @@ class Backend:
         *,
         priority: int,
         batch: bool,
+        batch_id: str | None = None,
     ) -> tuple[str | None, list[dict[str, Any]]]:
         """One PENDING run per input; returns (batch id, the stored records).
 
         An input is ``{"file": {fileUrl?, fileId?, fileName?}}``, ``{"rawText", "name"?}``
         or ``{"package": [file, ...]}`` (one run over several files), with ``metadata``."""
         workflow, resolved = self.workflow(workflow_id, version)
-        batch_id = wire.new_id("batch_") if batch or len(inputs) > 1 else None
+        if batch_id is None and (batch or len(inputs) > 1):
+            batch_id = wire.new_id("batch_")
         created: list[dict[str, Any]] = []
         with self._lock:
             for item in inputs:

@@ -1,4 +1,6 @@
-"""Raw runs on disk: gzip JSONL files of at most ``chunk_size`` runs, presigned URLs removed.
+"""Raw runs: gzip JSONL files of at most ``chunk_size`` runs, presigned URLs removed.
+
+Stored in a local directory or on S3 (:mod:`extend_assets.outputs.raw_store`).
 
 The runs table keeps each run's file URI and line (``raw_uri``, ``raw_line``); the tables
 read the files back one at a time, so no step holds a partition's raw runs at once.
@@ -6,15 +8,32 @@ read the files back one at a time, so no step holds a partition's raw runs at on
 
 from __future__ import annotations
 
-import gzip
 import json
-import shutil
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
-RAW_FILE = "runs-{:05d}.jsonl.gz"
+from extend_assets.outputs.raw_store import (
+    RAW_FILE_PREFIX,
+    RAW_FILE_SUFFIX,
+    LocalDirectory,
+    RawDirectory,
+    RawFileMissing,
+    open_raw_file,
+    path_of,
+    prune_older_directories,
+)
+
+RAW_FILE = RAW_FILE_PREFIX + "{:05d}" + RAW_FILE_SUFFIX
+__all__ = [
+    "RAW_FILE",
+    "RawFileMissing",
+    "RawRunWriter",
+    "iter_raw_file",
+    "path_of",
+    "prune_older_directories",
+    "without_presigned_urls",
+]
 
 
 def without_presigned_urls(raw: dict[str, Any]) -> dict[str, Any]:
@@ -41,18 +60,24 @@ def _scrub_files(files: Any) -> Any:
 
 
 class RawRunWriter:
-    """Appends raw runs to ``runs-NNNNN.jsonl.gz`` files of at most ``chunk_size`` lines."""
+    """Appends raw runs to ``runs-NNNNN.jsonl.gz`` files of at most ``chunk_size`` lines.
 
-    def __init__(self, directory: Path, chunk_size: int) -> None:
+    ``directory`` is a local path or a :class:`RawDirectory` (local or S3); a part is
+    stored whole when the next one starts or the writer closes.
+    """
+
+    def __init__(self, directory: Path | RawDirectory, chunk_size: int) -> None:
         if chunk_size < 1:
             raise ValueError("chunk_size must be at least 1")
-        self.directory = directory
+        self.directory = (
+            directory if isinstance(directory, RawDirectory) else LocalDirectory(directory)
+        )
         self.chunk_size = chunk_size
         self.files: list[str] = []
         self.lines = 0
         self._handle: Any = None
+        self._name = ""
         self._in_file = 0
-        directory.mkdir(parents=True, exist_ok=True)
 
     def add(self, raw: Mapping[str, Any]) -> tuple[str, int]:
         """Write one run; its file's URI and its line number (0-based) in that file."""
@@ -64,20 +89,27 @@ class RawRunWriter:
         self.lines += 1
         return self.files[-1], line
 
+    def write_beside(self, name: str, data: bytes) -> None:
+        """A small file next to the parts (the extractors list)."""
+        self.directory.write_file(name, data)
+
     def _rotate(self) -> None:
         self._close_file()
-        path = self.directory / RAW_FILE.format(len(self.files) + 1)
-        self._handle = gzip.open(path, "wb", compresslevel=1)  # noqa: SIM115 - closed on rotate or close()
+        self._name = RAW_FILE.format(len(self.files) + 1)
+        self._handle = self.directory.open_part(self._name)
         self._in_file = 0
-        self.files.append(path.as_uri())
+        self.files.append(self.directory.file_uri(self._name))
 
     def _close_file(self) -> None:
         if self._handle is not None:
-            self._handle.close()
-            self._handle = None
+            handle, self._handle = self._handle, None
+            self.directory.finish_part(self._name, handle)
 
     def close(self) -> None:
-        self._close_file()
+        try:
+            self._close_file()
+        finally:
+            self.directory.close()
 
     def __enter__(self) -> RawRunWriter:
         return self
@@ -86,35 +118,10 @@ class RawRunWriter:
         self.close()
 
 
-def path_of(uri: str) -> Path:
-    parts = urlsplit(uri)
-    if parts.scheme not in ("", "file"):
-        raise ValueError(f"raw runs at {uri!r}: only local files (file://) are supported")
-    return Path(unquote(parts.path))
-
-
-def iter_raw_file(uri: str) -> Iterator[dict[str, Any]]:
-    with gzip.open(path_of(uri), "rb") as handle:
+def iter_raw_file(uri: str, s3_client: Any = None) -> Iterator[dict[str, Any]]:
+    """The runs of one raw file, line by line (streamed, also from S3); RawFileMissing
+    when the file is gone."""
+    with open_raw_file(uri, s3_client) as handle:
         for line in handle:
             if line.strip():
                 yield json.loads(line)
-
-
-def _is_raw_run_directory(path: Path) -> bool:
-    """Only directories this module wrote are ever deleted."""
-    return path.is_dir() and (
-        any(path.glob("runs-*.jsonl.gz")) or (path / "extractors.json").exists()
-    )
-
-
-def prune_older_directories(current: Path, keep: int) -> list[Path]:
-    """Delete the oldest raw-run directories beside ``current`` (the same partition's
-    other Dagster runs) so that ``keep`` remain, ``current`` among them; the deleted."""
-    if keep < 1:
-        raise ValueError("keep must be at least 1")
-    others = [p for p in current.parent.iterdir() if p != current and _is_raw_run_directory(p)]
-    others.sort(key=lambda p: p.stat().st_mtime, reverse=True)
-    doomed = others[keep - 1 :]
-    for path in doomed:
-        shutil.rmtree(path, ignore_errors=True)
-    return doomed

@@ -4,8 +4,7 @@ A day's runs do not say which columns the table has: an all-failed or an empty d
 carries no schema at all, a new schema field appears on one day, and a workflow that
 routes documents to different extractors (or runs two extract steps) carries a
 different schema per extractor. So the tables' columns follow this union, kept
-durably by the caller (the Dagster layer keeps it in the instance's key-value
-store), never the runs that happened to arrive.
+durably by the caller (the Dagster layer keeps it in the runs asset's metadata), never the runs that happened to arrive.
 
 A field two extractors type differently (``total`` a number in one, a currency in
 the other) is kept apart: the later extractor's field becomes ``total__<extractor>``
@@ -69,6 +68,19 @@ class WorkflowSchema:
             suffix += 1
         self.renames.setdefault(extractor, {})[name] = renamed
         self.properties.setdefault(renamed, node)
+
+    def update(self, other: WorkflowSchema) -> bool:
+        """Merge another union in (fields, definitions and renames this one lacks)."""
+        before = self.to_text()
+        for key, definitions in other.defs.items():
+            for name, node in definitions.items():
+                self.defs.setdefault(key, {}).setdefault(name, node)
+        for extractor, renames in other.renames.items():
+            for name, target in renames.items():
+                self.renames.setdefault(extractor, {}).setdefault(name, target)
+        for name, node in other.properties.items():
+            self.properties.setdefault(name, node)
+        return self.to_text() != before
 
     def rewrite(self, raw: Mapping[str, Any]) -> Mapping[str, Any]:
         """The run with each renamed field renamed in its extractor's outputs."""

@@ -8,7 +8,8 @@ Memory must not grow with the partition, so no step holds every raw run at once:
   most ``chunk_size`` lines under the run's directory; the runs table keeps the file's
   URI and the line (``raw_uri``, ``raw_line``);
 - :func:`flatten_in_chunks` reads those files back one file (one chunk) at a time for the
-  documents and line-items tables.
+  documents and line-items tables, through a :class:`RawRunReader` (local or S3; a
+  missing file's runs are fetched again).
 
 Runs come from two sources, in this order: landed webhook events (``from_events``, no
 API call) and GETs for whatever the events did not cover (``gaps``). Both feed
@@ -21,7 +22,6 @@ import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Protocol
 
 import pandas as pd
@@ -40,12 +40,9 @@ from extend_assets.client.errors import (
 )
 from extend_assets.outputs.frames import MISSING
 from extend_assets.outputs.matching import source_refs
-from extend_assets.outputs.raw_files import (
-    RawRunWriter,
-    iter_raw_file,
-    path_of,
-    without_presigned_urls,
-)
+from extend_assets.outputs.raw_files import RawRunWriter, without_presigned_urls
+from extend_assets.outputs.raw_reader import RawRunReader
+from extend_assets.outputs.raw_store import EXTRACTORS_FILE, directory_of
 from extend_assets.outputs.schema_union import Extractor, WorkflowSchema, extractors_seen
 from extend_assets.submission.ledger_table import partition_date
 
@@ -55,7 +52,6 @@ TRANSIENT_ERRORS = (
     ExtendResponseError,
     ExtendServerError,
 )
-EXTRACTORS_FILE = "extractors.json"  # the (extractor, schema) pairs of the runs written
 # Statuses a landed event may carry for a run that is done for now.
 # API versions whose landed payloads :func:`run_from_event` parses; events of another
 # version still settle partitions in the sensor, but their runs are fetched by GET.
@@ -224,8 +220,8 @@ class RunStream:
 
     def save_extractors(self) -> None:
         """Beside the raw files, so the tables need not read every run to learn them."""
-        path = self.writer.directory / EXTRACTORS_FILE
-        path.write_text(json.dumps([list(e) for e in self.extractors], default=str))
+        text = json.dumps([list(e) for e in self.extractors], default=str)
+        self.writer.write_beside(EXTRACTORS_FILE, text.encode())
 
     def take_events(
         self,
@@ -321,19 +317,21 @@ def raw_uris(runs_frame: pd.DataFrame) -> list[str]:
     return list(dict.fromkeys(str(u) for u in runs_frame["raw_uri"].dropna()))
 
 
-def extractors_of(runs_frame: pd.DataFrame) -> list[Extractor]:
+def extractors_of(runs_frame: pd.DataFrame, reader: RawRunReader | None = None) -> list[Extractor]:
     """The (extractor, schema) pairs of a runs table's raw runs: from the list the runs
-    step saved beside its files, else (files written another way) by reading the runs."""
+    step saved beside its files, else (files written another way, or gone) by reading
+    the runs."""
+    reader = reader if reader is not None else RawRunReader(runs_frame)
     found: dict[str, Extractor] = {}
-    by_directory: dict[Path, list[str]] = {}
+    by_directory: dict[str, list[str]] = {}
     for uri in raw_uris(runs_frame):
-        by_directory.setdefault(path_of(uri).parent, []).append(uri)
-    for directory, uris in by_directory.items():
-        saved = directory / EXTRACTORS_FILE
-        if saved.exists():
-            pairs: list[Extractor] = [(str(n), s) for n, s in json.loads(saved.read_text())]
+        by_directory.setdefault(directory_of(uri), []).append(uri)
+    for uris in by_directory.values():
+        saved = reader.read_beside(uris[0], EXTRACTORS_FILE)
+        if saved is not None:
+            pairs: list[Extractor] = [(str(n), s) for n, s in json.loads(saved)]
         else:
-            pairs = extractors_seen(run for uri in uris for run in iter_raw_file(uri))
+            pairs = extractors_seen(run for uri in uris for run in reader.iter_file(uri))
         for name, schema in pairs:
             found.setdefault(
                 json.dumps([name, schema], sort_keys=True, default=str), (name, schema)
@@ -347,14 +345,16 @@ def flatten_in_chunks(
     schema: WorkflowSchema,
     *,
     on_chunk: Callable[[int], None] | None = None,
+    reader: RawRunReader | None = None,
 ) -> pd.DataFrame:
     """``flatten_fn`` over the raw runs of ``runs_frame``, one file at a time.
 
     Only one chunk of raw runs is in memory at once; the chunks' frames are concatenated
     at the end. Every chunk follows the workflow's schema (the union over its
     extractors), each run rewritten for the fields that union renamed, so their columns
-    agree.
+    agree. ``reader`` reads the files (S3, refetching missing ones); default: local only.
     """
+    reader = reader if reader is not None else RawRunReader(runs_frame)
     uris = raw_uris(runs_frame)
     # Each file's ledger rows, so a chunk's sources are built with it, not all up front.
     rows_of = runs_frame.groupby("raw_uri", sort=False).indices if uris else {}
@@ -362,7 +362,7 @@ def flatten_in_chunks(
     frames: list[pd.DataFrame] = []
     errors: dict[str, int] = {}
     for uri in uris:
-        chunk = list(iter_raw_file(uri))
+        chunk = list(reader.iter_file(uri))
         sources = source_refs(runs_frame.iloc[rows_of.get(uri, [])])
         frame = flatten_fn(
             [schema.rewrite(raw) for raw in chunk], sources=sources, schema=json_schema

@@ -25,24 +25,29 @@ The next materialization *reconciles* it before submitting anything: it lists th
 workflow's runs created since the intent (newest first, stopping at the intent's
 time minus a margin), looks at one run of each unknown batch, and if that run
 carries the intent's submission id records ``submitted`` with that batch id.
-Otherwise nothing reached Extend: it records ``abandoned`` and the documents are
-submitted again. Either way no document is lost and none is sent twice. Only an
-intent whose Dagster run is no longer running, or older than a staleness bound, is
-reconciled: a fresh intent of a live run is that run's business, its POST may be
-in flight.
+Extend only promises that a batch's runs are *queued* when the POST returns, so an
+intent whose runs are not listed yet is asked about again until
+``reconcile_grace_seconds`` after the intent have passed; only then is it recorded
+``abandoned`` and its documents submitted again. Either way no document is lost and
+none is sent twice.
 
 Concurrent submissions (two backfills over overlapping partitions, in any number of
-processes or machines, whatever the pool limit) are ordered by the event log: each
-record gets a storage id, a total order every reader agrees on. After recording its
-intent, a submission re-reads the ledger of its partitions (:func:`earlier_claims`);
-a document version also held by an *earlier* live submission (an open intent or a
-submitted one, by the storage id of its first record in the document's partition)
-belongs to that one, and the
-later submission drops it before its POST (recording the narrowed intent, or
-``abandoned`` when nothing is left). The earliest submission of a version never
-drops it, so exactly one POST carries it. Submissions that were settled before this
-one started (its snapshot) are not competitors: what they sent is already excluded,
-unless the user asked to reprocess.
+processes or machines, whatever the pool limit) take turns: a submission holds a lock
+per (workflow, partition) (:mod:`extend_assets.submission.locks`) from its first
+ledger read to its last record. Hence
+
+- an intent is abandoned only when its owner is known dead: owners hold the lock from
+  intent to outcome, so an open intent seen under the lock has no live owner;
+- an abandoned intent can never POST: its owner checks, before each POST, that it
+  still holds the lock (the fence), and nobody abandons an intent while its owner does;
+- documents another submission was sending are never silently left behind: the next
+  holder reads that submission's outcome, and sends them itself if it was abandoned.
+
+Each event carries its owner (the Dagster run id) itself, so every store that holds it
+knows who wrote it. The ledger lives in the event log alone; after an asset wipe hides
+it, :mod:`extend_assets.submission.rebuild` recovers what was sent from Extend's runs
+(each carries its document's identity and submission id in its metadata), so no key
+value store is needed for exactly once.
 """
 
 from __future__ import annotations
@@ -85,6 +90,8 @@ class LedgerEvent:
     batch_id: str | None = None
     run_ids: tuple[str, ...] = ()
     reconciled: bool = False
+    owner: str | None = None
+    """The Dagster run that recorded the event."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -96,6 +103,7 @@ class LedgerEvent:
             "batch_id": self.batch_id,
             "run_ids": list(self.run_ids),
             "reconciled": self.reconciled,
+            "owner": self.owner,
         }
 
     @classmethod
@@ -109,6 +117,7 @@ class LedgerEvent:
             batch_id=data.get("batch_id"),
             run_ids=tuple(data.get("run_ids") or ()),
             reconciled=bool(data.get("reconciled", False)),
+            owner=data.get("owner"),
         )
 
 
@@ -141,14 +150,14 @@ class PartitionLedger:
 
     partition: str
     submissions: dict[str, Submission] = field(default_factory=dict)
+    rebuilt_after_wipe: float | None = None
+    """The wipe (Unix seconds) after which this ledger was last rebuilt from Extend."""
 
-    def apply(
-        self, event: LedgerEvent, order: int | None = None, dagster_run_id: str | None = None
-    ) -> None:
+    def apply(self, event: LedgerEvent, order: int | None = None) -> None:
         sub = self.submissions.get(event.submission_id)
         if sub is None:
             sub = Submission(event.submission_id, event.partition, event.recorded_at)
-            sub.dagster_run_id = dagster_run_id
+            sub.dagster_run_id = event.owner
             self.submissions[event.submission_id] = sub
         if order is not None and (sub.order is None or order < sub.order):
             sub.order = order
@@ -175,45 +184,6 @@ class PartitionLedger:
             for doc in sub.documents:
                 latest[doc] = sub
         return latest
-
-
-def earlier_claims(
-    ledgers: Mapping[str, PartitionLedger],
-    submission_id: str,
-    settled_before: set[tuple[str, str]],
-) -> dict[DocumentVersion, str]:
-    """Document versions of ``submission_id`` that an earlier live submission holds.
-
-    Maps each such version to the earliest submission holding it. ``settled_before``
-    holds the (submission id, partition) pairs settled before this one started: not
-    competitors. Per partition: a submission spanning partitions records its outcome
-    partition by partition, so it may be settled in one and still open in another.
-    """
-    claims: dict[DocumentVersion, tuple[int, str]] = {}
-    for ledger in ledgers.values():
-        mine = ledger.submissions.get(submission_id)
-        if mine is None:
-            continue
-        if mine.order is None:
-            raise ValueError(
-                f"submission {submission_id} has no record in the ledger it was re-read "
-                "from; its intent must be recorded before claims are checked"
-            )
-        # Each document belongs to one partition: its competitors are ordered by their
-        # records in that partition (a submission records its partitions one by one).
-        for sub in ledger.submissions.values():
-            if (
-                sub is mine
-                or sub.phase == "abandoned"
-                or (sub.submission_id, sub.partition) in settled_before
-                or sub.order is None
-                or sub.order >= mine.order
-            ):
-                continue
-            for doc in set(mine.documents).intersection(sub.documents):
-                if doc not in claims or sub.order < claims[doc][0]:
-                    claims[doc] = (sub.order, sub.submission_id)
-    return {doc: holder for doc, (_, holder) in claims.items()}
 
 
 def document_of_run(

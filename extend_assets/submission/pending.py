@@ -86,7 +86,12 @@ def pending_from_texts(
                 version=version,
                 partition=partition,
                 file_name=f"{source_id}.txt",
-                metadata={"source_id": str(source_id), "partition": partition, "source": namespace},
+                metadata={
+                    "source_id": str(source_id),
+                    "partition": partition,
+                    "source": namespace,
+                    "version": digest,
+                },
                 raw_text=body,
             )
         )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,6 +38,11 @@ from extend_assets.submission.ledger import (
 # Runs are listed back to an intent's time minus this margin, for clock skew
 # between this machine and Extend.
 RECONCILE_MARGIN_SECONDS = 600.0
+# Extend only promises that a batch's runs are queued when the POST returns: an
+# intent whose runs are not listed yet is asked about again, for this long after the
+# intent, before it is abandoned (a POST in flight when its owner died included).
+DEFAULT_RECONCILE_GRACE_SECONDS = 120.0
+RECONCILE_POLL_SECONDS = 5.0
 
 logger = logging.getLogger("extend_assets.submission")
 
@@ -60,9 +66,6 @@ class SubmitResult:
     run_ids: list[str] = field(default_factory=list)
     documents_submitted: int = 0
     submissions: list[LedgerEvent] = field(default_factory=list)
-    documents_yielded: int = 0
-    """Documents an earlier concurrent submission held: dropped before the POST."""
-    yielded_to: set[str] = field(default_factory=set)
 
 
 @dataclass
@@ -126,11 +129,14 @@ class Submitter:
         user_metadata: Mapping[str, Any] | None = None,
         usage_tags: Sequence[str] = (),
         log: logging.Logger | Any = logger,
-        claims: Callable[[str, Sequence[str]], Mapping[DocumentVersion, str]] | None = None,
+        fence: Callable[[], None] = lambda: None,
+        owner: str | None = None,
+        reconcile_grace_seconds: float = DEFAULT_RECONCILE_GRACE_SECONDS,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        """``claims(submission_id, partitions)``: after an intent is recorded, the
-        re-read ledger's verdict (see :func:`~extend_assets.submission.ledger.earlier_claims`):
-        which of its documents an earlier live submission holds, and which one."""
+        """``fence()`` runs right before each POST and raises unless this submission
+        still holds its partitions (see :mod:`extend_assets.submission.locks`);
+        ``owner`` (the Dagster run id) is written into every ledger event."""
         self._client = client
         self._workflow_id = workflow_id
         self._record = record
@@ -144,13 +150,10 @@ class Submitter:
         self._user_metadata = dict(user_metadata or {})
         self._usage_tags = tuple(usage_tags)
         self._log = log
-        self._claims = claims
-
-    def set_claims(
-        self, claims: Callable[[str, Sequence[str]], Mapping[DocumentVersion, str]] | None
-    ) -> None:
-        """Set the claims check once the caller knows its snapshot (see ``__init__``)."""
-        self._claims = claims
+        self._fence = fence
+        self._owner = owner
+        self._grace = reconcile_grace_seconds
+        self._sleep = sleep
 
     # -- checks before anything is sent ---------------------------------------------
 
@@ -170,7 +173,9 @@ class Submitter:
         """Find out what became of intents recorded without an outcome.
 
         One submission id may span several partitions (a chunk crosses them in a
-        single-run backfill); its outcome is recorded for each of them.
+        single-run backfill); its outcome is recorded for each of them. An intent whose
+        runs Extend does not list yet is asked about again until
+        ``reconcile_grace_seconds`` after it; only then is it abandoned.
         """
         result = ReconcileResult()
         if not open_submissions:
@@ -179,30 +184,23 @@ class Submitter:
         for sub in open_submissions:
             wanted.setdefault(sub.submission_id, []).append(sub)
         since = min(sub.recorded_at for sub in open_submissions) - RECONCILE_MARGIN_SECONDS
-        candidate_batches: dict[str, str] = {}
-        unbatched_runs: list[str] = []
-        for summary in self._client.list_workflow_runs(
-            workflow_id=self._workflow_id, sort_by="createdAt", sort_dir="desc", page_size=1000
-        ):
-            created = summary.created_at
-            if created is not None and created.timestamp() < since:
-                break
-            if summary.batch_id:
-                if summary.batch_id not in known_batch_ids:
-                    candidate_batches.setdefault(summary.batch_id, summary.id)
-            else:
-                unbatched_runs.append(summary.id)
+        newest = max(sub.recorded_at for sub in open_submissions)
         found_batch: dict[str, str] = {}
-        for batch_id, run_id in candidate_batches.items():
-            submission_id = self._submission_of(run_id)
-            if submission_id in wanted:
-                found_batch.setdefault(submission_id, batch_id)
         found_runs: dict[str, list[str]] = {}
-        if any(sid not in found_batch for sid in wanted):
-            for run_id in reversed(unbatched_runs):  # oldest first keeps the POST's order
-                submission_id = self._submission_of(run_id)
-                if submission_id in wanted and submission_id not in found_batch:
-                    found_runs.setdefault(submission_id, []).append(run_id)
+        seen: dict[str, str | None] = {}
+        for attempt in range(1_000_000):  # bounded by the grace period below
+            still = set(wanted) - set(found_batch) - set(found_runs)
+            self._search(still, since, known_batch_ids, found_batch, found_runs, seen)
+            missing = [sid for sid in wanted if sid not in found_batch and sid not in found_runs]
+            left = newest + self._grace - self._clock()
+            if not missing or left <= 0:
+                break
+            if attempt == 0:
+                self._log.info(
+                    f"{len(missing)} unfinished submission(s) not listed by Extend yet; asking "
+                    f"again for up to {left:.0f} s (runs may be created after the POST returns)."
+                )
+            self._sleep(min(RECONCILE_POLL_SECONDS, left))
         for submission_id, subs in wanted.items():
             for sub in subs:
                 if submission_id in found_batch:
@@ -222,10 +220,52 @@ class Submitter:
         )
         return result
 
-    def _submission_of(self, run_id: str) -> str | None:
-        run = self._client.get_workflow_run(run_id)
-        value = (run.metadata or {}).get(SUBMISSION_METADATA_KEY)
-        return str(value) if value else None
+    def _search(
+        self,
+        wanted: set[str],
+        since: float,
+        known_batch_ids: set[str],
+        found_batch: dict[str, str],
+        found_runs: dict[str, list[str]],
+        seen: dict[str, str | None],
+    ) -> None:
+        """One look at the runs created since ``since`` for the wanted submission ids
+        (``seen`` caches each run's submission id across looks)."""
+        if not wanted:
+            return
+        candidate_batches: dict[str, str] = {}
+        unbatched_runs: list[str] = []
+        for summary in self._client.list_workflow_runs(
+            workflow_id=self._workflow_id, sort_by="createdAt", sort_dir="desc", page_size=1000
+        ):
+            created = summary.created_at
+            if created is not None and created.timestamp() < since:
+                break
+            if summary.batch_id:
+                if summary.batch_id not in known_batch_ids and summary.batch_id not in set(
+                    found_batch.values()
+                ):
+                    candidate_batches.setdefault(summary.batch_id, summary.id)
+            else:
+                unbatched_runs.append(summary.id)
+        for batch_id, run_id in candidate_batches.items():
+            submission_id = self._submission_of(run_id, seen)
+            if submission_id in wanted:
+                found_batch.setdefault(submission_id, batch_id)
+        if any(sid not in found_batch for sid in wanted):
+            runs: dict[str, list[str]] = {}
+            for run_id in reversed(unbatched_runs):  # oldest first keeps the POST's order
+                submission_id = self._submission_of(run_id, seen)
+                if submission_id in wanted and submission_id not in found_batch:
+                    runs.setdefault(submission_id, []).append(run_id)
+            found_runs.update(runs)
+
+    def _submission_of(self, run_id: str, seen: dict[str, str | None]) -> str | None:
+        if run_id not in seen:
+            run = self._client.get_workflow_run(run_id)
+            value = (run.metadata or {}).get(SUBMISSION_METADATA_KEY)
+            seen[run_id] = str(value) if value else None
+        return seen[run_id]
 
     def _outcome(
         self,
@@ -242,6 +282,7 @@ class Submitter:
             batch_id=batch_id,
             run_ids=tuple(run_ids),
             reconciled=True,
+            owner=self._owner,
         )
 
     # -- submission --------------------------------------------------------------------
@@ -291,12 +332,11 @@ class Submitter:
                     partition=partition,
                     recorded_at=recorded_at,
                     documents=tuple(doc.version for doc in docs),
+                    owner=self._owner,
                 )
             )
-        chunk = self._drop_claimed(submission_id, chunk, by_partition, result)
-        if not chunk:
-            return []
-        by_partition = _by_partition(chunk)
+        # The fence: never POST an intent this submission may no longer own.
+        self._fence()
         try:
             batch_id, run_ids = self._post(chunk, submission_id)
         except ExtendOutcomeUnknownError:
@@ -308,7 +348,11 @@ class Submitter:
         except ExtendError as error:
             # A 4xx (or a retryable error that ran out of retries) means nothing was created.
             for partition in by_partition:
-                self._record(LedgerEvent(submission_id, "abandoned", partition, self._clock()))
+                self._record(
+                    LedgerEvent(
+                        submission_id, "abandoned", partition, self._clock(), owner=self._owner
+                    )
+                )
             raise SubmissionError(_submission_failure(error)) from None
         outcomes: list[LedgerEvent] = []
         for partition, docs in by_partition.items():
@@ -324,39 +368,11 @@ class Submitter:
                 documents=tuple(doc.version for doc in docs),
                 batch_id=batch_id,
                 run_ids=partition_runs,
+                owner=self._owner,
             )
             self._record(event)
             outcomes.append(event)
         return outcomes
-
-    def _drop_claimed(
-        self,
-        submission_id: str,
-        chunk: Sequence[PendingDocument],
-        by_partition: Mapping[str, Sequence[PendingDocument]],
-        result: SubmitResult,
-    ) -> Sequence[PendingDocument]:
-        """Drop (and record dropping) what an earlier concurrent submission holds."""
-        if self._claims is None:
-            return chunk
-        claimed = self._claims(submission_id, list(by_partition))
-        if not claimed:
-            return chunk
-        for partition, docs in by_partition.items():
-            kept = tuple(doc.version for doc in docs if doc.version not in claimed)
-            if len(kept) == len(docs):
-                continue
-            phase = "intent" if kept else "abandoned"
-            self._record(
-                LedgerEvent(submission_id, phase, partition, self._clock(), documents=kept)  # type: ignore[arg-type]
-            )
-        result.documents_yielded += sum(1 for doc in chunk if doc.version in claimed)
-        result.yielded_to.update(claimed.values())
-        self._log.info(
-            f"{len(claimed)} document(s) of this chunk are being submitted by an earlier "
-            f"concurrent submission ({len(set(claimed.values()))}); not sending them again."
-        )
-        return [doc for doc in chunk if doc.version not in claimed]
 
     def _post(
         self, chunk: Sequence[PendingDocument], submission_id: str

@@ -126,7 +126,8 @@ def test_429_honours_retry_after_seconds_then_succeeds(
     )
     responses.get(GET_URL, json=OK)
     assert client.get_workflow_run(RID).id == RID
-    assert fake_time.slept == [7.0]
+    (slept,) = fake_time.slept
+    assert 7.0 <= slept <= 7.0 + 3.5  # never sooner than asked, jittered by up to half
     assert client.request_count == 2
 
 
@@ -147,9 +148,9 @@ def test_429_without_retry_after_backs_off_exponentially(
     responses.get(GET_URL, json=OK)
     client.get_workflow_run(RID)
     assert len(fake_time.slept) == 3
-    # Full jitter within [ceiling/2, ceiling] of 0.5, 1, 2 seconds.
+    # Full jitter within [0, ceiling] of 0.5, 1, 2 seconds.
     for delay, ceiling in zip(fake_time.slept, (0.5, 1.0, 2.0), strict=True):
-        assert ceiling / 2 <= delay <= ceiling
+        assert 0 <= delay <= ceiling
 
 
 @responses.activate
@@ -197,7 +198,8 @@ def test_total_retry_time_is_bounded(fake_time: FakeTime) -> None:
     ):
         client.get_workflow_run(RID)
     assert fake_time.now <= 120
-    assert len(responses.calls) == 3  # 0 s, 50 s, 100 s; a third wait would pass 120 s
+    # 50..75 s per wait: a second retry fits within 120 s only if both waits were short
+    assert len(responses.calls) in (2, 3)
 
 
 @responses.activate

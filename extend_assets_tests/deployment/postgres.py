@@ -94,6 +94,11 @@ class PostgresServer:
         )
         return self
 
+    def create_database(self, name: str) -> None:
+        self._run(
+            str(self.bindir / "createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", USER, name
+        )
+
     def stop(self) -> None:
         try:
             if self.data.exists():
@@ -119,3 +124,20 @@ class PostgresServer:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+def postgres_instance_yaml(postgres: PostgresServer, database: str = DATABASE) -> str:
+    """A ``dagster.yaml`` storage block for this server (the extras are the caller's)."""
+    return f"""
+storage:
+  postgres:
+    postgres_db:
+      hostname: 127.0.0.1
+      port: {postgres.port}
+      username: {USER}
+      password: ""
+      db_name: {database}
+      scheme: postgresql+psycopg2
+telemetry:
+  enabled: false
+"""

@@ -168,11 +168,11 @@ def test_signature_scheme_matches_the_reference() -> None:
     body = b'{"eventId":"event_1"}'
     expected = hmac.new(b"secret", b"v0:1700000000:" + body, hashlib.sha256).hexdigest()
     assert sign(body, "secret", 1700000000) == expected
-    headers = {
-        "X-Extend-Request-Timestamp": "1700000000",
-        "X-Extend-Request-Signature": expected.upper(),
-    }
+    headers = {"X-Extend-Request-Timestamp": "1700000000", "X-Extend-Request-Signature": expected}
     assert verify_webhook(body, headers, "secret", now=1700000100)["eventId"] == "event_1"
+    headers["X-Extend-Request-Signature"] = expected.upper()  # the SDK compares exactly
+    with pytest.raises(WebhookVerificationError):
+        verify_webhook(body, headers, "secret", now=1700000100)
 
 
 @pytest.mark.parametrize(

@@ -26,7 +26,7 @@ def test_the_newest_directories_stay_and_foreign_ones_are_left_alone(tmp_path: P
 
     removed = prune_older_directories(current, keep=2)
 
-    assert sorted(p.name for p in removed) == ["run-0", "run-1", "run-2"]
+    assert sorted(u.rsplit("/", 1)[-1] for u in removed) == ["run-0", "run-1", "run-2"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["notes", "run-3", "run-current"]
     assert (foreign / "readme.txt").read_text() == "not ours"
     assert older[3].exists() and current.exists()
@@ -35,7 +35,7 @@ def test_the_newest_directories_stay_and_foreign_ones_are_left_alone(tmp_path: P
 def test_keep_one_leaves_only_the_current_run(tmp_path: Path) -> None:
     _raw_directory(tmp_path, "a", 1_000)
     current = _raw_directory(tmp_path, "b", 2_000)
-    assert [p.name for p in prune_older_directories(current, keep=1)] == ["a"]
+    assert [u.rsplit("/", 1)[-1] for u in prune_older_directories(current, keep=1)] == ["a"]
     assert [p.name for p in tmp_path.iterdir()] == ["b"]
     with pytest.raises(ValueError, match="keep"):
         prune_older_directories(current, keep=0)

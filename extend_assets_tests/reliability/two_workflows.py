@@ -88,4 +88,24 @@ def build_defs() -> Definitions:
     )
 
 
+def widen_the_ledger_read_window(seconds: float) -> None:
+    """Test-only: pause after every ledger read, the window in which a concurrent
+    submission's intent once slipped between two reads (and was sent twice)."""
+    import time
+
+    from extend_assets.event_log import EventLogLedger
+
+    read = EventLogLedger.read
+
+    def slow_read(self: EventLogLedger, partitions: Any) -> Any:
+        ledgers = read(self, partitions)
+        time.sleep(seconds)
+        return ledgers
+
+    EventLogLedger.read = slow_read  # type: ignore[method-assign]
+
+
+if os.environ.get("EXTEND_TEST_LEDGER_READ_PAUSE"):
+    widen_the_ledger_read_window(float(os.environ["EXTEND_TEST_LEDGER_READ_PAUSE"]))
+
 defs = build_defs() if os.environ.get("EXTEND_S3_BUCKET") else None

@@ -64,39 +64,11 @@ def test_events_round_trip_through_the_event_log() -> None:
     assert ledgers["2025-01-17"].submissions == {}
 
 
-def test_the_earliest_live_holder_of_a_version_wins_by_storage_order() -> None:
-    from extend_assets.submission.ledger import earlier_claims
-
-    day = "2025-01-15"
-    ledger = PartitionLedger(day)
-    ledger.apply(intent("sub_old", day, DOC_A), order=5)
-    ledger.apply(LedgerEvent("sub_old", "submitted", day, 2.0, batch_id="b0"), order=6)
-    ledger.apply(intent("sub_first", day, DOC_A), order=10)
-    ledger.apply(intent("sub_gone", day, DOC_B), order=11)
-    ledger.apply(LedgerEvent("sub_gone", "abandoned", day, 2.0), order=12)
-    ledger.apply(intent("sub_mine", day, DOC_A, DOC_B), order=20)
-    ledger.apply(intent("sub_later", day, DOC_B), order=30)
-    ledgers = {day: ledger}
-    # sub_old was settled before sub_mine began (a reprocess may resend it); the
-    # abandoned and the later intents do not hold anything against sub_mine.
-    settled = {("sub_old", day), ("sub_gone", day)}
-    assert earlier_claims(ledgers, "sub_mine", settled) == {DOC_A: "sub_first"}
-    assert earlier_claims(ledgers, "sub_first", settled) == {}
-    assert earlier_claims(ledgers, "sub_later", settled) == {DOC_B: "sub_mine"}
-    # Settled in another partition is not settled here: the submission still holds DOC_A.
-    assert earlier_claims(ledgers, "sub_mine", {*settled, ("sub_first", "2025-01-14")}) == {
-        DOC_A: "sub_first"
-    }
-
-
-def test_claims_are_ordered_per_partition_not_by_a_submissions_first_record() -> None:
-    from extend_assets.submission.ledger import earlier_claims
-
-    d13, d18 = "2025-01-13", "2025-01-18"
-    late = DocumentVersion("bucket", "r/2025-01-18/late-0.txt", "e")
-    ledgers = {d13: PartitionLedger(d13), d18: PartitionLedger(d18)}
-    ledgers[d13].apply(intent("sub_b", d13, DOC_A), order=1)
-    ledgers[d18].apply(intent("sub_a", d18, late), order=2)  # lands between b's two records
-    ledgers[d18].apply(intent("sub_b", d18, late), order=3)
-    assert earlier_claims(ledgers, "sub_a", set()) == {}
-    assert earlier_claims(ledgers, "sub_b", set()) == {late: "sub_a"}
+def test_the_owner_travels_inside_the_event_so_every_store_knows_it() -> None:
+    event = LedgerEvent("sub_1", "intent", "2025-01-15", 1.0, (DOC_A,), owner="run_a")
+    again = LedgerEvent.from_json(event.to_json())
+    assert again == event
+    ledger = PartitionLedger("2025-01-15")
+    ledger.apply(again, order=7)
+    assert ledger.submissions["sub_1"].dagster_run_id == "run_a"
+    assert ledger.submissions["sub_1"].order == 7

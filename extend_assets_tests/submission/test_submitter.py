@@ -77,7 +77,14 @@ class FakeClient:
         ids = [self._create(kwargs["metadata"], None) for _ in range(count)]
         return [WorkflowRun.from_json(run_json(run_id)) for run_id in ids]
 
+    hidden_lists: int = 0
+    """Listings that do not show the runs yet (Extend creating a batch's runs late)."""
+    lists: int = 0
+
     def list_workflow_runs(self, **filters: Any) -> Iterator[FakeSummary]:
+        self.lists += 1
+        if self.lists <= self.hidden_lists:
+            return
         for summary, _ in reversed(self.runs):
             yield summary
 
@@ -104,6 +111,8 @@ def documents(count: int, partition: str = "2025-01-13") -> list[PendingDocument
 
 def submitter(client: FakeClient, events: list[LedgerEvent], **options: Any) -> Submitter:
     clock = itertools.count(T0)
+    options.setdefault("reconcile_grace_seconds", 0.0)
+    options.setdefault("sleep", lambda seconds: None)
     return Submitter(
         client,  # type: ignore[arg-type]
         "workflow_x",
@@ -199,36 +208,84 @@ def test_reconcile_adopts_what_reached_extend_and_abandons_the_rest() -> None:
     assert len(client.posts) == 1
 
 
-def test_documents_an_earlier_submission_holds_are_dropped_before_the_post() -> None:
+def lost_answer(client: FakeClient) -> list[LedgerEvent]:
+    """A batch Extend accepted whose answer never arrived: its intent stays open."""
+    events: list[LedgerEvent] = []
+    client.fail_with, client.fail_after_create = ExtendOutcomeUnknownError("timeout"), True
+    with pytest.raises(SubmissionError, match="did not confirm"):
+        submitter(client, events).submit(documents(3))
+    client.fail_with = None
+    return events
+
+
+class ManualClock:
+    """Time that moves only when the code under test sleeps."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+def reconciling(client: FakeClient, clock: ManualClock, later: list[LedgerEvent]) -> Submitter:
+    return Submitter(
+        client,  # type: ignore[arg-type]
+        "workflow_x",
+        record=later.append,
+        presign=lambda bucket, key: "",
+        clock=clock,
+        reconcile_grace_seconds=60.0,
+        sleep=clock.sleep,
+    )
+
+
+def test_runs_extend_lists_late_are_found_not_abandoned_and_not_resent() -> None:
+    client = FakeClient()
+    [intent] = lost_answer(client)
+    ledger = PartitionLedger("2025-01-13")
+    ledger.apply(intent)
+    client.hidden_lists, client.lists = 2, 0  # the batch's runs show up on the third listing
+    clock, later = ManualClock(intent.recorded_at + 1), []  # type: ignore[var-annotated]
+    result = reconciling(client, clock, later).reconcile(
+        ledger.open_submissions(), known_batch_ids=set()
+    )
+    assert set(result.found) == {f"{intent.submission_id}/2025-01-13"} and not result.abandoned
+    assert len(clock.sleeps) == 2 and client.lists == 3
+    assert [e.phase for e in later] == ["submitted"] and later[0].batch_id == "batch_1"
+    assert len(client.posts) == 1
+
+
+def test_an_intent_extend_never_lists_is_abandoned_once_the_grace_has_passed() -> None:
+    client = FakeClient()
+    ledger = PartitionLedger("2025-01-13")
+    ledger.apply(
+        LedgerEvent("sub_lost", "intent", "2025-01-13", T0, (DocumentVersion("b", "k", "e"),))
+    )
+    clock, later = ManualClock(T0 + 10), []  # type: ignore[var-annotated]
+    result = reconciling(client, clock, later).reconcile(
+        ledger.open_submissions(), known_batch_ids=set()
+    )
+    assert set(result.abandoned) == {"sub_lost/2025-01-13"}
+    assert clock.now == pytest.approx(T0 + 60) and sum(clock.sleeps) == pytest.approx(50.0)
+    assert [e.phase for e in later] == ["abandoned"]
+
+
+def test_a_submission_that_no_longer_holds_its_lock_never_posts() -> None:
+    from extend_assets.submission.locks import LockLostError
+
     client, events = FakeClient(), []  # type: ignore[var-annotated]
-    day_a, day_b = documents(4, "2025-01-13"), documents(3, "2025-01-14")
-    held = {doc.version: "sub_earlier" for doc in day_a[:2] + day_b}
-    asked: list[tuple[str, list[str]]] = []
 
-    def claims(submission_id: str, partitions: Sequence[str]) -> dict[DocumentVersion, str]:
-        asked.append((submission_id, list(partitions)))
-        return held
+    def fence() -> None:
+        raise LockLostError("lost the connection that holds the submission lock")
 
-    result = submitter(client, events, claims=claims).submit(day_a + day_b)
-    [(_kind, inputs)] = client.posts
-    assert [i["metadata"]["key"] for i in inputs] == [d.key for d in day_a[2:]]
-    assert result.documents_submitted == 2 and result.documents_yielded == 5
-    assert result.yielded_to == {"sub_earlier"}
-    assert asked == [(events[0].submission_id, ["2025-01-13", "2025-01-14"])]
-    ledgers = {p: PartitionLedger(p) for p in ("2025-01-13", "2025-01-14")}
-    for event in events:
-        ledgers[event.partition].apply(event)
-    [sub_a] = ledgers["2025-01-13"].submissions.values()
-    [sub_b] = ledgers["2025-01-14"].submissions.values()
-    assert sub_a.phase == "submitted" and sub_a.documents == tuple(d.version for d in day_a[2:])
-    assert sub_b.phase == "abandoned"  # all of its documents belong to the earlier one
-
-
-def test_nothing_is_posted_when_an_earlier_submission_holds_everything() -> None:
-    client, events = FakeClient(), []  # type: ignore[var-annotated]
-    docs = documents(3)
-    result = submitter(
-        client, events, claims=lambda sid, parts: {d.version: "sub_x" for d in docs}
-    ).submit(docs)
-    assert client.posts == [] and result.documents_submitted == 0
-    assert [e.phase for e in events] == ["intent", "abandoned"]
+    with pytest.raises(LockLostError):
+        submitter(client, events, fence=fence, owner="run_a").submit(documents(3))
+    assert client.posts == []
+    # Its intent stays open for the next holder to reconcile: the owner writes no outcome.
+    assert [(e.phase, e.owner) for e in events] == [("intent", "run_a")]

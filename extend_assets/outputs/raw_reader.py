@@ -1,0 +1,110 @@
+"""Reading a runs table's raw files back, where a missing file is never fatal.
+
+A raw file can be gone when the tables are built: written on another container's local
+disk (a retry, "re-execute from failure", a step-per-container executor, the documents
+table re-materialized alone a day later), or deleted by retention. Its runs are then
+fetched again (see :mod:`extend_assets.outputs.refetch`) into a local spool file, once
+per file and step, and read from there: the extractors pass and the flatten pass share
+it, and memory stays bounded by one file's runs.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import tempfile
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from extend_assets.outputs.raw_store import RawFileMissing, open_raw_file, read_beside
+
+# (run id, status recorded in the runs table) -> the raw runs, in any order
+Refetch = Callable[[Sequence[tuple[str, str | None]]], Iterable[Mapping[str, Any]]]
+
+
+class RawRunReader:
+    """The raw runs of a runs table, file by file, from wherever they are."""
+
+    def __init__(
+        self,
+        runs_frame: pd.DataFrame,
+        *,
+        s3_client: Any = None,
+        refetch: Refetch | None = None,
+    ) -> None:
+        self.s3_client = s3_client
+        self.refetch = refetch
+        self.missing_files: list[str] = []
+        self.refetched = 0
+        self._runs_of: dict[str, dict[str, str | None]] = {}
+        if {"raw_uri", "run_id"} <= set(runs_frame.columns):
+            statuses = (
+                runs_frame["status"] if "status" in runs_frame.columns else [None] * len(runs_frame)
+            )
+            for uri, run_id, status in zip(
+                runs_frame["raw_uri"], runs_frame["run_id"], statuses, strict=True
+            ):
+                if isinstance(uri, str) and isinstance(run_id, str):
+                    recorded = None if status is None or pd.isna(status) else str(status)
+                    self._runs_of.setdefault(uri, {}).setdefault(run_id, recorded)
+        self._scratch: tempfile.TemporaryDirectory[str] | None = None
+        self._spooled: dict[str, Path] = {}
+
+    def iter_file(self, uri: str) -> Iterator[dict[str, Any]]:
+        """The runs of the raw file ``uri``; fetched again if the file is gone."""
+        spooled = self._spooled.get(uri)
+        if spooled is None:
+            try:
+                handle = open_raw_file(uri, self.s3_client)
+            except RawFileMissing:
+                spooled = self._spool(uri)
+            else:
+                with handle:
+                    yield from _lines(handle)
+                return
+        with gzip.open(spooled, "rb") as handle:
+            yield from _lines(handle)
+
+    def read_beside(self, uri: str, name: str) -> bytes | None:
+        return read_beside(uri, name, self.s3_client)
+
+    def _spool(self, uri: str) -> Path:
+        wanted = list(self._runs_of.get(uri, {}).items())
+        if self.refetch is None:
+            raise RawFileMissing(
+                f"raw runs file {uri} is gone and no way to fetch its {len(wanted)} run(s) "
+                "again was given"
+            )
+        if self._scratch is None:
+            self._scratch = tempfile.TemporaryDirectory(prefix="extend-refetch-")
+        path = Path(self._scratch.name) / f"{len(self._spooled):05d}.jsonl.gz"
+        got = 0
+        with gzip.open(path, "wb", compresslevel=1) as out:
+            for raw in self.refetch(wanted):
+                out.write(json.dumps(raw, default=str, separators=(",", ":")).encode() + b"\n")
+                got += 1
+        self.missing_files.append(uri)
+        self.refetched += got
+        self._spooled[uri] = path
+        return path
+
+    def close(self) -> None:
+        if self._scratch is not None:
+            self._scratch.cleanup()
+            self._scratch = None
+        self._spooled.clear()
+
+    def __enter__(self) -> RawRunReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _lines(handle: Any) -> Iterator[dict[str, Any]]:
+    for line in handle:
+        if line.strip():
+            yield json.loads(line)
