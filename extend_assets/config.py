@@ -262,7 +262,10 @@ class ExtendWorkflowConfig(BaseModel):
     def _priority(cls, value: int | None) -> int | None:
         if value is not None and not 1 <= value <= 100:
             raise _bad(
-                "priority", value, "is outside 1..100.", "Lower runs first; 50 is the default."
+                "priority",
+                value,
+                "is outside 1..100.",
+                "Lower runs first; leave it unset to send batches at Extend's batch priority, 90.",
             )
         return value
 

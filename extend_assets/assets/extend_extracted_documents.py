@@ -20,9 +20,15 @@ from extend_assets.assets.checks import (
     completeness_check,
     failure_rate_check,
     low_confidence_check,
+    rows_per_partition,
 )
 from extend_assets.assets.keys import AssetKeys
-from extend_assets.assets.metadata import documents_metadata, report_partitions
+from extend_assets.assets.metadata import (
+    documents_metadata,
+    documents_numbers,
+    preview,
+    report_partitions,
+)
 from extend_assets.assets.raw_runs import raw_run_reader, raw_runs_resource_keys, reader_metadata
 from extend_assets.assets.storage import for_storage
 from extend_assets.config import ExtendWorkflowConfig
@@ -88,12 +94,17 @@ def build_extracted_documents_asset(
         frame = storable(with_partition_date(frame))
         context.log.info(f"{len(frame)} document row(s): {status_counts(frame['status'])}.")
         table, infos = analyst_frame(frame, schema.as_json_schema(), fixed=DOCUMENT_FIXED_COLUMNS)
-        report_partitions(context, table)
+        report_partitions(
+            context,
+            table,
+            lambda part, _: {**documents_numbers(part, infos), "preview": preview(part, infos)},
+        )
         yield Output(
             for_storage(table),
             metadata={**documents_metadata(table, infos), **reader_metadata(reader)},
         )
-        yield completeness_check(frame, len(listed) if listed is not None else len(runs))
+        expected = listed if listed is not None else runs
+        yield completeness_check(frame, rows_per_partition(expected, context.partition_keys))
         yield failure_rate_check(frame, s.failure_rate_threshold)
         yield low_confidence_check(frame, s.low_confidence_threshold)
         if s.tag_runs_on_extend:

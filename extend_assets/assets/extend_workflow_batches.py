@@ -19,12 +19,14 @@ from dagster import (
     AssetKey,
     AssetsDefinition,
     Config,
+    MetadataValue,
     Output,
     asset,
 )
 from pydantic import Field
 
 from extend_assets.assets.keys import AssetKeys
+from extend_assets.assets.metadata import report_partitions
 from extend_assets.assets.storage import for_storage
 from extend_assets.config import ExtendWorkflowConfig
 from extend_assets.errors import ExtendAssetsConfigError
@@ -113,6 +115,7 @@ def build_workflow_batches_asset(
                 for p in partitions
             },
         )
+        report_partitions(context, frame, _ledger_numbers(documents))
         return Output(
             for_storage(frame),
             metadata={
@@ -130,6 +133,23 @@ def build_workflow_batches_asset(
         )
 
     return extend_workflow_batches
+
+
+def _ledger_numbers(documents: pd.DataFrame) -> Callable[[pd.DataFrame, str], dict[str, Any]]:
+    """A partition's ledger rows, batches and listed documents (the run's totals stay
+    on the run's output metadata and in the ``extend/*`` record)."""
+    listed = documents["partition"].astype(str).value_counts() if "partition" in documents else None
+
+    def numbers(part: pd.DataFrame, partition: str) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "dagster/row_count": MetadataValue.int(len(part)),
+            "batches": MetadataValue.int(int(part["batch_id"].dropna().nunique())),
+        }
+        if listed is not None:
+            out["documents_listed"] = MetadataValue.int(int(listed.get(partition, 0)))
+        return out
+
+    return numbers
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ import pandas as pd
 from dagster import AssetExecutionContext, AssetIn, AssetsDefinition, MetadataValue, Output, asset
 
 from extend_assets.assets.keys import AssetKeys
+from extend_assets.assets.metadata import report_partitions, row_numbers
 from extend_assets.assets.raw_runs import (
     raw_runs_relative,
     raw_runs_resource_keys,
@@ -116,6 +117,7 @@ def build_workflow_runs_asset(
         )
         frame = run_frame(matcher.rows)
         statuses = status_counts(frame["status"])
+        report_partitions(context, frame, lambda part, _: _run_numbers(part))
         return Output(
             for_storage(frame),
             metadata={
@@ -134,3 +136,10 @@ def build_workflow_runs_asset(
         )
 
     return extend_workflow_runs
+
+
+def _run_numbers(frame: pd.DataFrame) -> dict[str, Any]:
+    return {
+        **row_numbers(frame),
+        "missing_runs": MetadataValue.int(status_counts(frame["status"]).get(MISSING, 0)),
+    }
