@@ -17,6 +17,12 @@ plus where the tables go (``database``) and which variable holds the API key::
 --bucket ...`` writes that file. Each instance binds its resources under its own keys
 (``{name}_extend``, ``{name}_documents``, ``{name}_io_manager``), so several
 workflows load side by side in one code location.
+
+Your own IO manager and resources: set the key (``io_manager_key: warehouse``,
+``extend_resource_key: extend`` ...) and define the resource elsewhere in the dg
+project (e.g. ``defs/resources.py``); a key you set is yours to bind, and the component
+binds nothing under it (except ``io_manager_key`` together with ``database``: the
+bundled DuckDB under your key).
 """
 
 from __future__ import annotations
@@ -164,7 +170,7 @@ class ExtendWorkflowComponent(dg.Component, ExtendWorkflowOptions, dg.Resolvable
         database = Path(self.database)
         if not database.is_absolute():
             database = Path(context.project_root) / database
-        resources = {
+        resources: dict[str, Any] = {
             config.extend_resource_key: ExtendResource(api_key=dg.EnvVar(self.api_key_env_var)),
             # A local S3 (AWS_ENDPOINT_URL set) wants path-style addresses.
             config.source_resource_key: S3DocumentSource(
@@ -172,4 +178,17 @@ class ExtendWorkflowComponent(dg.Component, ExtendWorkflowOptions, dg.Resolvable
             ),
             config.io_manager_key: ExtendDuckDBIOManager(database=str(database)),
         }
+        for option in self.user_bound_keys():
+            resources.pop(getattr(config, option), None)
         return build_extend_workflow_assets(config).to_definitions(resources)
+
+    def user_bound_keys(self) -> list[str]:
+        """The resource-key options set in YAML: the project binds those resources."""
+        chosen = [
+            option
+            for option in RESOURCE_KEY_OPTIONS
+            if option in self.model_fields_set and getattr(self, option)
+        ]
+        if "database" in self.model_fields_set and "io_manager_key" in chosen:
+            chosen.remove("io_manager_key")  # the bundled DuckDB, under the user's key
+        return chosen

@@ -29,8 +29,11 @@ from extend_assets.errors import ExtendAssetsConfigError, ExtendAssetsError
 from extend_assets.outputs.raw_store import RawLocationError, parse_raw_root
 from extend_assets.submission.listing import PartitionSelector, Selection
 
-# The column the IO manager partitions the tables on.
-PARTITION_EXPR = {"partition_expr": "partition_date"}
+# The column the IO manager partitions the tables on (a DATE in every table).
+# ``overwrite_schema``: Delta Lake (dagster-deltalake) then writes a day whose frame has a
+# new schema field (one more column) instead of failing "number of fields does not
+# match"; the other IO managers ignore it.
+PARTITION_EXPR = {"partition_expr": "partition_date", "overwrite_schema": True}
 
 _ASSET_KEY_PART = re.compile(r"^[A-Za-z0-9_]+$")
 
@@ -136,7 +139,22 @@ class ExtendWorkflowConfig(BaseModel):
         default="extend_api",
         description="Dagster pool of the steps that call Extend (limits concurrent runs).",
     )
-    io_manager_key: str = Field(default="io_manager", description="IO manager of every table.")
+    io_manager_key: str = Field(
+        default="io_manager",
+        description="IO manager of the analyst tables (documents, line items) and, unless "
+        "`internal_io_manager_key`, of every table.",
+    )
+    internal_io_manager_key: str | None = Field(
+        default=None,
+        description="IO manager of the internal tables (listing, batches ledger, runs); "
+        "unset: `io_manager_key`.",
+    )
+    single_partition_runs: bool | None = Field(
+        default=None,
+        description="One run per partition (backfills and sensor runs) for an IO manager that "
+        "cannot store a range of partitions in one output. Unset: chosen from the bound IO "
+        "manager's class by `to_definitions` (Delta Lake: on), else ranged runs.",
+    )
     extend_resource_key: str = Field(default="extend", description="Key of the ExtendResource.")
     source_resource_key: str = Field(
         default="documents", description="Key of the S3DocumentSource."
@@ -244,7 +262,10 @@ class ExtendWorkflowConfig(BaseModel):
     def _priority(cls, value: int | None) -> int | None:
         if value is not None and not 1 <= value <= 100:
             raise _bad(
-                "priority", value, "is outside 1..100.", "Lower runs first; 50 is the default."
+                "priority",
+                value,
+                "is outside 1..100.",
+                "Lower runs first; leave it unset to send batches at Extend's batch priority, 90.",
             )
         return value
 

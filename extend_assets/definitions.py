@@ -19,17 +19,27 @@ Variables (all optional except the key at run time):
   EXTEND_RAW_RUNS_MAX_AGE_DAYS  raw-run directories older than this are deleted (default: kept)
   EXTEND_SUBMISSION_LOCK    s3://BUCKET/PREFIX: S3 leases for instances without PostgreSQL
   EXTEND_RECONCILE_GRACE_SECONDS  wait for Extend to list an unconfirmed batch (default 120)
+  EXTEND_IO_MANAGER         your own IO manager, `package.module:attribute` (an IO manager
+                            object, or a function returning one) instead of the DuckDB file
+  EXTEND_INTERNAL_IO_MANAGER  the same for the internal tables (listing, batches, runs)
+  EXTEND_RESOURCES          `package.module:attribute`: a dict of more resources (or a
+                            function returning one), bound beside these
+  EXTEND_SINGLE_PARTITION_RUNS  "true"/"false": one run per partition (unset: from the IO manager)
   AWS_ENDPOINT_URL, AWS_*   standard boto3 settings (S3 endpoint, region, credentials)
 """
 
 from __future__ import annotations
 
+import importlib
+import inspect
 import os
 from pathlib import Path
+from typing import Any
 
 from dagster import Definitions, EnvVar
 
 from extend_assets.assets import build_extend_workflow_assets
+from extend_assets.errors import ExtendAssetsConfigError
 from extend_assets.io_manager import ExtendDuckDBIOManager
 from extend_assets.resources import ExtendResource, S3DocumentSource
 
@@ -64,6 +74,37 @@ def completion_options() -> dict[str, object]:
     return options
 
 
+def imported(variable: str) -> Any:
+    """The object ``package.module:attribute`` in ``variable`` (called if a function), or None."""
+    reference = os.environ.get(variable, "").strip()
+    if not reference:
+        return None
+    module_name, _, attribute = reference.partition(":")
+    try:
+        value = getattr(importlib.import_module(module_name), attribute)
+    except (ImportError, AttributeError, ValueError) as error:
+        raise ExtendAssetsConfigError(
+            f"{variable}={reference!r} cannot be imported ({error}). Set it to "
+            "package.module:attribute, importable in this code location's environment."
+        ) from None
+    return value() if inspect.isfunction(value) else value
+
+
+def storage_options() -> dict[str, object]:
+    """The IO manager options set in the environment."""
+    options: dict[str, object] = {}
+    if os.environ.get("EXTEND_INTERNAL_IO_MANAGER"):
+        options["internal_io_manager_key"] = "internal_io_manager"
+    single = os.environ.get("EXTEND_SINGLE_PARTITION_RUNS", "").strip().lower()
+    if single:
+        if single not in ("true", "false"):
+            raise ExtendAssetsConfigError(
+                f"EXTEND_SINGLE_PARTITION_RUNS={single!r}: use 'true' or 'false' (or unset it)."
+            )
+        options["single_partition_runs"] = single == "true"
+    return options
+
+
 def build_definitions() -> Definitions:
     """Definitions from the environment; builds objects only, calls nothing."""
     workflow = build_extend_workflow_assets(
@@ -75,7 +116,11 @@ def build_definitions() -> Definitions:
         review_policy=os.environ.get("EXTEND_REVIEW_POLICY", "wait"),
         sensor_interval_seconds=int(os.environ.get("EXTEND_SENSOR_INTERVAL_SECONDS", "30")),
         **completion_options(),
+        **storage_options(),
     )
+    tables = imported("EXTEND_IO_MANAGER") or ExtendDuckDBIOManager(database=duckdb_path())
+    internal = imported("EXTEND_INTERNAL_IO_MANAGER")
+    extra = dict(imported("EXTEND_RESOURCES") or {})
     local_s3 = bool(os.environ.get("AWS_ENDPOINT_URL"))
     return workflow.to_definitions(
         resources={
@@ -84,7 +129,9 @@ def build_definitions() -> Definitions:
                 requests_per_second=float(os.environ.get("EXTEND_REQUESTS_PER_SECOND", "10")),
             ),
             "documents": S3DocumentSource(addressing_style="path" if local_s3 else "auto"),
-            "io_manager": ExtendDuckDBIOManager(database=duckdb_path()),
+            "io_manager": tables,
+            **({"internal_io_manager": internal} if internal is not None else {}),
+            **extra,
         }
     )
 

@@ -24,7 +24,7 @@ from typing import Any
 
 import duckdb
 import pandas as pd
-from dagster import InitResourceContext, InputContext, OutputContext
+from dagster import InitResourceContext, InputContext, OutputContext, TimeWindow
 
 # No public import path exists for these in Dagster 1.13.
 from dagster._core.definitions.metadata import TableMetadataSet
@@ -59,6 +59,13 @@ class CheckedDuckDbClient(DuckDbClient):
                 "another factory name."
             )
         DuckDbClient.ensure_schema_exists(context, table_slice, connection)
+
+    @staticmethod
+    def get_table_name(table_slice: TableSlice) -> str:
+        """``catalog.schema.table`` as DuckDB names it (the catalog is the file's stem),
+        the name a query uses; not the file path glued to the schema."""
+        catalog = Path(table_slice.database).stem if table_slice.database else "memory"
+        return f"{catalog}.{table_slice.schema}.{table_slice.table}"
 
     @staticmethod
     @contextmanager
@@ -164,6 +171,42 @@ class EmptyPartitionPandasTypeHandler(DuckDBPandasTypeHandler):
         return compact_text(super().load_input(context, table_slice, connection))
 
 
+class PartitionQueriesDbIOManager(DbIOManager):
+    """Gives each partition of a ranged write its own ``Query`` (Dagster's spans the range)."""
+
+    def handle_output(self, context: OutputContext, obj: object) -> None:
+        super().handle_output(context, obj)
+        if not context.has_asset_partitions or len(context.asset_partition_keys) < 2:
+            return
+        table_slice = self._get_table_slice(context, context)
+        for partition, query in partition_queries(
+            self._db_client, table_slice, context.asset_partitions_def, context.asset_partition_keys
+        ).items():
+            context.step_context.add_asset_metadata(
+                {"Query": query}, asset_key=context.asset_key, partition_key=partition
+            )
+
+
+def partition_queries(
+    client: Any, table_slice: TableSlice, partitions_def: Any, keys: Sequence[str]
+) -> dict[str, str]:
+    """The select statement of each partition alone (one partition dimension only)."""
+    dimensions = table_slice.partition_dimensions or []
+    if len(dimensions) != 1:
+        return {}
+    dimension = dimensions[0]
+    out: dict[str, str] = {}
+    for key in keys:
+        window = (
+            partitions_def.time_window_for_partition_key(key)
+            if isinstance(dimension.partitions, TimeWindow)
+            else [key]
+        )
+        alone = table_slice._replace(partition_dimensions=[dimension._replace(partitions=window)])
+        out[key] = client.get_select_statement(alone)
+    return out
+
+
 class ExtendDuckDBIOManager(DuckDBIOManager):
     """``DuckDBPandasIOManager`` that also records empty partitions as empty tables."""
 
@@ -176,7 +219,7 @@ class ExtendDuckDBIOManager(DuckDBIOManager):
         return pd.DataFrame
 
     def create_io_manager(self, context: InitResourceContext) -> DbIOManager:
-        return DbIOManager(
+        return PartitionQueriesDbIOManager(
             db_client=CheckedDuckDbClient(),
             database=self.database,
             schema=self.schema_,

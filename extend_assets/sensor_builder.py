@@ -67,12 +67,14 @@ def build_extend_run_status_sensor(
     webhook_landing: str | None = None,
     reconcile_after_seconds: float = 900.0,
     event_settle_seconds: float = 120.0,
+    ranged_runs: bool = True,
 ) -> SensorDefinition:
     """A sensor that requests ``target`` for a group's partitions once all its runs settled.
 
     ``partitions_def`` (optional) lets a group of contiguous partitions go out as one
     ranged run; without it the sensor looks it up on ``batches_asset_key`` in the code
-    location, and falls back to one run per partition.
+    location, and falls back to one run per partition. ``ranged_runs=False`` always asks
+    one run per partition (for an IO manager that stores one partition per output).
 
     ``completion="webhooks"`` reads the events ``extend-assets webhooks`` landed in
     ``webhook_landing`` instead of listing runs, and confirms through the API only the
@@ -120,7 +122,11 @@ def build_extend_run_status_sensor(
         context.log.info(f"Extend run status: {report.summary(cursor)}")
         fail_on_api_error(report, cursor, max_failed_ticks)
         waiting = log_attention(context, report, settings, _base_url(resource))
-        pdef = partitions_def or _partitions_def_of(context, batches_asset_key)
+        pdef = (
+            (partitions_def or _partitions_def_of(context, batches_asset_key))
+            if ranged_runs
+            else None
+        )
         result = tick_result(report, cursor, batches_asset_key, pdef, max_failed_ticks)
         if waiting and not result.run_requests and result.skip_reason is None:
             # The UI's tick list shows this beside the skipped tick.

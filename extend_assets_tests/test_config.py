@@ -96,3 +96,12 @@ def test_raw_text_source_needs_no_bucket() -> None:
     config = ExtendWorkflowConfig(workflow_id="w", raw_text_source="upstream/texts")
     assert config.selector is None
     assert config.raw_text_source_name == "upstream/texts"
+
+
+def test_a_bad_priority_says_what_unset_means_as_the_readme_does() -> None:
+    with pytest.raises(ExtendAssetsConfigError) as caught:
+        ExtendWorkflowConfig.build(**GOOD, priority=0)
+    message = str(caught.value)
+    assert "unset" in message and "Extend's batch priority, 90" in message
+    assert "50 is the default" not in message
+    assert "(Extend's batch priority, 90)" in README.read_text()

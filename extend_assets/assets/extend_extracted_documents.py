@@ -20,10 +20,17 @@ from extend_assets.assets.checks import (
     completeness_check,
     failure_rate_check,
     low_confidence_check,
+    rows_per_partition,
 )
 from extend_assets.assets.keys import AssetKeys
-from extend_assets.assets.metadata import documents_metadata, report_partitions
+from extend_assets.assets.metadata import (
+    documents_metadata,
+    documents_numbers,
+    preview,
+    report_partitions,
+)
 from extend_assets.assets.raw_runs import raw_run_reader, raw_runs_resource_keys, reader_metadata
+from extend_assets.assets.storage import for_storage
 from extend_assets.config import ExtendWorkflowConfig
 from extend_assets.instance_store import WorkflowSchemaStore
 from extend_assets.outputs.columns import analyst_frame
@@ -87,11 +94,17 @@ def build_extracted_documents_asset(
         frame = storable(with_partition_date(frame))
         context.log.info(f"{len(frame)} document row(s): {status_counts(frame['status'])}.")
         table, infos = analyst_frame(frame, schema.as_json_schema(), fixed=DOCUMENT_FIXED_COLUMNS)
-        report_partitions(context, table)
-        yield Output(
-            table, metadata={**documents_metadata(table, infos), **reader_metadata(reader)}
+        report_partitions(
+            context,
+            table,
+            lambda part, _: {**documents_numbers(part, infos), "preview": preview(part, infos)},
         )
-        yield completeness_check(frame, len(listed) if listed is not None else len(runs))
+        yield Output(
+            for_storage(table),
+            metadata={**documents_metadata(table, infos), **reader_metadata(reader)},
+        )
+        expected = listed if listed is not None else runs
+        yield completeness_check(frame, rows_per_partition(expected, context.partition_keys))
         yield failure_rate_check(frame, s.failure_rate_threshold)
         yield low_confidence_check(frame, s.low_confidence_threshold)
         if s.tag_runs_on_extend:

@@ -7,8 +7,9 @@ from dagster import AssetExecutionContext, AssetIn, AssetsDefinition, Output, as
 
 from extend_assets import flatten
 from extend_assets.assets.keys import AssetKeys
-from extend_assets.assets.metadata import preview, report_partitions, table_schema
+from extend_assets.assets.metadata import preview, report_partitions, row_numbers, table_schema
 from extend_assets.assets.raw_runs import raw_run_reader, raw_runs_resource_keys, reader_metadata
+from extend_assets.assets.storage import for_storage
 from extend_assets.config import ExtendWorkflowConfig
 from extend_assets.instance_store import WorkflowSchemaStore
 from extend_assets.outputs.columns import analyst_frame
@@ -46,9 +47,11 @@ def build_extracted_line_items_asset(
             fixed=(*flatten.LINE_ITEM_COLUMNS, "partition_date"),
             line_items=True,
         )
-        report_partitions(context, table)
+        report_partitions(
+            context, table, lambda part, _: {**row_numbers(part), "preview": preview(part, infos)}
+        )
         return Output(
-            table,
+            for_storage(table),
             metadata={
                 "dagster/row_count": len(table),
                 "dagster/column_schema": table_schema(table, infos),

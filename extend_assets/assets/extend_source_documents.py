@@ -6,6 +6,8 @@ import pandas as pd
 from dagster import AssetExecutionContext, AssetsDefinition, MetadataValue, Output, asset
 
 from extend_assets.assets.keys import AssetKeys
+from extend_assets.assets.metadata import report_partitions
+from extend_assets.assets.storage import for_storage
 from extend_assets.config import ExtendWorkflowConfig
 from extend_assets.resources import S3DocumentSource
 from extend_assets.submission.listing import list_partitions, skipped_by_reason
@@ -41,16 +43,25 @@ def build_source_documents_asset(
                 f"No objects under s3://{bucket}/{selector.prefix_for(partitions[0])} "
                 f"(and {len(partitions) - 1} more partition(s)): nothing to submit."
             )
+        report_partitions(context, frame, lambda part, _: _listing_numbers(part))
         return Output(
-            frame,
+            for_storage(frame),
             metadata={
-                "dagster/row_count": listed,
-                "documents_listed": listed,
-                "documents_to_submit": listed - sum(skipped.values()),
-                "skipped_by_reason": MetadataValue.json(skipped),
-                "bytes": int(frame["size"].sum()) if listed else 0,
+                **_listing_numbers(frame),
                 "partitions": MetadataValue.json(list(partitions)),
             },
         )
 
     return extend_source_documents
+
+
+def _listing_numbers(frame: pd.DataFrame) -> dict[str, Any]:
+    listed = len(frame)
+    skipped = skipped_by_reason(frame)
+    return {
+        "dagster/row_count": MetadataValue.int(listed),
+        "documents_listed": MetadataValue.int(listed),
+        "documents_to_submit": MetadataValue.int(listed - sum(skipped.values())),
+        "skipped_by_reason": MetadataValue.json(skipped),
+        "bytes": MetadataValue.int(int(frame["size"].sum()) if listed else 0),
+    }

@@ -19,12 +19,15 @@ from dagster import (
     AssetKey,
     AssetsDefinition,
     Config,
+    MetadataValue,
     Output,
     asset,
 )
 from pydantic import Field
 
 from extend_assets.assets.keys import AssetKeys
+from extend_assets.assets.metadata import report_partitions
+from extend_assets.assets.storage import for_storage
 from extend_assets.config import ExtendWorkflowConfig
 from extend_assets.errors import ExtendAssetsConfigError
 from extend_assets.event_log import EventLogLedger, SubmissionRecord, last_wipe_timestamp
@@ -112,8 +115,9 @@ def build_workflow_batches_asset(
                 for p in partitions
             },
         )
+        report_partitions(context, frame, _ledger_numbers(documents))
         return Output(
-            frame,
+            for_storage(frame),
             metadata={
                 "dagster/row_count": len(frame),
                 "documents_listed": len(documents),
@@ -129,6 +133,23 @@ def build_workflow_batches_asset(
         )
 
     return extend_workflow_batches
+
+
+def _ledger_numbers(documents: pd.DataFrame) -> Callable[[pd.DataFrame, str], dict[str, Any]]:
+    """A partition's ledger rows, batches and listed documents (the run's totals stay
+    on the run's output metadata and in the ``extend/*`` record)."""
+    listed = documents["partition"].astype(str).value_counts() if "partition" in documents else None
+
+    def numbers(part: pd.DataFrame, partition: str) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "dagster/row_count": MetadataValue.int(len(part)),
+            "batches": MetadataValue.int(int(part["batch_id"].dropna().nunique())),
+        }
+        if listed is not None:
+            out["documents_listed"] = MetadataValue.int(int(listed.get(partition, 0)))
+        return out
+
+    return numbers
 
 
 @dataclass(frozen=True)
@@ -181,7 +202,16 @@ def _reconcile_and_submit(
             reconcile_grace_seconds=s.reconcile_grace_seconds,
         )
         open_subs = [sub for ledger in ledgers.values() for sub in ledger.open_submissions()]
-        reconciled = submitter.reconcile(open_subs, _known_batches(ledgers.values()))
+        # A chunk spans partitions: its batch may be recorded in one and still open in
+        # another, so a batch of an open submission id must stay findable.
+        open_ids = {sub.submission_id for sub in open_subs}
+        known = {
+            sub.batch_id
+            for ledger in ledgers.values()
+            for sub in ledger.submitted()
+            if sub.batch_id and sub.submission_id not in open_ids
+        }
+        reconciled = submitter.reconcile(open_subs, known)
         done = already_done(client, ledgers, config.reprocess, context.log.info)
         pending = _pending(s, documents, partitions, done)
         context.log.info(
@@ -219,20 +249,21 @@ def _rebuild_after_wipe(
         oldest = pd.Timestamp(mine["last_modified"].min())
         oldest = oldest.tz_localize("UTC") if oldest.tzinfo is None else oldest
         since = oldest.timestamp() - RECONCILE_MARGIN_SECONDS
-    by_file_name = {
-        str(row.file_name): DocumentVersion(str(row.bucket), str(row.key), str(row.etag))
-        for row in mine.itertuples(index=False)
-        if {"file_name", "bucket", "key", "etag"} <= set(mine.columns)
-    }
+    by_file_name: dict[str, DocumentVersion] = {}
+    if {"file_name", "bucket", "key", "etag"} <= set(mine.columns):  # S3 objects, not texts
+        by_file_name = {
+            str(row.file_name): DocumentVersion(str(row.bucket), str(row.key), str(row.etag))
+            for row in mine.itertuples(index=False)
+        }
     events = rebuild_ledger(
         client,
         s.workflow_id,
         stale,
         since=since,
-        known_batch_ids=_known_batches(ledgers.values()),
-        known_run_ids={
-            r for ledger in ledgers.values() for sub in ledger.submitted() for r in sub.run_ids
-        },
+        # Only what the stale partitions themselves recorded since the wipe: a batch
+        # crosses partitions, and another partition knowing it says nothing of these.
+        known_batch_ids=_known_batches(ledgers[p] for p in stale),
+        known_run_ids={r for p in stale for sub in ledgers[p].submitted() for r in sub.run_ids},
         by_file_name=by_file_name,
         clock=time.time,
         log=context.log.info,

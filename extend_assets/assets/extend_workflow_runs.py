@@ -12,12 +12,14 @@ import pandas as pd
 from dagster import AssetExecutionContext, AssetIn, AssetsDefinition, MetadataValue, Output, asset
 
 from extend_assets.assets.keys import AssetKeys
+from extend_assets.assets.metadata import report_partitions, row_numbers
 from extend_assets.assets.raw_runs import (
     raw_runs_relative,
     raw_runs_resource_keys,
     raw_runs_root,
     raw_s3_client,
 )
+from extend_assets.assets.storage import for_storage
 from extend_assets.config import ExtendWorkflowConfig
 from extend_assets.instance_store import WorkflowSchemaStore, schema_metadata
 from extend_assets.outputs.frames import MISSING, run_frame, status_counts
@@ -115,8 +117,9 @@ def build_workflow_runs_asset(
         )
         frame = run_frame(matcher.rows)
         statuses = status_counts(frame["status"])
+        report_partitions(context, frame, lambda part, _: _run_numbers(part))
         return Output(
-            frame,
+            for_storage(frame),
             metadata={
                 "dagster/row_count": len(frame),
                 "runs_fetched": counts.fetched,
@@ -133,3 +136,10 @@ def build_workflow_runs_asset(
         )
 
     return extend_workflow_runs
+
+
+def _run_numbers(frame: pd.DataFrame) -> dict[str, Any]:
+    return {
+        **row_numbers(frame),
+        "missing_runs": MetadataValue.int(status_counts(frame["status"]).get(MISSING, 0)),
+    }

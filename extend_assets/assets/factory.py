@@ -34,6 +34,7 @@ from extend_assets.assets.extend_source_documents import build_source_documents_
 from extend_assets.assets.extend_workflow_batches import build_workflow_batches_asset
 from extend_assets.assets.extend_workflow_runs import build_workflow_runs_asset
 from extend_assets.assets.keys import AssetKeys
+from extend_assets.assets.storage import known_gaps, stores_ranges
 from extend_assets.config import PARTITION_EXPR, ExtendWorkflowConfig
 from extend_assets.sensor_builder import build_extend_run_status_sensor
 
@@ -59,26 +60,65 @@ class ExtendWorkflowDefinitions:
         (``extend_resource_key``, ``source_resource_key``, ``io_manager_key``).
         """
         resources = dict(resources or {})
-        assets = self.assets
-        io_key = self.config.io_manager_key if self.config is not None else "io_manager"
-        io_manager = resources.get(io_key)
-        kind = storage_kind(io_manager)
-        if kind is not None:
-            assets = [
-                a.map_asset_specs(lambda spec: spec.merge_attributes(kinds={kind})) for a in assets
-            ]
-        database = getattr(io_manager, "database", None) if kind == "duckdb" else None
-        if isinstance(database, str) and database != ":memory:":
-            assets = [
-                a.map_asset_specs(lambda spec: _duckdb_location(spec, database)) for a in assets
-            ]
+        built = self._with_runs_for(resources)
+        assets = built.assets
+        if built.config is not None:
+            for io_key, keys in io_manager_keys(built.config, built.keys).items():
+                io_manager = resources.get(io_key)
+                assets = _with_storage(assets, keys, io_manager)
+                gaps = known_gaps(io_manager)
+                if gaps:
+                    warnings.warn(f"IO manager {io_key!r}: {gaps}", UserWarning, stacklevel=2)
         return Definitions(
             assets=assets,
-            jobs=self.jobs,
-            schedules=self.schedules,
-            sensors=self.sensors,
+            jobs=built.jobs,
+            schedules=built.schedules,
+            sensors=built.sensors,
             resources=resources,
         )
+
+    def _with_runs_for(self, resources: Mapping[str, Any]) -> ExtendWorkflowDefinitions:
+        """Rebuilt with one run per partition when ``single_partition_runs`` is unset and a
+        bound IO manager stores one partition per output (see :mod:`.storage`)."""
+        if self.config is None or self.config.single_partition_runs is not None:
+            return self
+        bound = [resources.get(key) for key in io_manager_keys(self.config, self.keys)]
+        if not any(stores_ranges(io_manager) is False for io_manager in bound):
+            return self
+        return build_extend_workflow_assets(self.config, single_partition_runs=True)
+
+
+def io_manager_keys(
+    config: ExtendWorkflowConfig, keys: Mapping[str, AssetKey]
+) -> dict[str, set[AssetKey]]:
+    """Each IO manager key and the tables it stores."""
+    internal = config.internal_io_manager_key or config.io_manager_key
+    by_key: dict[str, set[AssetKey]] = {}
+    for role, key in keys.items():
+        io_key = config.io_manager_key if role in ANALYST_ROLES else internal
+        by_key.setdefault(io_key, set()).add(key)
+    return by_key
+
+
+# Roles (AssetKeys.as_dict) of the tables analysts query; the others are internal.
+ANALYST_ROLES = ("documents", "line_items")
+
+
+def _with_storage(
+    assets: list[AssetsDefinition], keys: set[AssetKey], io_manager: Any
+) -> list[AssetsDefinition]:
+    """The tables' kind (and DuckDB location) as the IO manager bound to them names it."""
+    kind = storage_kind(io_manager)
+    database = getattr(io_manager, "database", None) if kind == "duckdb" else None
+    located = isinstance(database, str) and database != ":memory:"
+
+    def apply(spec: AssetSpec) -> AssetSpec:
+        if spec.key not in keys or kind is None:
+            return spec
+        spec = spec.merge_attributes(kinds={kind})
+        return _duckdb_location(spec, str(database)) if located else spec
+
+    return [a.map_asset_specs(apply) for a in assets]
 
 
 def _jobs(s: ExtendWorkflowConfig, keys: AssetKeys, text_key: AssetKey | None) -> tuple[Any, ...]:
@@ -101,6 +141,7 @@ def _jobs(s: ExtendWorkflowConfig, keys: AssetKeys, text_key: AssetKey | None) -
 
 def _sensor(s: ExtendWorkflowConfig, keys: AssetKeys, outputs_job: Any) -> SensorDefinition:
     return build_extend_run_status_sensor(
+        ranged_runs=not s.single_partition_runs,
         name=f"{s.name}_extend_run_status_sensor",
         workflow_id=s.workflow_id,
         batches_asset_key=keys.batches,
@@ -192,11 +233,16 @@ def build_extend_workflow_assets(
     keys = AssetKeys.for_workflow(s.name)
     common: dict[str, Any] = {
         "partitions_def": pdef,
-        "backfill_policy": BackfillPolicy.single_run(),
-        "io_manager_key": s.io_manager_key,
+        # One run per backfill (batches span partitions), unless the IO manager stores
+        # one partition per output.
+        "backfill_policy": BackfillPolicy.multi_run(1)
+        if s.single_partition_runs
+        else BackfillPolicy.single_run(),
+        "io_manager_key": s.internal_io_manager_key or s.io_manager_key,
         "metadata": PARTITION_EXPR,
         "group_name": s.name,
     }
+    analyst = {**common, "io_manager_key": s.io_manager_key}
     text_key = s.raw_text_source_key
     upstream_key = keys.source if text_key is None else text_key
     # BackfillPolicy is marked beta in Dagster 1.13; we rely on it on purpose (one run
@@ -207,8 +253,8 @@ def build_extend_workflow_assets(
             *([build_source_documents_asset(s, keys, common)] if text_key is None else []),
             build_workflow_batches_asset(s, keys, common, upstream_key),
             build_workflow_runs_asset(s, keys, common),
-            build_extracted_documents_asset(s, keys, common, upstream_key),
-            build_extracted_line_items_asset(s, keys, common),
+            build_extracted_documents_asset(s, keys, analyst, upstream_key),
+            build_extracted_line_items_asset(s, keys, analyst),
         ]
         assets = with_asset_attributes(assets, s, keys)
 

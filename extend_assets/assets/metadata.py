@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import pandas as pd
 from dagster import MetadataValue, TableColumn, TableSchema
 
+from extend_assets.assets.checks import failure_rate
 from extend_assets.outputs.columns import ColumnInfo
 from extend_assets.outputs.frames import status_counts
 
@@ -16,8 +17,21 @@ def confidence_columns(infos: Sequence[ColumnInfo]) -> list[str]:
     return [i.name for i in infos if i.confidence]
 
 
-def documents_metadata(frame: pd.DataFrame, infos: Sequence[ColumnInfo]) -> dict[str, Any]:
-    """What a person wants to see of the documents table: counts, confidence, credits."""
+#: Digits kept for numbers shown in the UI (0.97, not 0.9699999999999999).
+DIGITS = 4
+
+
+def _number(value: float | None, digits: int = DIGITS) -> MetadataValue:
+    """A float the Plots tab charts, rounded for reading; null when there is no value
+    (so a partition without one does not show the range's)."""
+    if value is None:
+        return MetadataValue.null()
+    return MetadataValue.float(round(float(value), digits))
+
+
+def documents_numbers(frame: pd.DataFrame, infos: Sequence[ColumnInfo]) -> dict[str, Any]:
+    """The numbers a team watches per partition: documents, statuses, failure rate,
+    credits, mean confidence and the seconds runs spent at Extend."""
     counts = status_counts(frame["status"]) if "status" in frame.columns else {}
     confidence = confidence_columns(infos)
     mean_confidence = None
@@ -25,49 +39,80 @@ def documents_metadata(frame: pd.DataFrame, infos: Sequence[ColumnInfo]) -> dict
         values = frame[confidence].apply(pd.to_numeric, errors="coerce").stack()
         mean_confidence = float(values.mean()) if len(values) else None
     credits = (
-        pd.to_numeric(frame.get("usage_credits"), errors="coerce")
-        if "usage_credits" in frame
-        else None
+        float(pd.to_numeric(frame["usage_credits"], errors="coerce").sum())
+        if "usage_credits" in frame.columns
+        else 0.0
     )
+    statuses = frame["status"] if "status" in frame.columns else pd.Series([], dtype="string")
+    _, _, rate = failure_rate(statuses)
     return {
-        "dagster/row_count": len(frame),
-        "dagster/column_schema": table_schema(frame, infos),
+        "dagster/row_count": MetadataValue.int(len(frame)),
+        "documents": MetadataValue.int(len(frame)),
         "status_counts": MetadataValue.json(counts),
-        "mean_confidence": MetadataValue.float(mean_confidence)
-        if mean_confidence is not None
-        else None,
-        "credits_used": float(credits.sum()) if credits is not None else 0.0,
+        "failure_rate": _number(rate),
+        "mean_confidence": _number(mean_confidence),
+        "credits_used": _number(credits, 2),
+        "mean_seconds_in_extend": _number(_mean_seconds_in_extend(frame), 1),
+    }
+
+
+def _mean_seconds_in_extend(frame: pd.DataFrame) -> float | None:
+    """Mean seconds from a run's creation to its end at Extend (runs that ended)."""
+    if "created_at" not in frame.columns or "end_time" not in frame.columns or not len(frame):
+        return None
+    start = pd.to_datetime(frame["created_at"], errors="coerce", utc=True)
+    end = pd.to_datetime(frame["end_time"], errors="coerce", utc=True)
+    seconds = (end - start).dt.total_seconds().dropna()
+    return float(seconds.mean()) if len(seconds) else None
+
+
+def documents_metadata(frame: pd.DataFrame, infos: Sequence[ColumnInfo]) -> dict[str, Any]:
+    """What a person wants to see of the documents table: counts, confidence, credits."""
+    return {
+        **documents_numbers(frame, infos),
+        "dagster/column_schema": table_schema(frame, infos),
         "preview": preview(frame, infos),
     }
 
 
-def partition_metadata(frame: pd.DataFrame, partitions: Sequence[str]) -> dict[str, dict[str, Any]]:
-    """Each partition's own row count and status counts (a ranged run covers several)."""
-    by_partition = frame.groupby("partition", dropna=False) if len(frame) else None
-    out: dict[str, dict[str, Any]] = {}
-    for partition in partitions:
-        part = (
-            by_partition.get_group(partition)
-            if by_partition is not None and partition in by_partition.groups
-            else frame.iloc[0:0]
-        )
-        out[partition] = {
-            "dagster/row_count": len(part),
-            "dagster/partition_row_count": len(part),
-        }
-        if "status" in part.columns:
-            out[partition]["status_counts"] = MetadataValue.json(status_counts(part["status"]))
+def row_numbers(frame: pd.DataFrame) -> dict[str, Any]:
+    """Row count, and status counts when the frame has statuses."""
+    out: dict[str, Any] = {"dagster/row_count": MetadataValue.int(len(frame))}
+    if "status" in frame.columns:
+        out["status_counts"] = MetadataValue.json(status_counts(frame["status"]))
     return out
 
 
-def report_partitions(context: Any, frame: pd.DataFrame) -> None:
-    """Give each partition of a ranged run its own counts, not the range's total."""
+#: A partition's rows and key -> its metadata.
+Describe = Callable[[pd.DataFrame, str], dict[str, Any]]
+
+
+def partition_metadata(
+    frame: pd.DataFrame, partitions: Sequence[str], describe: Describe | None = None
+) -> dict[str, dict[str, Any]]:
+    """Each partition's own numbers (a ranged run covers several): ``describe`` of its rows."""
+    column = frame["partition"].astype(str) if "partition" in frame.columns else None
+    out: dict[str, dict[str, Any]] = {}
+    for partition in partitions:
+        part = frame[column == partition] if column is not None else frame.iloc[0:0]
+        numbers = describe(part, partition) if describe is not None else row_numbers(part)
+        numbers["dagster/partition_row_count"] = MetadataValue.int(len(part))
+        out[partition] = numbers
+    return out
+
+
+def report_partitions(context: Any, frame: pd.DataFrame, describe: Describe | None = None) -> None:
+    """Give each partition of a ranged run its own numbers, not the range's total.
+
+    Dagster 1.13 writes one materialization per partition of a ranged step; metadata
+    added with ``partition_key`` overrides the output's for that partition only.
+    """
     if not context.has_partition_key_range and not context.has_partition_key:
         return
     partitions = list(context.partition_keys)
     if len(partitions) < 2:
         return
-    for partition, metadata in partition_metadata(frame, partitions).items():
+    for partition, metadata in partition_metadata(frame, partitions, describe).items():
         context.add_asset_metadata(metadata, partition_key=partition)
 
 

@@ -45,19 +45,27 @@ def verify_webhook(
     tolerance: float = 300,
     now: float | None = None,
 ) -> dict[str, Any]:
-    """The event, if the signature is right and fresh; else WebhookVerificationError."""
-    lowered = {k.lower(): v for k, v in headers.items()}
+    """The event, if the signature is right and fresh; else WebhookVerificationError.
+
+    The rules of Extend's SDK 1.20 ``webhooks.verify``: the first value of each header
+    (case-insensitive names), the timestamp signed as sent, whole seconds, up to
+    ``tolerance`` s old and 60 s ahead, the lower-case hex digest compared exactly.
+    """
+    lowered = {k.lower(): v for k, v in reversed(list(headers.items()))}  # first one wins
     stamp, signature = lowered.get(TIMESTAMP_HEADER), lowered.get(SIGNATURE_HEADER)
     if not stamp or not signature:
         raise WebhookVerificationError(f"missing {TIMESTAMP_HEADER} or {SIGNATURE_HEADER}")
-    try:
-        moment = int(stamp)
-    except ValueError:
-        raise WebhookVerificationError(f"{TIMESTAMP_HEADER} is not Unix seconds") from None
-    current = time.time() if now is None else now
-    if tolerance and (current - moment > tolerance or moment - current > 60):
-        raise WebhookVerificationError("timestamp outside the replay window; event refused")
-    if not hmac.compare_digest(sign(body, secret, moment), signature.strip().lower()):
+    if tolerance > 0:
+        try:
+            moment = int(stamp)
+        except ValueError:
+            raise WebhookVerificationError(f"{TIMESTAMP_HEADER} is not Unix seconds") from None
+        age = int(time.time() if now is None else now) - moment
+        if age > tolerance or age < -60:
+            raise WebhookVerificationError("timestamp outside the replay window; event refused")
+    message = b"v0:" + stamp.encode("utf-8", "replace") + b":" + body
+    expected = hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+    if not signature.isascii() or not hmac.compare_digest(expected, signature):
         raise WebhookVerificationError("signature does not match; event refused")
     event: dict[str, Any] = json.loads(body)
     return event

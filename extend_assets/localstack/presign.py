@@ -8,6 +8,7 @@ crypto) from the request as received; a mismatch or an expired URL gets S3's
 from __future__ import annotations
 
 import calendar
+import threading
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -92,6 +93,10 @@ class PresignValidator:
         self.secrets = secrets
         self.clock = clock
         self.denied: set[str] = set()
+        # moto checks If-None-Match / If-Match, then writes, without a lock: two
+        # concurrent conditional PUTs of one key could both succeed. S3 makes them
+        # atomic (one 200, one 412), so they are serialized here.
+        self._conditional = threading.Lock()
 
     def __call__(
         self, environ: dict[str, Any], start_response: Callable[..., Any]
@@ -110,6 +115,11 @@ class PresignValidator:
             )
             if problem is not None:
                 return self._deny(start_response, problem[0], problem[1], path)
+        if environ.get("REQUEST_METHOD") == "PUT" and (
+            "HTTP_IF_NONE_MATCH" in environ or "HTTP_IF_MATCH" in environ
+        ):
+            with self._conditional:
+                return list(self.app(environ, start_response))
         return self.app(environ, start_response)
 
     @staticmethod

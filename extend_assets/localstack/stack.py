@@ -28,7 +28,9 @@ def require_local_extra() -> None:
     if missing:
         raise MissingExtraError(
             f"the local stack needs {', '.join(missing)}, which are not installed. "
-            "Install the extra: pip install 'extend-assets[local]'"
+            "Install the `local` extra the way extend-assets was installed (from a checkout: "
+            "pip install '.[local]'; from a wheel: pip install '<the .whl file>[local]'), "
+            "or only what is missing: pip install " + " ".join(f"'{m}'" for m in missing)
         )
 
 

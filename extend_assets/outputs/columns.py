@@ -209,11 +209,11 @@ def _info(
     spec: ColumnSpec | None,
     schema: Mapping[str, Any] | None,
 ) -> ColumnInfo:
+    if confidence:  # also an object field's own (``total__confidence``): no spec of its own
+        return ColumnInfo(name, base, "confidence, 0..1", confidence=True)
     if spec is None:
         return ColumnInfo(name)
     described = field_description(schema, spec.path) or field_description(schema, spec.path[:-1])
-    if confidence:
-        return ColumnInfo(name, base, "confidence, 0..1", confidence=True)
     return ColumnInfo(name, base, described)
 
 

@@ -40,6 +40,8 @@ class OpenGroup:
     """Settled estimate at the last confirmation attempt (retry when it moves)."""
     batch_partitions: dict[str, list[str]] = field(default_factory=dict)
     stuck: int = 0
+    events_counted_at: float = -1
+    """Webhooks: the sightings estimate when distinct runs were last counted exactly."""
 
 
 @dataclass

@@ -4,8 +4,11 @@
 :mod:`extend_assets.webhooks.landing`). Each tick reads the events landed since the
 cursor's ``events_position`` (at most ``max_event_pages`` pages, within the time
 budget) and counts them per group exactly as the poller counts its sightings:
-terminal events, needs_review events and reviewed outcomes. A group whose counts
-reach its expected runs closes with no Extend call at all.
+terminal events, needs_review events and reviewed outcomes. Sightings over-count (an
+event redelivered, landed twice, or a run's needs_review then completed), so when
+they reach a group's expected runs the landing zone's ``run-status`` index counts the
+distinct runs with a settling event; only when that count reaches the expected runs
+does the group close, with no Extend call at all.
 
 Events can be missing: a delivery lost for good, a run cancelled on 2025-04-21 (no
 event exists for it), a receiver misconfigured for a while. A group that heard no new
@@ -86,6 +89,8 @@ class EventSource(Protocol):
     def events_for_batches(self, batch_ids: Iterable[str]) -> Sequence[Any]: ...
 
     def events_for_runs(self, run_ids: Iterable[str]) -> Sequence[Any]: ...
+
+    def count_runs(self, batch_ids: Iterable[str], statuses: Iterable[str]) -> int: ...
 
 
 def position_at(timestamp: float) -> str:
@@ -206,11 +211,36 @@ class EventSettler(RunStatusPoller):
         )
 
     def _settle_from_events(self) -> None:
+        """Close a group once every run of it has a settling event: counted exactly.
+
+        The per-status counts are sightings (a redelivered or twice-landed event counts
+        twice), so they only say when to look: the landing zone's index then counts the
+        *distinct* runs with a settling event. Runs created one by one are tracked by id.
+        The cursor keeps one number per group (the sightings at the last exact count),
+        so the count is taken again only after new events of the group.
+        """
         for group in list(self.cursor.open):
-            estimate = self.settled_estimate(group)
-            if (estimate >= group.expected or not group.batches) and not group.direct:
-                self.report.runs_settled_from_events += group.expected
-                self._close(group)
+            if group.direct:
+                continue
+            if group.batches:
+                estimate = self.settled_estimate(group)
+                if estimate < group.expected or estimate == group.events_counted_at:
+                    continue
+                try:
+                    settled = self.events.count_runs(group.batches, self._settling_statuses())
+                except Exception as error:  # the landing zone is not reachable: next tick
+                    self.report.error = f"landing zone: {type(error).__name__}: {error}"
+                    return
+                group.events_counted_at = estimate
+                if settled < group.expected:
+                    continue
+            self.report.runs_settled_from_events += group.expected
+            self._close(group)
+
+    def _settling_statuses(self) -> tuple[str, ...]:
+        if self.settings.review_policy == "settle":
+            return (*TERMINAL, NEEDS_REVIEW)
+        return TERMINAL
 
     def _reconcile(self) -> None:
         """Groups silent for the grace period: confirm through the API (lost or no events)."""

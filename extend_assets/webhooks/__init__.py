@@ -2,10 +2,11 @@
 
 Modules, one job each:
 
-- :mod:`.signature`  ``verify`` / ``sign`` the ``v0:{timestamp}:{body}`` HMAC; ``Secrets``
+- :mod:`.signature`  ``verify`` / ``sign`` the ``v0:{timestamp}:{body}`` HMAC as SDK 1.20; ``Secrets``
 - :mod:`.events`     the envelope of either API version, ``signed_data_url`` detection
 - :mod:`.landing`    the landing zone (``s3://`` or a directory): ``land`` and the readers
 - :mod:`.fetch`      bounded fetch of a ``signed_data_url`` payload
+- :mod:`.body`       large inline bodies: envelope and scrubbed payload as a stream (ijson)
 - :mod:`.app`        the Starlette receiver (needs the ``webhooks`` extra)
 - :mod:`.cli`        ``extend-assets webhooks``, served by uvicorn
 

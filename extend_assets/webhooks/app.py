@@ -1,8 +1,10 @@
 """The receiver: a Starlette ASGI app that verifies, dedupes and lands Extend events.
 
 ``POST /``      one event. Answers, in this order of checks:
+                413 declared body above ``max_body_bytes`` (--max-body-bytes),
+                401 missing, malformed or stale signature headers (body unread),
                 413 body above ``max_body_bytes`` (checked while streaming),
-                401 missing, malformed, stale or wrong signature,
+                401 wrong signature, or a body that is not UTF-8,
                 400 not JSON or not an event envelope,
                 200 ``ignored`` for event types it does not land (unknown ones included),
                 502 a ``signed_data_url`` payload could not be fetched (Extend retries),
@@ -19,11 +21,13 @@ method, path, status, outcome and eventId; never headers, bodies or URLs' querie
 from __future__ import annotations
 
 import logging
+import re
+import tempfile
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import IO, Any
 
 try:
     from starlette.applications import Starlette
@@ -36,6 +40,7 @@ except ImportError as missing:  # pragma: no cover - depends on the install
         "the webhook receiver needs Starlette and uvicorn: pip install 'extend-assets[webhooks]'"
     ) from missing
 
+from extend_assets.webhooks.body import SPOOL_BYTES, read_envelope
 from extend_assets.webhooks.errors import (
     EventError,
     LandingError,
@@ -54,8 +59,15 @@ from extend_assets.webhooks.fetch import (
     fetch_signed_payload,
 )
 from extend_assets.webhooks.landing import LandingZone
-from extend_assets.webhooks.signature import DEFAULT_TOLERANCE_SECONDS, Secrets, verify
+from extend_assets.webhooks.signature import (
+    DEFAULT_TOLERANCE_SECONDS,
+    Secrets,
+    request_headers,
+    start_verification,
+)
 
+MAX_BODY_ENV = "EXTEND_WEBHOOK_MAX_BODY_BYTES"
+_DIGITS = re.compile(r"[0-9]{1,20}\Z")
 access_log = logging.getLogger("extend_assets.webhooks.access")
 logger = logging.getLogger("extend_assets.webhooks")
 
@@ -75,7 +87,7 @@ class ReceiverConfig:
     def __post_init__(self) -> None:
         check_api_version(self.api_version)
         if self.max_body_bytes < 1:
-            raise ValueError("max_body_bytes must be positive")
+            raise ValueError(f"max_body_bytes (--max-body-bytes / {MAX_BODY_ENV}) must be positive")
 
 
 class Counters:
@@ -125,9 +137,11 @@ class Receiver:
     async def receive(self, request: Request) -> JSONResponse:
         """``POST /``: refusals and failures become answers here; the rest in :meth:`_handle`."""
         event_id = "-"
+        spool: IO[bytes] | None = None
         try:
-            body = await _read_bounded(request, self.config.max_body_bytes)
-            event = self._checked_event(body, request.headers)
+            spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)  # noqa: SIM115
+            size = await self._read_verified(request, spool)
+            event = await self._parsed(spool, size)
             event_id = event.event_id
             return await self._handle(request, event)
         except _Refused as refusal:
@@ -147,22 +161,53 @@ class Receiver:
             self.counters.failed("internal")
             logger.error("event %s: unexpected %s", event_id, type(error).__name__)
             return _answer(request, 500, "failed:internal", event_id)
+        finally:
+            if spool is not None:
+                spool.close()
 
-    def _checked_event(self, body: bytes, headers: Mapping[str, str]) -> WebhookEvent:
-        """A signed, fresh, well-formed event, or :class:`_Refused` (401 / 400)."""
+    async def _read_verified(self, request: Request, spool: IO[bytes]) -> int:
+        """The body into ``spool`` (memory up to SPOOL_BYTES, then a temp file), its
+        signature checked as it streams; its size, or :class:`_Refused` (413 / 401).
+
+        Headers are checked before a byte of the body is read. Nothing an
+        unauthenticated caller sends is an error on our side: whatever escapes the
+        check is a 401 too, logged at INFO by the access log only.
+        """
         config = self.config
+        limit = config.max_body_bytes
+        declared = request.headers.get("content-length")
+        if declared is not None and (not _DIGITS.match(declared) or int(declared) > limit):
+            raise _Refused(413, "too_large", _too_large(limit))
         try:
-            verify(
-                body,
-                headers,
+            verifier = start_verification(
+                request_headers(request.headers.raw),
                 config.secrets,
                 tolerance=config.tolerance_seconds,
                 now=config.clock(),
             )
+            size = 0
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise _Refused(413, "too_large", _too_large(limit))
+                verifier.update(chunk)
+                spool.write(chunk)
+            verifier.finish()
         except SignatureError as error:
             raise _Refused(401, error.reason, str(error)) from None
+        except (_Refused, ClientDisconnect):
+            raise
+        except Exception:  # pragma: no cover - the checks raise SignatureError only
+            raise _Refused(401, "malformed_signature", "signature headers are malformed") from None
+        return size
+
+    async def _parsed(self, spool: IO[bytes], size: int) -> WebhookEvent:
+        """The verified body as an event, or :class:`_Refused` (400)."""
         try:
-            return parse_event(body, config.api_version)
+            if size <= SPOOL_BYTES:
+                spool.seek(0)
+                return parse_event(spool.read(), self.config.api_version)
+            return await run_in_threadpool(read_envelope, spool, self.config.api_version)
         except EventError as error:
             raise _Refused(400, error.reason, str(error)) from None
 
@@ -229,18 +274,11 @@ def create_app(config: ReceiverConfig) -> Starlette:
     return app
 
 
-async def _read_bounded(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None and (not declared.isdigit() or int(declared) > limit):
-        raise _Refused(413, "too_large", f"body is above the {limit}-byte limit")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise _Refused(413, "too_large", f"body is above the {limit}-byte limit")
-        chunks.append(chunk)
-    return b"".join(chunks)
+def _too_large(limit: int) -> str:
+    return (
+        f"body is above the {limit}-byte limit (--max-body-bytes / {MAX_BODY_ENV}); raise it, "
+        "or set the Extend endpoint to deliver large payloads as signed URLs"
+    )
 
 
 def _answer(

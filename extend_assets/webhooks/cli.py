@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
 DEFAULT_PORT = 8788
 DEFAULT_SECRET_ENV = "EXTEND_WEBHOOK_SECRET"
+MAX_BODY_ENV = "EXTEND_WEBHOOK_MAX_BODY_BYTES"  # also named in the 413 (app.MAX_BODY_ENV)
 PROG = "extend-assets webhooks"
 
 
@@ -52,8 +53,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--max-body-bytes",
         type=int,
-        default=DEFAULT_MAX_BODY_BYTES,
-        help=f"refuse larger bodies with 413 (default {DEFAULT_MAX_BODY_BYTES})",
+        default=None,
+        help=(
+            f"refuse larger inline bodies with 413 (default ${MAX_BODY_ENV}, else "
+            f"{DEFAULT_MAX_BODY_BYTES} = 64 MiB); bodies above 1 MiB are spooled to disk"
+        ),
     )
     parser.add_argument(
         "--max-fetch-bytes",
@@ -106,8 +110,7 @@ def _receiver_config(args: argparse.Namespace) -> ReceiverConfig:
             "signing secret there (comma-separated while rotating), or name another variable "
             "with --secret-env"
         )
-    if args.max_body_bytes < 1:
-        raise _UsageError("--max-body-bytes must be positive")
+    max_body_bytes = _max_body_bytes(args.max_body_bytes)
     try:
         landing = open_landing_zone(args.landing)
         landing.check()
@@ -117,10 +120,23 @@ def _receiver_config(args: argparse.Namespace) -> ReceiverConfig:
         landing=landing,
         secrets=Secrets.parse(raw),
         api_version=args.api_version,
-        max_body_bytes=args.max_body_bytes,
+        max_body_bytes=max_body_bytes,
         max_fetch_bytes=args.max_fetch_bytes,
         allow_http_data_urls=args.allow_http_data_urls,
     )
+
+
+def _max_body_bytes(given: int | None) -> int:
+    """--max-body-bytes, else $EXTEND_WEBHOOK_MAX_BODY_BYTES, else the default."""
+    raw = os.environ.get(MAX_BODY_ENV, "").strip()
+    if given is None and raw:
+        if not raw.isascii() or not raw.isdigit():
+            raise _UsageError(f"{MAX_BODY_ENV}={raw!r} is not a number of bytes, e.g. 67108864")
+        given = int(raw)
+    value = DEFAULT_MAX_BODY_BYTES if given is None else given
+    if value < 1:
+        raise _UsageError(f"--max-body-bytes / {MAX_BODY_ENV} must be positive")
+    return value
 
 
 def _listen(host: str, port: int) -> socket.socket:

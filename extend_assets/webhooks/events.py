@@ -13,13 +13,17 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from typing import IO, Any
 
+from extend_assets.client.redact import REDACTED
 from extend_assets.webhooks.errors import EventError
 
 API_VERSIONS = ("2025-04-21", "2026-02-09")
-DEFAULT_MAX_BODY_BYTES = 5 * 1024 * 1024  # larger runs come as signed_data_url events
+DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024
+"""Inline bodies up to 64 MiB: an endpoint on the JSON payload format sends each run
+whole, with every step's output (a long document's extraction runs to several MiB);
+64 MiB leaves an order of magnitude of room and still refuses abuse. Bodies above
+1 MiB are spooled to disk and re-encoded as a stream, so memory does not follow it."""
 
 # Terminal workflow-run events: the ones the receiver lands (payload: WorkflowRun).
 RUN_EVENT_STATUS: dict[str, dict[str, str]] = {
@@ -59,8 +63,23 @@ OTHER_EVENT_TYPES: dict[str, frozenset[str]] = {
     "2026-02-09": frozenset({"workflow_run.step_run.processed"}),  # and many more; see §7.3
 }
 _EVENT_ID = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
-_SECRET_KEYS = frozenset({"presignedUrl", "fileUrl"})
-_SIGNED_QUERY = re.compile(r"signature|credential|token|sig=|expires", re.IGNORECASE)
+SECRET_KEYS = frozenset({"presignedUrl", "fileUrl"})
+# Query parameters that carry a credential in presigned / signed URLs: S3 SigV4 and V2,
+# CloudFront, GCS, Azure SAS, and generic tokens. Matched anywhere in any string (a URL
+# alone, inside a message, or percent-encoded inside another URL), case-insensitively.
+_CREDENTIAL_PARAMS = (
+    "X-Amz-Signature", "X-Amz-Credential", "X-Amz-Security-Token", "AWSAccessKeyId",
+    "Signature", "Policy", "Key-Pair-Id", "X-Goog-Signature", "X-Goog-Credential",
+    "GoogleAccessId", "sig", "token", "access_token", "id_token", "refresh_token",
+    "security_token", "api_key", "apikey", "secret", "password",
+)  # fmt: skip
+_CREDENTIAL_PARAM = re.compile(
+    r"(?:(?<![\w.%-])|(?<=%3F)|(?<=%26))("
+    + "|".join(re.escape(n) for n in _CREDENTIAL_PARAMS)
+    + r")(=|%3D)"
+    r"((?:(?!%26)[^&\s\"'<>#;,)])*)",
+    re.IGNORECASE,
+)
 
 
 def check_api_version(version: str) -> str:
@@ -74,12 +93,17 @@ def check_api_version(version: str) -> str:
 
 @dataclass(frozen=True)
 class WebhookEvent:
-    """One verified delivery. Its repr shows ids only (payloads may hold signed URLs)."""
+    """One verified delivery. Its repr shows ids only (payloads may hold signed URLs).
+
+    A large body keeps ``source`` (the spooled body): ``payload`` then holds only the
+    payload's top-level scalars and the landing zone streams the rest from ``source``.
+    """
 
     event_id: str
     event_type: str
     api_version: str
     payload: dict[str, Any] = field(repr=False)
+    source: IO[bytes] | None = field(default=None, repr=False, compare=False)
 
     @property
     def is_run_event(self) -> bool:
@@ -115,18 +139,25 @@ def parse_event(body: bytes, api_version: str) -> WebhookEvent:
     """The envelope in ``body`` (already verified), else EventError naming the problem."""
     try:
         data = json.loads(body)
-    except (UnicodeDecodeError, ValueError):
-        raise EventError("malformed_json", "body is not JSON") from None
+    except (UnicodeDecodeError, ValueError, RecursionError):  # RecursionError: "[[[[..."
+        raise EventError("malformed_json", "body is not JSON (or nested too deep)") from None
     if not isinstance(data, Mapping):
         raise EventError("bad_envelope", "body is not a JSON object")
-    event_id, event_type, payload = data.get("eventId"), data.get("eventType"), data.get("payload")
+    payload = data.get("payload")
+    event_id, event_type = parse_event_fields(data)
+    if not isinstance(payload, Mapping):
+        raise EventError("bad_envelope", "payload is missing or not an object")
+    return WebhookEvent(event_id, event_type, check_api_version(api_version), dict(payload))
+
+
+def parse_event_fields(data: Mapping[str, Any]) -> tuple[str, str]:
+    """``eventId`` and ``eventType`` of an envelope, else EventError naming the field."""
+    event_id, event_type = data.get("eventId"), data.get("eventType")
     if not isinstance(event_id, str) or not _EVENT_ID.match(event_id):
         raise EventError("bad_envelope", "eventId is missing or not [A-Za-z0-9_-]{1,128}")
     if not isinstance(event_type, str) or not event_type:
         raise EventError("bad_envelope", "eventType is missing")
-    if not isinstance(payload, Mapping):
-        raise EventError("bad_envelope", "payload is missing or not an object")
-    return WebhookEvent(event_id, event_type, check_api_version(api_version), dict(payload))
+    return event_id, event_type
 
 
 def is_signed_data_url(payload: Mapping[str, Any]) -> bool:
@@ -140,22 +171,29 @@ def is_signed_data_url(payload: Mapping[str, Any]) -> bool:
 
 
 def scrub(value: Any) -> Any:
-    """A copy without credentials: presigned/file URLs nulled, signed query strings cut."""
+    """A copy without credentials, for the landing zone.
+
+    Presigned/file URL fields are nulled; in every other string, at any depth (a
+    ``failureMessage`` quoting a URL, a metadata note), the value of each credential
+    query parameter becomes ``[redacted]`` (see ``_CREDENTIAL_PARAMS``); the rest of
+    the text, and URLs without credentials, stay as they are.
+    """
     if isinstance(value, Mapping):
-        return {k: (None if k in _SECRET_KEYS else scrub(v)) for k, v in value.items()}
+        return {k: (None if k in SECRET_KEYS else scrub(v)) for k, v in value.items()}
     if isinstance(value, list):
         return [scrub(v) for v in value]
-    if isinstance(value, str) and value.startswith(("https://", "http://")) and "?" in value:
-        return redact_url(value)
+    if isinstance(value, str):
+        return redact_credentials(value)
     return value
 
 
+def redact_credentials(text: str) -> str:
+    """``text`` with the value of every credential query parameter replaced."""
+    if "=" not in text and "%3d" not in text.lower():
+        return text
+    return _CREDENTIAL_PARAM.sub(lambda m: f"{m.group(1)}{m.group(2)}{REDACTED}", text)
+
+
 def redact_url(url: str) -> str:
-    """``url`` without a query string that could carry a signature or credential."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "[redacted url]"
-    if parts.query and _SIGNED_QUERY.search(parts.query):
-        return urlunsplit((parts.scheme, parts.netloc, parts.path, "[redacted]", ""))
-    return url
+    """``url`` with credential query parameters redacted (other parameters kept)."""
+    return redact_credentials(url)

@@ -7,13 +7,17 @@ fsync the directory). Layout under the root::
     events/{position}.json          the landed event (JSON record, see LandedEvent)
     by-run/{runId}/{position}       empty index entries, to read a run's events
     by-batch/{batchId}/{position}   empty index entries, to read a batch's events
+    run-status/{batchId}/{runId}~{status}  empty entries: distinct runs per status, exactly
     ids/{eventId}                   marker: "pending P" first, "landed P" last
+    claims/{eventId}/{position}     a stale claim moved to a new position (rare)
 
 ``position`` is ``{UTC receive time, µs}_{eventId}``, so names sort in landing order and
 a reader resumes with "everything after position P" (:meth:`LandingZone.read_after`).
 A redelivered eventId finds its marker and is a no-op; one cut short by a crash is
-finished without a second copy. (Two receiver replicas landing the same eventId at
-the same instant could both write it; readers dedupe by eventId within a call.)
+finished without a second copy. Any number of receiver replicas may share a zone: the
+marker is created with a conditional write (S3 ``If-None-Match: *``; in a directory a
+hard link, which fails if the name exists), so one position is chosen per eventId and
+every replica writes that same object (see :meth:`LandingZone.land`).
 
 A write starts with the position's timestamp and ends within the store's timeouts,
 so readers hold back positions younger than ``settle_seconds`` (default 120 s, far
@@ -23,13 +27,15 @@ above one write): an event still being written is never skipped by a cursor.
 from __future__ import annotations
 
 import contextlib
+import io
 import json
+import tempfile
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import IO, Any
 from urllib.parse import quote
 
 from extend_assets.webhooks.errors import LandingError
@@ -37,6 +43,9 @@ from extend_assets.webhooks.events import WebhookEvent, scrub
 
 LANDING_FORMAT = 1
 DEFAULT_SETTLE_SECONDS = 120.0
+TAKEOVER_AFTER_SECONDS = 60.0
+"""A claimed event with no event object after this long was cut short (far above one
+write with the S3 client's timeouts, and half the readers' settle time)."""
 _STAMP = "%Y%m%dT%H%M%S.%fZ"
 
 
@@ -95,6 +104,11 @@ def position_time(position: str) -> datetime:
 
 
 def to_record(event: WebhookEvent, received_at: datetime, delivered_as: str) -> dict[str, Any]:
+    return {**record_fields(event, received_at, delivered_as), "payload": scrub(event.payload)}
+
+
+def record_fields(event: WebhookEvent, received_at: datetime, delivered_as: str) -> dict[str, Any]:
+    """The landed record without its payload."""
     return {
         "landingFormat": LANDING_FORMAT,
         "eventId": event.event_id,
@@ -105,7 +119,6 @@ def to_record(event: WebhookEvent, received_at: datetime, delivered_as: str) -> 
         "batchId": event.batch_id,
         "runStatus": event.run_status,
         "deliveredAs": delivered_as,
-        "payload": scrub(event.payload),
     }
 
 
@@ -125,33 +138,94 @@ class LandingZone(ABC):
     ) -> LandResult:
         """Store ``event`` durably unless its eventId already landed; LandingError if not.
 
-        The marker ``ids/{eventId}`` is written first as ``pending P`` and last as
-        ``landed P``: a delivery cut short anywhere is finished by the redelivery
-        without a second copy of the event.
+        Exactly one copy per eventId, whatever the number of receivers on this zone:
+        the marker ``ids/{eventId}`` is *created* (a conditional write: S3
+        ``If-None-Match: *``, a hard link in a directory) as ``pending P``; only one
+        writer ever creates it, so every receiver of that eventId writes the event at
+        that one position P (the same object, the same content) and ends with
+        ``landed P``. A delivery cut short anywhere is finished by the redelivery.
         """
         with self._event_lock(event.event_id):
             marker_key = f"ids/{event.event_id}"
-            state, position = _read_marker(self._get_optional(marker_key))
-            if state == "landed":
+            for _ in range(5):
+                state, position = _read_marker(self._get_optional(marker_key))
+                if state == "landed":
+                    return LandResult(landed=False, position=position)
+                if state == "absent":
+                    position = event_position(event.event_id, now or datetime.now(UTC))
+                    if not self._create(marker_key, f"pending {position}".encode()):
+                        continue  # another receiver claimed it first: follow its claim
+                    self._write_event(event, position, delivered_as)
+                    return LandResult(landed=True, position=position)
+                position = self._live_position(event.event_id, position, now)
+                self._write_event(event, position, delivered_as)
                 return LandResult(landed=False, position=position)
-            if state == "pending" and self._get_optional(f"events/{position}.json") is not None:
-                self._write_indexes(event, position)  # the cut-short delivery got this far
-                self._put(marker_key, f"landed {position}".encode())
-                return LandResult(landed=False, position=position)
-            received = now or datetime.now(UTC)
-            position = event_position(event.event_id, received)
-            self._put(marker_key, f"pending {position}".encode())
-            body = json.dumps(to_record(event, received, delivered_as), separators=(",", ":"))
-            self._put(f"events/{position}.json", body.encode())
-            self._write_indexes(event, position)
-            self._put(marker_key, f"landed {position}".encode())
-            return LandResult(landed=True, position=position)
+            raise LandingError(f"event {event.event_id}: its marker kept changing; retry")
+
+    def _live_position(self, event_id: str, position: str, now: datetime | None) -> str:
+        """Where a claimed but unfinished event is (still) to be written.
+
+        Its own position while that is fresh, or once its event object exists (readers
+        saw it there). A claim older than ``TAKEOVER_AFTER_SECONDS`` with no event object
+        was cut short: readers' cursors may be past it, so the event moves to a new
+        position, claimed by a conditional create of ``claims/{eventId}/{old}`` so that
+        concurrent redeliveries all follow the same move.
+        """
+        for _ in range(10):
+            if self._get_optional(f"events/{position}.json") is not None:
+                return position
+            age = (now or datetime.now(UTC)).timestamp() - position_time(position).timestamp()
+            if age <= TAKEOVER_AFTER_SECONDS:
+                return position
+            claim = f"claims/{event_id}/{position}"
+            moved = event_position(event_id, now or datetime.now(UTC))
+            if not self._create(claim, moved.encode()):
+                found = self._get_optional(claim)
+                if found is None:
+                    raise LandingError(f"event {event_id}: its claim {claim} is not readable yet")
+                moved = found.decode()
+            self._put(f"ids/{event_id}", f"pending {moved}".encode())
+            position = moved
+        raise LandingError(f"event {event_id}: too many takeovers; retry")
+
+    def _write_event(self, event: WebhookEvent, position: str, delivered_as: str) -> None:
+        """The event object, its indexes, then ``landed``: all idempotent, same bytes."""
+        key = f"events/{position}.json"
+        if event.source is None:
+            record = to_record(event, position_time(position), delivered_as)
+            self._put(key, json.dumps(record, separators=(",", ":")).encode())
+        else:
+            self._stream_record(key, event, position, delivered_as)
+        self._write_indexes(event, position)
+        self._put(f"ids/{event.event_id}", f"landed {position}".encode())
+
+    def _stream_record(
+        self, key: str, event: WebhookEvent, position: str, delivered_as: str
+    ) -> None:
+        """A large body's record: its payload re-encoded (scrubbed) into a temp file,
+        then uploaded as a stream; neither the body nor the record is held in memory."""
+        from extend_assets.webhooks.body import write_payload  # ijson: the receiver's extra
+
+        assert event.source is not None
+        fields = record_fields(event, position_time(position), delivered_as)
+        with tempfile.TemporaryFile() as raw:
+            text = io.TextIOWrapper(raw, encoding="utf-8", newline="")
+            text.write(json.dumps(fields, separators=(",", ":"))[:-1] + ',"payload":')
+            write_payload(event.source, text)
+            text.write("}")
+            text.flush()
+            raw.seek(0)
+            self._put_stream(key, raw)
+            text.detach()
 
     def _write_indexes(self, event: WebhookEvent, position: str) -> None:
         if event.run_id:
             self._put(f"by-run/{_key_part(event.run_id)}/{position}", b"")
         if event.batch_id:
             self._put(f"by-batch/{_key_part(event.batch_id)}/{position}", b"")
+        if event.batch_id and event.run_id and event.run_status:
+            run_key = f"{_key_part(event.run_id)}~{_key_part(event.run_status)}"
+            self._put(f"run-status/{_key_part(event.batch_id)}/{run_key}", b"")
 
     def contains(self, event_id: str) -> bool:
         """True once the event is fully landed."""
@@ -160,6 +234,16 @@ class LandingZone(ABC):
     @abstractmethod
     def check(self) -> None:
         """LandingError unless the zone is reachable and writable (called at startup)."""
+
+    def check_conditional_writes(self, probe: str) -> None:
+        """LandingError unless creating ``probe`` twice succeeds once: the store honours
+        create-if-absent, which replicas rely on to land each event once."""
+        if not self._create(probe, b"probe") or self._create(probe, b"probe"):
+            raise LandingError(
+                f"{self.description} does not honour create-if-absent writes (S3 "
+                "If-None-Match: *, or hard links in a directory); receivers sharing it "
+                "could land an event twice: use S3 or a POSIX file system"
+            )
 
     # -- reading ----------------------------------------------------------------------
 
@@ -229,6 +313,24 @@ class LandingZone(ABC):
         """Every landed event of runs in these batches, oldest first, once per eventId."""
         return self._indexed("by-batch", batch_ids)
 
+    def count_runs(self, batch_ids: Iterable[str], statuses: Iterable[str]) -> int:
+        """How many distinct runs of these batches have an event in one of ``statuses``.
+
+        Exact whatever was delivered or landed twice: one LIST per 1,000 (run, status)
+        pairs of the ``run-status`` index, nothing read. Events landed before that index
+        existed are not counted (the sensor then confirms such groups through the API).
+        """
+        wanted = set(statuses)
+        runs = 0
+        for batch in dict.fromkeys(batch_ids):
+            previous = None
+            for name in self._list(f"run-status/{_key_part(batch)}/", after=None, limit=None):
+                run, _, status = name.rpartition("~")
+                if status in wanted and run != previous:  # names sort a run's statuses together
+                    runs += 1
+                    previous = run
+        return runs
+
     def iter_events_for(
         self, *, runs: Iterable[str] = (), batches: Iterable[str] = ()
     ) -> Iterator[LandedEvent]:
@@ -258,6 +360,14 @@ class LandingZone(ABC):
 
     @abstractmethod
     def _put(self, key: str, body: bytes) -> None: ...
+
+    @abstractmethod
+    def _put_stream(self, key: str, source: IO[bytes]) -> None:
+        """Like ``_put``, reading the body from ``source`` chunk by chunk."""
+
+    @abstractmethod
+    def _create(self, key: str, body: bytes) -> bool:
+        """Write ``key`` only if it does not exist, atomically; False if it existed."""
 
     @abstractmethod
     def _get_optional(self, key: str) -> bytes | None: ...

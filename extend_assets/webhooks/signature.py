@@ -1,14 +1,27 @@
-"""Verify Extend's webhook signature (reference 2025-04-21 §7.4, unchanged in 2026-02-09).
+"""Verify Extend's webhook signature exactly as Extend's SDK 1.20 does (reference §7.4).
 
-``x-extend-request-signature`` = lowercase hex HMAC-SHA256(secret, ``v0:{timestamp}:{raw body}``),
-with the Unix-seconds timestamp in ``x-extend-request-timestamp``. Several secrets may be
-accepted at once so a secret can be rotated without refusing events. Timestamps more than
-``tolerance`` seconds old or ahead are refused (replay window; 300 s both ways by default,
-where Extend's SDKs allow only 60 s ahead).
+``x-extend-request-signature`` = lower-case hex HMAC-SHA256(secret, ``v0:{timestamp}:{body}``),
+with the Unix-seconds timestamp in ``x-extend-request-timestamp``. The rules are those of
+``extend_ai/wrapper/webhooks.py`` in extend-ai 1.20.0 (a differential test holds us to them):
+
+- each header's *first* value (header names case-insensitive);
+- the timestamp is read as Python's ``int()`` reads it, but signed *as the text sent*
+  (``0``-padded text is signed padded);
+- whole seconds: ``age = int(now) - int(timestamp)``; refused when ``age > max_age``
+  (300 s by default, so exactly 300 s old passes) or ``age < -60`` (one minute of skew);
+  ``max_age = 0`` skips the window (the SDKs' ``max_age_seconds=0``; only tests should);
+- the body must be UTF-8 (the SDK decodes it before signing);
+- the signature must equal the lower-case hex digest, compared in constant time;
+  upper-case hex, spaces or any other byte are refused.
+
+Several secrets may be accepted at once so a secret can be rotated without refusing
+events: a delivery passes when it passes the SDK's check for one of them. Every
+malformed input is a :class:`SignatureError` (a 401), never another exception.
 """
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import hmac
 import re
@@ -20,7 +33,10 @@ from extend_assets.webhooks.errors import SignatureError
 TIMESTAMP_HEADER = "x-extend-request-timestamp"
 SIGNATURE_HEADER = "x-extend-request-signature"
 DEFAULT_TOLERANCE_SECONDS = 300
-_HEX_SHA256 = re.compile(r"^[0-9a-fA-F]{64}$")
+FUTURE_SKEW_SECONDS = 60
+"""How far ahead a timestamp may be (fixed in Extend's SDKs)."""
+
+HeaderValue = str | bytes | Sequence[str | bytes]
 
 
 class Secrets:
@@ -57,10 +73,13 @@ class Secrets:
     __str__ = __repr__
 
 
-def sign(body: bytes, secret: str, timestamp: int) -> str:
-    """The signature Extend sends for ``body`` at ``timestamp`` (lowercase hex)."""
-    message = b"v0:" + str(timestamp).encode() + b":" + body
-    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+def sign(body: bytes, secret: str, timestamp: int | str) -> str:
+    """The signature Extend sends for ``body`` at ``timestamp`` (lower-case hex).
+
+    ``timestamp`` is signed as its text: pass the header's text to check a delivery.
+    """
+    message = b"v0:" + str(timestamp).encode("utf-8") + b":" + body
+    return hmac.new(secret.encode("utf-8"), message, hashlib.sha256).hexdigest()
 
 
 def signed_headers(body: bytes, secret: str, timestamp: int | None = None) -> dict[str, str]:
@@ -69,52 +88,143 @@ def signed_headers(body: bytes, secret: str, timestamp: int | None = None) -> di
     return {TIMESTAMP_HEADER: str(stamp), SIGNATURE_HEADER: sign(body, secret, stamp)}
 
 
+def first_header(headers: Mapping[str, HeaderValue], name: str) -> str | None:
+    """The first value of header ``name`` (case-insensitive), as the SDK reads it.
+
+    A list stands for a header sent several times; bytes are read as Latin-1, as
+    ASGI servers hand header values to Starlette.
+    """
+    wanted = name.lower()
+    for key, value in headers.items():
+        if key.lower() != wanted:
+            continue
+        if isinstance(value, str | bytes):
+            return _text(value)
+        return _text(value[0]) if value else None
+    return None
+
+
+def request_headers(raw: Iterable[tuple[bytes, bytes]]) -> dict[str, list[str]]:
+    """ASGI raw headers as ``{lower-case name: [values in order sent]}``."""
+    grouped: dict[str, list[str]] = {}
+    for name, value in raw:
+        grouped.setdefault(name.decode("latin-1").lower(), []).append(value.decode("latin-1"))
+    return grouped
+
+
 def verify(
     body: bytes,
-    headers: Mapping[str, str],
+    headers: Mapping[str, HeaderValue],
     secrets: Secrets | Sequence[str] | str,
     *,
     tolerance: float = DEFAULT_TOLERANCE_SECONDS,
     now: float | None = None,
-) -> int:
-    """The request's timestamp if the signature is right and fresh; else SignatureError.
+) -> int | None:
+    """The request's timestamp if it passes the SDK's check for one secret; else SignatureError.
 
-    ``headers`` is looked up case-insensitively. ``reason`` on the error is one of
-    ``missing_signature``, ``malformed_signature``, ``stale_timestamp``,
-    ``future_timestamp``, ``bad_signature``. ``tolerance=0`` disables the window
-    (as the SDKs' ``max_age_seconds=0``), which only tests should do.
+    ``reason`` on the error is one of ``missing_signature``, ``malformed_signature``,
+    ``stale_timestamp``, ``future_timestamp``, ``bad_signature``. Messages never
+    show the signature or a secret. (None: the window is off and the timestamp unread.)
+    """
+    verifier = start_verification(headers, secrets, tolerance=tolerance, now=now)
+    verifier.update(body)
+    verifier.finish()
+    return verifier.timestamp
+
+
+def start_verification(
+    headers: Mapping[str, HeaderValue],
+    secrets: Secrets | Sequence[str] | str,
+    *,
+    tolerance: float = DEFAULT_TOLERANCE_SECONDS,
+    now: float | None = None,
+) -> BodyVerifier:
+    """Check the headers (presence, window, shape); the body is then fed chunk by chunk.
+
+    The receiver refuses bad headers before reading a byte of the body, and never
+    needs the body whole in memory to check it.
     """
     accepted = _as_secrets(secrets)
-    lowered = {k.lower(): v for k, v in headers.items()}
-    stamp, signature = lowered.get(TIMESTAMP_HEADER), lowered.get(SIGNATURE_HEADER)
+    stamp = first_header(headers, TIMESTAMP_HEADER)
+    signature = first_header(headers, SIGNATURE_HEADER)
     if not stamp or not signature:
         raise SignatureError(
             "missing_signature", f"missing {TIMESTAMP_HEADER} or {SIGNATURE_HEADER} header"
         )
-    stamp, signature = stamp.strip(), signature.strip()
-    if not stamp.isdigit() or len(stamp) > 12:
-        raise SignatureError("malformed_signature", f"{TIMESTAMP_HEADER} is not Unix seconds")
-    if not _HEX_SHA256.match(signature):
-        raise SignatureError("malformed_signature", f"{SIGNATURE_HEADER} is not hex SHA-256")
-    moment = int(stamp)
-    current = time.time() if now is None else now
-    if tolerance and current - moment > tolerance:
+    max_age = int(tolerance)
+    moment = None
+    if max_age > 0:  # as the SDK: the timestamp is only read when the window is on
+        moment = _parse_timestamp(stamp)
+        age = int(time.time() if now is None else now) - moment
+        if age > max_age:
+            raise SignatureError(
+                "stale_timestamp", f"{TIMESTAMP_HEADER} is {age} s old (limit {max_age} s)"
+            )
+        if age < -FUTURE_SKEW_SECONDS:
+            raise SignatureError(
+                "future_timestamp",
+                f"{TIMESTAMP_HEADER} is {-age} s ahead (limit {FUTURE_SKEW_SECONDS} s)",
+            )
+    try:
+        given = signature.encode("ascii")  # the SDK's str compare_digest refuses the rest
+        prefix = b"v0:" + stamp.encode("utf-8") + b":"
+    except UnicodeError:
         raise SignatureError(
-            "stale_timestamp",
-            f"{TIMESTAMP_HEADER} is {int(current - moment)} s old (limit {int(tolerance)} s)",
-        )
-    if tolerance and moment - current > tolerance:
+            "malformed_signature", "a signature header is not ASCII / not encodable"
+        ) from None
+    return BodyVerifier(prefix, given, accepted, moment)
+
+
+class BodyVerifier:
+    """HMACs of ``v0:{timestamp}:`` + the body for every secret, fed as the body streams."""
+
+    def __init__(
+        self, prefix: bytes, given: bytes, secrets: Secrets, timestamp: int | None
+    ) -> None:
+        self.timestamp = timestamp
+        self._given = given
+        self._macs = [hmac.new(s.encode("utf-8"), prefix, hashlib.sha256) for s in secrets]
+        self._utf8 = codecs.getincrementaldecoder("utf-8")("strict")
+        self._utf8_ok = True
+
+    def update(self, chunk: bytes) -> None:
+        for mac in self._macs:
+            mac.update(chunk)
+        if self._utf8_ok:
+            try:
+                self._utf8.decode(chunk)
+            except UnicodeDecodeError:
+                self._utf8_ok = False
+
+    def finish(self) -> None:
+        """SignatureError unless the body is UTF-8 and one secret's signature matches."""
+        if self._utf8_ok:
+            try:
+                self._utf8.decode(b"", final=True)
+            except UnicodeDecodeError:
+                self._utf8_ok = False
+        if not self._utf8_ok:  # the SDK decodes the body before signing it
+            raise SignatureError("malformed_signature", "the body is not UTF-8")
+        matched = False
+        for mac in self._macs:  # check them all: timing does not tell which matched
+            matched |= hmac.compare_digest(mac.hexdigest().encode("ascii"), self._given)
+        if not matched:
+            raise SignatureError("bad_signature", "signature does not match any accepted secret")
+
+
+def _parse_timestamp(stamp: str) -> int:
+    """``int(stamp)`` as the SDK computes it (same interpreter, same rules, same digit
+    limit); anything it refuses is malformed. Header sizes are bounded by the server."""
+    try:
+        return int(stamp)
+    except ValueError:
         raise SignatureError(
-            "future_timestamp",
-            f"{TIMESTAMP_HEADER} is {int(moment - current)} s ahead (limit {int(tolerance)} s)",
-        )
-    given = signature.lower().encode()
-    matched = False
-    for secret in accepted.values():  # check them all: timing does not tell which matched
-        matched |= hmac.compare_digest(sign(body, secret, moment).encode(), given)
-    if not matched:
-        raise SignatureError("bad_signature", "signature does not match any accepted secret")
-    return moment
+            "malformed_signature", f"{TIMESTAMP_HEADER} is not Unix seconds"
+        ) from None
+
+
+def _text(value: str | bytes) -> str:
+    return value.decode("latin-1") if isinstance(value, bytes) else value
 
 
 def _as_secrets(secrets: Secrets | Sequence[str] | str) -> Secrets:

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from extend_assets.webhooks.errors import LandingError
 from extend_assets.webhooks.landing import LandingZone
 
+_CHUNK = 1024 * 1024
+
 
 class DirectoryLandingZone(LandingZone):
-    """A local directory; each file is written to a temp name, fsynced and renamed."""
+    """A local or shared directory; each file is written to a temp name, fsynced and
+    renamed (or hard-linked, when it must not exist yet)."""
 
     def __init__(self, root: str | Path) -> None:
         super().__init__()
@@ -38,9 +42,49 @@ class DirectoryLandingZone(LandingZone):
         except OSError as error:
             raise LandingError(f"cannot write {target}: {error.strerror or error}") from None
 
+    def _put_stream(self, key: str, source: IO[bytes]) -> None:
+        target = self.root / key
+        try:
+            self._ensure_dir(target.parent)
+            temp = target.parent / f".tmp-{uuid.uuid4().hex}"
+            with open(temp, "wb") as handle:
+                shutil.copyfileobj(source, handle, _CHUNK)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(temp, target)
+            _fsync_dir(target.parent)
+        except OSError as error:
+            raise LandingError(f"cannot write {target}: {error.strerror or error}") from None
+
+    def _create(self, key: str, body: bytes) -> bool:
+        """Temp file, fsync, then ``os.link``: atomic, and fails if the name exists
+        (also on NFS and other shared file systems, unlike a check then a rename)."""
+        target = self.root / key
+        try:
+            self._ensure_dir(target.parent)
+            temp = target.parent / f".tmp-{uuid.uuid4().hex}"
+            with open(temp, "wb") as handle:
+                handle.write(body)
+                handle.flush()
+                os.fsync(handle.fileno())
+            try:
+                os.link(temp, target)
+            except FileExistsError:
+                return False
+            finally:
+                os.unlink(temp)
+            _fsync_dir(target.parent)
+            return True
+        except OSError as error:
+            raise LandingError(f"cannot create {target}: {error.strerror or error}") from None
+
     def check(self) -> None:
         if not os.access(self.root, os.W_OK | os.X_OK):
             raise LandingError(f"directory {self.root} is not writable by this user")
+        probe = f"checks/{uuid.uuid4().hex}"
+        self.check_conditional_writes(probe)
+        with contextlib.suppress(OSError):
+            (self.root / probe).unlink()
 
     def _get_optional(self, key: str) -> bytes | None:
         try:
@@ -89,6 +133,10 @@ class S3LandingZone(LandingZone):
                 f"bucket {self.bucket} is not reachable: {_aws_reason(error)}; check the name, "
                 "the AWS credentials and AWS_ENDPOINT_URL"
             ) from None
+        probe = f"checks/{uuid.uuid4().hex}"
+        self.check_conditional_writes(probe)
+        with contextlib.suppress(Exception):  # s3:DeleteObject is not required
+            self._client.delete_object(Bucket=self.bucket, Key=self.prefix + probe)
 
     def _put(self, key: str, body: bytes) -> None:
         try:
@@ -96,6 +144,34 @@ class S3LandingZone(LandingZone):
         except Exception as error:
             raise LandingError(
                 f"PutObject {self.description}{key} failed: {_aws_reason(error)}"
+            ) from None
+
+    def _put_stream(self, key: str, source: IO[bytes]) -> None:
+        """upload_fileobj: one PutObject, or a multipart upload above 8 MiB (bounded
+        buffers either way)."""
+        try:
+            self._client.upload_fileobj(source, self.bucket, self.prefix + key)
+        except Exception as error:
+            raise LandingError(
+                f"upload {self.description}{key} failed: {_aws_reason(error)}"
+            ) from None
+
+    def _create(self, key: str, body: bytes) -> bool:
+        """PutObject with ``If-None-Match: *``: S3 answers 412 if the key exists (409 when
+        another conditional write of it is in flight: the caller reads and retries).
+        The local stack's moto 5.2.5 honours it (a 412 on the second write; the local
+        stack serializes conditional PUTs, which moto checks without a lock)."""
+        try:
+            self._client.put_object(
+                Bucket=self.bucket, Key=self.prefix + key, Body=body, IfNoneMatch="*"
+            )
+            return True
+        except Exception as error:
+            if _aws_code(error) in {"PreconditionFailed", "412", "ConditionalRequestConflict"}:
+                return False
+            raise LandingError(
+                f"PutObject (If-None-Match) {self.description}{key} failed: "
+                f"{_aws_reason(error)}; the landing zone needs S3 conditional writes"
             ) from None
 
     def _get_optional(self, key: str) -> bytes | None:

@@ -138,4 +138,86 @@ def test_failure_rate_counts_failed_only_and_reports_skipped_apart(
     assert metadata["skipped"].value == statuses["SKIPPED"]
     sent = sum(statuses.values()) - statuses["SKIPPED"]
     assert metadata["documents_sent"].value == sent
-    assert metadata["failure_rate"].value == pytest.approx(statuses["FAILED"] / sent)
+    assert metadata["failure_rate"].value == pytest.approx(statuses["FAILED"] / sent, abs=1e-4)
+
+
+def test_each_day_of_a_ranged_run_shows_its_own_numbers_query_and_table(
+    backfilled: dict[str, Any],
+) -> None:
+    """One run over three days: every asset's day shows that day's numbers, not the run's."""
+    db, days = backfilled["db"], backfilled["partitions"]
+    with duckdb.connect(str(db), read_only=True) as con:
+        columns = [
+            c
+            for (c,) in con.execute(
+                f"select column_name from (describe {NAME}.extend_extracted_documents)"
+            ).fetchall()
+            if c.endswith("_confidence") and c != "classification_confidence"
+        ]
+        stacked = " union all ".join(
+            f'select partition, "{c}" as v from {NAME}.extend_extracted_documents' for c in columns
+        )
+        own = {
+            day: (rows, credits, confidence)
+            for day, rows, credits, confidence in con.execute(
+                f"select d.partition, d.n, d.credits, c.mean from (select partition, count(*) n, "
+                f"coalesce(sum(usage_credits), 0) credits from {NAME}.extend_extracted_documents "
+                f"group by 1) d left join (select partition, avg(v) mean from ({stacked}) "
+                "group by 1) c using (partition)"
+            ).fetchall()
+        }
+        rows_by_table = {
+            table: dict(
+                con.execute(
+                    f"select strftime(partition_date, '%Y-%m-%d'), count(*) from {NAME}.{table} "
+                    "group by 1"
+                ).fetchall()
+            )
+            for table in (
+                "extend_source_documents",
+                "extend_workflow_batches",
+                "extend_workflow_runs",
+            )
+        }
+    assert len({v[1] for v in own.values()}) > 1 or len(days) == 1  # the days differ
+    documents = _materializations(backfilled["instance"], DOCUMENTS)
+    for day in days:
+        m = documents[day]
+        rows, credits, confidence = own[day]
+        assert m["dagster/row_count"].value == rows == m["documents"].value
+        assert m["credits_used"].value == pytest.approx(float(credits), abs=0.01)
+        assert m["mean_confidence"].value == round(m["mean_confidence"].value, 4)
+        assert m["mean_confidence"].value == pytest.approx(confidence, abs=1e-4)
+        assert isinstance(m["failure_rate"].value, float)
+        assert m["dagster/table_name"].value == f"tables.{NAME}.extend_extracted_documents"
+        query = m["Query"].value
+        # [day, next day): this day's window alone, not the run's range
+        starts = [d for d in days if f">= '{d}" in query]
+        assert starts == [day] and query.count(">=") == 1, query
+    for table, stored in rows_by_table.items():
+        shown = _materializations(backfilled["instance"], AssetKey([NAME, table]))
+        assert {d: m["dagster/row_count"].value for d, m in shown.items()} == stored, table
+
+
+def test_each_check_names_the_days_that_failed_it(backfilled: dict[str, Any]) -> None:
+    instance: DagsterInstance = backfilled["instance"]
+    evaluations = [
+        record.event_log_entry.dagster_event.event_specific_data
+        for run in instance.get_runs()
+        for record in instance.get_records_for_run(run.run_id).records
+        if record.event_log_entry.dagster_event is not None
+        and isinstance(
+            record.event_log_entry.dagster_event.event_specific_data, AssetCheckEvaluation
+        )
+    ]
+    for evaluation in evaluations:
+        per_day: Any = evaluation.metadata["by_partition"].value
+        assert sorted(per_day) == backfilled["partitions"]
+        failed = evaluation.metadata["failed_partitions"].value
+        assert evaluation.passed == (not failed), evaluation.check_name
+    (rate,) = [e for e in evaluations if e.check_name == "failure_rate"]
+    threshold: Any = rate.metadata["threshold"].value
+    by_day: Any = rate.metadata["by_partition"].value
+    assert rate.metadata["failed_partitions"].value == [
+        day for day, n in by_day.items() if n["failure_rate"] > threshold
+    ]

@@ -54,3 +54,34 @@ def test_wiping_the_batches_asset_does_not_resubmit_and_reprocess_still_does(
     # Reprocessing on purpose still resends.
     again = pipeline.submit([DAY], reprocess="all")
     assert metadata_value(again, "extend_workflow_batches", "documents_submitted") == 13
+
+
+def test_after_a_wipe_a_batch_that_spans_days_is_rebuilt_in_each_day(
+    extend_emulator: Any,
+    local_s3: Any,
+    s3_client: Any,
+    bucket: str,
+    instance: DagsterInstance,
+    db_path: Path,
+) -> None:
+    """One batch carries two days' documents; after a wipe, the first day rebuilt alone
+    knows that batch, and the second day's rebuild must still record its own documents
+    (found by the randomized test: a day resent 8 documents)."""
+    days = [DAY, "2025-01-16"]
+    keys = [f"docs/{day}/doc-{i}.txt" for day in days for i in range(3)]
+    put_texts(s3_client, bucket, keys)
+    defs, _ = build(
+        extend_emulator, local_s3, db_path, bucket=bucket, prefix_template="docs/{date}/"
+    )
+    pipeline = runner(defs, instance)
+    pipeline.submit(days)  # one run, one batch across both days
+    assert extend_emulator.counters()[BATCH_POST] == 1
+
+    instance.wipe_assets([AssetKey(["t", "extend_workflow_batches"])])
+    first = pipeline.submit([DAY])
+    assert metadata_value(first, "extend_workflow_batches", "documents_rebuilt_after_wipe") == 3
+    both = pipeline.submit(days)
+    assert metadata_value(both, "extend_workflow_batches", "documents_rebuilt_after_wipe") == 3
+    assert metadata_value(both, "extend_workflow_batches", "documents_submitted") == 0
+    assert extend_emulator.counters()[BATCH_POST] == 1
+    assert Counter(s["metadata"]["key"] for s in extend_emulator.submissions()) == Counter(keys)

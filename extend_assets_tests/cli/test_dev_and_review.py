@@ -70,7 +70,7 @@ def test_review_approve_settles_a_run_on_the_emulator(
         (created,) = client.run_workflow(
             SAMPLE_WORKFLOW_ID, raw_texts=["Invoice Number: R-1 (?)\n"]
         )
-        extend_emulator.wait_idle(10)
+        extend_emulator.wait_idle(120)
         run_id = created.id
         assert client.get_workflow_run(run_id).status == "NEEDS_REVIEW"
         code = main(["review", "approve", run_id, "--base-url", extend_emulator.base_url])

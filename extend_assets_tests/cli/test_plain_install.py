@@ -8,9 +8,11 @@ directory that holds nothing of the repository.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import venv
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -54,3 +56,28 @@ def test_demo_runs_from_a_wheel_installed_in_a_fresh_venv(tmp_path: Path) -> Non
         cwd=workdir, capture_output=True, text=True, check=True,
     )  # fmt: skip
     assert "site-packages" in where.stdout
+
+
+@pytest.mark.timeout(600)
+def test_the_build_warns_nothing_and_declares_an_spdx_license(tmp_path: Path) -> None:
+    """``license = "Apache-2.0"`` (setuptools>=77): no deprecation on every install."""
+    source = tmp_path / "src"
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(REPO / name, source / name)
+    shutil.copytree(
+        REPO / "extend_assets", source / "extend_assets",
+        ignore=shutil.ignore_patterns("__pycache__"),
+    )  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "-v", "--no-deps", str(source),
+         "-w", str(tmp_path / "wheels")],
+        capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output[-3000:]
+    assert "Deprecat" not in output and "project.license" not in output, output[-3000:]
+    (wheel,) = (tmp_path / "wheels").glob("extend_assets-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        (name,) = [n for n in archive.namelist() if n.endswith(".dist-info/METADATA")]
+        assert "License-Expression: Apache-2.0" in archive.read(name).decode()

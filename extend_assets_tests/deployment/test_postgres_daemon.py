@@ -1,9 +1,15 @@
 """A real deployment: PostgreSQL storage, dagster-daemon, queued runs, a pool on the API steps.
 
-The local stack serves documents over 10 days; a backfill of the submit job over
-all 10 partitions goes through the queued run coordinator; the daemon's sensor
-requests the output runs. Afterwards every partition has its tables, and at no
-moment did more steps of pool ``extend_api`` run than its limit allows.
+The local stack serves documents over 6 days; a backfill of the submit job over
+all 6 partitions goes through the queued run coordinator (more runs than its 4 run
+slots); the daemon's sensor requests the output runs. Afterwards every partition has
+its tables, and at no moment did more steps of pool ``extend_api`` run than its limit
+allows.
+
+Nothing here asserts how fast that happens: the wait ends when every partition has
+its tables, and fails only when nothing has progressed for ``STALL_SECONDS`` (a hang,
+not a slow machine: with 10 days it passed alone in 241 s and missed a 420 s
+deadline on two busy cores).
 """
 
 from __future__ import annotations
@@ -25,13 +31,14 @@ from extend_assets_tests.deployment.postgres import DATABASE, USER, PostgresServ
 
 ROOT = Path(__file__).resolve().parents[2]
 PREFIX = "invoices"
-DAYS = 10
+DAYS = 6  # > max_concurrent_runs (4): the queue holds runs back
 POOL = "extend_api"
 POOL_LIMIT = 1
 POOLED_STEPS = ("extend_workflow_batches", "extend_workflow_runs")
-DEADLINE_SECONDS = 420
+# A hang guard, not a speed assertion: no partition progressed for this long.
+STALL_SECONDS = 600
 
-pytestmark = pytest.mark.timeout(DEADLINE_SECONDS + 120)
+pytestmark = pytest.mark.timeout(3600)
 
 
 @pytest.fixture(scope="module")
@@ -188,13 +195,21 @@ def test_backfill_on_postgres_with_the_daemon_and_a_pool_limit(
             )
             assert backfill.returncode == 0, backfill.stdout + backfill.stderr
             instance = DagsterInstance.from_config(str(home))
-            deadline = time.monotonic() + DEADLINE_SECONDS
             done: set[str] = set()
-            while time.monotonic() < deadline:
+            progress: tuple[int, ...] = ()
+            stalled_since = time.monotonic()
+            while time.monotonic() - stalled_since < STALL_SECONDS:
                 done = materialized(instance, "extend_extracted_documents")
                 if done >= set(partitions):
                     break
                 assert daemon.poll() is None, "dagster-daemon exited early; see daemon.log"
+                now = (
+                    len(materialized(instance, "extend_workflow_batches")),
+                    len(materialized(instance, "extend_workflow_runs")),
+                    len(done),
+                )
+                if now != progress:  # something moved: the guard starts again
+                    progress, stalled_since = now, time.monotonic()
                 time.sleep(2)
             assert done >= set(partitions), (
                 f"outputs materialized for {sorted(done)} of {partitions}; "

@@ -35,7 +35,7 @@ def test_a_run_of_a_file_named_with_a_question_mark_is_processed(local_s3: Any) 
         (run,) = client.run_workflow(
             SAMPLE_WORKFLOW_ID, files=[{"fileUrl": url, "fileName": "Paid? yes.txt"}]
         )
-        assert emu.wait_idle(20)
+        assert emu.wait_idle(120)
         done = client.get_workflow_run(run.id)
     assert done.status == "PROCESSED", done.failure_message
     assert done.files[0].name == "Paid? yes.txt" and done.files[0].type == "TXT"

@@ -34,7 +34,7 @@ def test_sdk_create_get_update_list_cancel_delete(emu: EmulatorServer, sdk: Exte
     assert created.success and len(created.workflow_runs) == 1
     run = created.workflow_runs[0]
     assert run.status == "PENDING" and run.metadata == {"source": "sdk"}
-    assert emu.wait_idle(10)
+    assert emu.wait_idle(120)
 
     got = sdk.workflow_run.get(run.id).workflow_run
     assert got.status == "PROCESSED" and got.workflow.id == SAMPLE_WORKFLOW_ID
@@ -57,7 +57,7 @@ def test_sdk_create_get_update_list_cancel_delete(emu: EmulatorServer, sdk: Exte
     ).workflow_runs[0]
     cancelled = sdk.workflow_run.cancel(pending.id)
     assert cancelled.workflow_run.status == "CANCELLING"
-    assert emu.wait_idle(5)
+    assert emu.wait_idle(120)
     assert sdk.workflow_run.get(pending.id).workflow_run.status == "CANCELLED"
     deleted = sdk.workflow_run.delete(pending.id)
     assert deleted.workflow_run_id == pending.id
@@ -70,7 +70,7 @@ def test_sdk_batch_and_pagination(emu: EmulatorServer, sdk: Extend) -> None:
     )
     assert batch.success and batch.batch_id.startswith("batch_")
     # Sorted by updatedAt (the default), runs still changing would move between pages.
-    assert emu.wait_idle(10)
+    assert emu.wait_idle(120)
     ids: list[str] = []
     token = None
     for _ in range(10):

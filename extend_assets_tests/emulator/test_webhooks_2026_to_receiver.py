@@ -42,12 +42,12 @@ def test_2026_events_and_signed_data_urls_land_in_the_receiver(
         batch_id = client.batch_run_workflow(
             SAMPLE_WORKFLOW_ID, [{"rawText": f"Invoice Number: R-{i}\n"} for i in range(4)]
         )
-        assert emu.wait_idle(20)
+        assert emu.wait_idle(120)
         emu.set_throughput(runs_per_minute=0)
         (pending,) = client.run_workflow(SAMPLE_WORKFLOW_ID, raw_texts=["x"])
         client.cancel_workflow_run(pending.id)
-        assert emu.wait_idle(20)
-        assert emu.webhooks is not None and emu.webhooks.wait_idle(30)
+        assert emu.wait_idle(120)
+        assert emu.webhooks is not None and emu.webhooks.wait_idle(120)
         assert wait_for(lambda: len(landed_files(Path(receiver.landing))) >= 5)
     zone = open_landing_zone(receiver.landing)
     batch = zone.events_for_batches([batch_id])

@@ -65,7 +65,7 @@ def test_a_processed_run_has_typed_step_runs_nested_citations_and_usage(
     emu: EmulatorServer,
 ) -> None:
     run_id = create(emu)["id"]
-    assert emu.wait_idle(10)
+    assert emu.wait_idle(120)
     run = call(emu, "GET", f"/workflow_runs/{run_id}").json()
     assert run["status"] == "PROCESSED"
     classify, extract = run["stepRuns"]
@@ -131,7 +131,7 @@ def test_batch_list_cancel_delete_envelopes(emu: EmulatorServer) -> None:
     assert answer.status_code == 200 and set(answer.json()) == {"batchId"}
     batch_id = answer.json()["batchId"]
     assert {s["priority"] for s in emu.submissions()} == {3}
-    assert emu.wait_idle(10)
+    assert emu.wait_idle(120)
     page = call(emu, "GET", f"/workflow_runs?batchId={batch_id}&maxPageSize=2").json()
     assert page["object"] == "list" and len(page["data"]) == 2 and page["nextPageToken"]
     assert set(page["data"][0]) == SUMMARY_KEYS

@@ -116,7 +116,7 @@ def test_the_emulator_fails_a_run_whose_url_expired(
         (run,) = client.run_workflow(
             SAMPLE_WORKFLOW_ID, files=[{"fileUrl": url, "fileName": "a.pdf"}]
         )
-        assert emu.wait_idle(10)
+        assert emu.wait_idle(120)
         done = client.get_workflow_run(run.id)
     assert done.status == "FAILED" and done.failure_reason == "FAILED_TO_PROCESS_FILE"
     assert str(done.failure_message).startswith("UNABLE_TO_DOWNLOAD_FILE")

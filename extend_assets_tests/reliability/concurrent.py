@@ -57,7 +57,7 @@ def start_submission(
     )
 
 
-def wait_ready(go: Path, timeout: float = 120.0) -> None:
+def wait_ready(go: Path, timeout: float = 600.0) -> None:
     deadline = time.monotonic() + timeout
     while not Path(str(go) + ".ready").exists():
         if time.monotonic() > deadline:

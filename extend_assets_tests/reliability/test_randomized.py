@@ -33,6 +33,8 @@ SEED = int(os.environ.get("EXTEND_RANDOM_SEED", "16"))
 DAYS = [f"2025-01-{d:02d}" for d in range(13, 19)]
 DEFS_REF = "extend_assets_tests.reliability.two_workflows:defs"
 JOBS = [f"{name}_extend_submit" for name in WORKFLOWS]
+# Bounds below are hang guards for a loaded 2-core machine, never speed assertions.
+pytestmark = pytest.mark.timeout(1800)
 
 
 def plan_corpus(rng: random.Random) -> dict[str, dict[str, str]]:
@@ -78,7 +80,7 @@ def concurrent_backfills(
         for flag in go:
             flag.touch()
         for proc, letter in zip(procs, "ab", strict=True):
-            assert proc.wait(timeout=240) == 0, (tmp / f"{tag}-{letter}.log").read_text()[-3000:]
+            assert proc.wait(timeout=900) == 0, (tmp / f"{tag}-{letter}.log").read_text()[-3000:]
     finally:
         for proc in procs:
             if proc.poll() is None:
@@ -190,7 +192,7 @@ def _all_asset_keys() -> list[AssetKey]:
     return list(build_defs().resolve_asset_graph().get_all_asset_keys())
 
 
-def _wait_until_processed(emulator: EmulatorServer, timeout: float = 120.0) -> None:
+def _wait_until_processed(emulator: EmulatorServer, timeout: float = 600.0) -> None:
     deadline = time.monotonic() + timeout
     while emulator.backend.open_count() and time.monotonic() < deadline:
         time.sleep(0.2)

@@ -130,3 +130,47 @@ def test_events_landed_before_the_group_joined_are_counted(tmp_path: Path) -> No
     h.tick()  # reads both events before the group that owns them is known
     settled = h.tick([h.group("g1", batch, 2)])
     assert [r.reason for r in settled.report.requests] == ["every run settled"]
+
+
+def test_events_landed_twice_never_settle_a_group_with_a_run_still_pending(
+    tmp_path: Path,
+) -> None:
+    """4 of 5 runs settled, each of their events landed twice (two eventIds, as two
+    receivers without a shared claim or a resending sender would), read over several
+    pages and ticks: 8 sightings for 5 runs, but the group waits for its 5th run."""
+    h = Harness(tmp_path, event_page_size=3)
+    batch, ids = h.fake.add_batch(5)
+    h.tick([h.group("g1", batch, 5)])
+    for copy in range(2):
+        at = h.later(1)
+        for run_id in ids[:4]:
+            land(h.zone, run_id, batch, "PROCESSED", at + copy * 0.5)
+        h.later(1)
+        report = h.tick().report
+        assert report.requests == []
+    assert h.cursor.open and h.cursor.open[0].counts["PROCESSED"] == 8  # sightings
+    assert h.fake.calls["list"] == 0  # nothing asked of Extend while events still come
+    h.later(1)
+    assert h.tick().report.requests == []  # no new event: not counted again, still open
+    at = h.later(1)
+    land(h.zone, ids[4], batch, "FAILED", at)
+    h.later(1)
+    done = h.tick().report
+    assert [r.partitions for r in done.requests] == [("2025-01-01",)]
+    assert done.runs_settled_from_events == 5 and h.fake.calls["list"] == 0
+
+
+def test_a_reviewed_run_counts_once_and_waits_for_its_outcome(tmp_path: Path) -> None:
+    h = Harness(tmp_path)  # review policy "wait": NEEDS_REVIEW is not settled
+    batch, ids = h.fake.add_batch(2)
+    h.tick([h.group("g1", batch, 2)])
+    at = h.later(1)
+    land(h.zone, ids[0], batch, "PROCESSED", at)
+    land(h.zone, ids[1], batch, "NEEDS_REVIEW", at)
+    land(h.zone, ids[0], batch, "PROCESSED", at + 0.1)  # a second copy
+    h.later(1)
+    assert h.tick().report.requests == []
+    at = h.later(1)
+    land(h.zone, ids[1], batch, "PROCESSED", at, reviewedAt="2026-01-01T00:00:00Z")
+    h.later(1)
+    assert [r.partitions for r in h.tick().report.requests] == [("2025-01-01",)]

@@ -98,7 +98,7 @@ def test_wait_policy_requests_the_range_once_after_review(emu: EmulatorServer) -
         batch = client.batch_run_workflow(
             WORKFLOW, inputs(days[0], range(6), review=frozenset({5}))
         )
-        emu.wait_idle(10)
+        emu.wait_idle(120)
         submit(instance, days, [batch], 6, _server_now(client, batch))
         first = tick(defs, instance, resource, None)
         assert not first.run_requests
@@ -109,7 +109,7 @@ def test_wait_policy_requests_the_range_once_after_review(emu: EmulatorServer) -
         second = tick(defs, instance, resource, first.cursor)
         assert not second.run_requests
         emu.approve(review[0], reviewed_by="qa@example.com")
-        emu.wait_idle(10)
+        emu.wait_idle(120)
         clock.now += 30
         third = tick(defs, instance, resource, second.cursor)
         (request,) = third.run_requests or []
@@ -129,7 +129,7 @@ def test_settle_policy_rerequests_after_a_late_review(emu: EmulatorServer) -> No
     with DagsterInstance.ephemeral() as instance, resource.get_client() as client:
         day = "2025-01-12"
         batch = client.batch_run_workflow(WORKFLOW, inputs(day, range(4), review=frozenset({0, 1})))
-        emu.wait_idle(10)
+        emu.wait_idle(120)
         submit(instance, [day], [batch], 4, _server_now(client, batch))
         first = tick(defs, instance, resource, None)
         (initial,) = first.run_requests or []
@@ -137,7 +137,7 @@ def test_settle_policy_rerequests_after_a_late_review(emu: EmulatorServer) -> No
         review = [r.id for r in client.list_workflow_runs(batch_id=batch, status="NEEDS_REVIEW")]
         emu.approve(review[0], reviewed_by="qa@example.com")
         emu.reject(review[1], "not an invoice")
-        emu.wait_idle(10)
+        emu.wait_idle(120)
         clock.now += 30
         second = tick(defs, instance, resource, first.cursor)
         (again,) = second.run_requests or []
@@ -153,7 +153,7 @@ def test_list_calls_follow_the_changed_runs(emu: EmulatorServer) -> None:
             client.batch_run_workflow(WORKFLOW, inputs("2025-01-13", range(i, i + 600)))
             for i in (0, 600)
         ]
-        emu.wait_idle(30)
+        emu.wait_idle(120)
         started = _server_now(client, batches[0])
         cursor = SensorCursor()
         settings = PollerSettings(workflow_id=WORKFLOW)
@@ -216,7 +216,7 @@ def test_server_errors_and_a_stopped_server_keep_the_cursor(emu: EmulatorServer)
         day = "2025-01-15"
         batch = client.batch_run_workflow(WORKFLOW, inputs(day, range(3), review=frozenset({2})))
         submit(instance, [day], [batch], 3, _server_now(client, batch))
-        emu.wait_idle(10)
+        emu.wait_idle(120)
         first = tick(defs, instance, resource, None)
         assert not first.run_requests
         dead = ExtendResource(
@@ -231,7 +231,7 @@ def test_server_errors_and_a_stopped_server_keep_the_cursor(emu: EmulatorServer)
         assert kept == SensorCursor.from_json(first.cursor)
         (review,) = client.list_workflow_runs(batch_id=batch, status="NEEDS_REVIEW")
         emu.approve(review.id, reviewed_by="qa@example.com")
-        emu.wait_idle(10)
+        emu.wait_idle(120)
         clock.now += 30
         result = tick(defs, instance, resource, failed.cursor)
         assert [r.partition_key for r in result.run_requests or []] == [day]

@@ -13,7 +13,12 @@ import pytest
 from extend_assets.localstack.s3 import LocalS3Server
 from extend_assets.webhooks.errors import EventError, LandingError
 from extend_assets.webhooks.events import WebhookEvent, is_signed_data_url, parse_event, scrub
-from extend_assets.webhooks.landing import LandingZone
+from extend_assets.webhooks.landing import (
+    TAKEOVER_AFTER_SECONDS,
+    LandingZone,
+    event_position,
+    position_time,
+)
 from extend_assets.webhooks.stores import DirectoryLandingZone, S3LandingZone, open_landing_zone
 
 PRESIGNED = "https://bucket.s3.amazonaws.com/a.pdf?X-Amz-Credential=AKIA&X-Amz-Signature=abc123"
@@ -75,6 +80,51 @@ def test_event_repr_and_scrub_hide_signed_urls() -> None:
     assert scrub({"url": "https://dashboard.extend.ai/workflows/w?workflowRunId=r"}) == {
         "url": "https://dashboard.extend.ai/workflows/w?workflowRunId=r"
     }
+
+
+SIGNED_S3 = (
+    "https://b.s3.us-east-1.amazonaws.com/in/a.pdf?X-Amz-Algorithm=AWS4-HMAC-SHA256"
+    "&X-Amz-Credential=AKIAEXAMPLE%2F20260101%2Fus-east-1%2Fs3%2Faws4_request"
+    "&X-Amz-Date=20260101T000000Z&X-Amz-Expires=3600&X-Amz-Security-Token=FQoGZXIvYXdzSESSION"
+    "&X-Amz-SignedHeaders=host&X-Amz-Signature=deadbeefcafe0123"
+)
+LEAKS = ("AKIAEXAMPLE", "FQoGZXIvYXdzSESSION", "deadbeefcafe0123", "sv-SAS-SIG", "tok-SECRET")
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"status": "FAILED", "failureMessage": f"Could not download {SIGNED_S3}: 403"},
+        {"failureReason": f"fetch failed ({SIGNED_S3.replace('X-Amz', 'x-amz')})"},
+        {"metadata": {"note": f"source was {SIGNED_S3} and then retried"}},
+        {"metadata": {"notes": ["azure https://a.blob.core.windows.net/c/f?sv=1&SIG=sv-SAS-SIG"]}},
+        {"metadata": {"n": "callback https://h/x?Token=tok-SECRET&page=2"}},
+        {
+            "output": {
+                "value": {"link": "next=https%3A%2F%2Fb%2F%3FX-Amz-Signature%3Ddeadbeefcafe0123"}
+            }
+        },
+        {"stepRuns": [{"files": [{"fileUrl": SIGNED_S3}], "message": "saw " + SIGNED_S3}]},
+    ],
+)
+def test_credentials_are_redacted_inside_any_string_of_a_landed_event(
+    payload: dict[str, Any], tmp_path: Path
+) -> None:
+    zone = open_landing_zone(str(tmp_path / "landing"))
+    event = WebhookEvent(
+        "event_leak", "workflow_run.failed", "2026-02-09", {"id": "workflow_run_1", **payload}
+    )
+    zone.land(event)
+    stored = "".join(p.read_text() for p in (tmp_path / "landing").rglob("*") if p.is_file())
+    assert not [leak for leak in LEAKS if leak in stored]
+    assert "[redacted]" in stored
+    text = json.dumps(scrub(payload)).lower()  # the rest of the text stays
+    assert (
+        "x-amz-date=20260101t000000z" in text
+        or "sv=1" in text
+        or "page=2" in text
+        or ("next=https%3a%2f%2fb" in text)
+    )
 
 
 @pytest.fixture(params=["dir", "s3"])
@@ -174,3 +224,41 @@ def test_landing_targets_are_checked(tmp_path: Path, local_s3: LocalS3Server) ->
     with pytest.raises(LandingError, match="no-such-bucket-here is not reachable"):
         missing.check()
     assert isinstance(open_landing_zone(f"file://{tmp_path}/x"), DirectoryLandingZone)
+
+
+def test_the_marker_is_created_once_s3_answers_412_to_the_second_write(zone: LandingZone) -> None:
+    assert zone._create("ids/evt_cond", b"pending A")
+    assert not zone._create("ids/evt_cond", b"pending B")  # moto: 412 PreconditionFailed
+    assert zone._get_optional("ids/evt_cond") == b"pending A"
+
+
+def test_a_claim_of_another_receiver_is_followed_to_its_position(zone: LandingZone) -> None:
+    other = event_position("event_5", T0)
+    assert zone._create("ids/event_5", f"pending {other}".encode())  # a replica mid-write
+    result = zone.land(_event(5), now=T0 + timedelta(seconds=2))
+    assert not result.landed and result.position == other
+    assert [e.position for e in zone.iter_after(None, settle_seconds=0)] == [other]
+    assert zone.contains("event_5")
+
+
+def test_a_stale_claim_moves_once_to_a_fresh_position(zone: LandingZone) -> None:
+    stale = event_position("event_6", T0)
+    assert zone._create("ids/event_6", f"pending {stale}".encode())  # its writer died
+    later = T0 + timedelta(seconds=TAKEOVER_AFTER_SECONDS + 1)
+    first = zone.land(_event(6), now=later)
+    assert first.position != stale and position_time(first.position) == later
+    again = zone.land(_event(6), now=later + timedelta(seconds=1))
+    assert again.position == first.position and not again.landed
+    assert [e.event_id for e in zone.iter_after(None, settle_seconds=0)] == ["event_6"]
+
+
+def test_a_store_without_create_if_absent_is_refused_at_start(tmp_path: Path) -> None:
+    class Ignoring(DirectoryLandingZone):  # as an S3 clone that ignores If-None-Match
+        def _create(self, key: str, body: bytes) -> bool:
+            self._put(key, body)
+            return True
+
+    with pytest.raises(LandingError, match="create-if-absent"):
+        Ignoring(tmp_path / "landing").check()
+    DirectoryLandingZone(tmp_path / "ok").check()
+    assert not list((tmp_path / "ok" / "checks").iterdir())  # the probe is removed

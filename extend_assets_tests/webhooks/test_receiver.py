@@ -184,10 +184,12 @@ def test_a_streamed_body_is_cut_off_at_the_limit_with_413(
     receiver: Receiver, landing: Path
 ) -> None:
     before, count = receiver.counters(), len(landed_files(landing))
+    stamp = int(time.time())  # well-formed headers: bad ones are refused before the body
     head = (
-        b"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-        b"Transfer-Encoding: chunked\r\n\r\n"
-    )
+        f"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        f"{TIMESTAMP_HEADER}: {stamp}\r\n{SIGNATURE_HEADER}: {sign(b'x', SECRET, stamp)}\r\n"
+        f"Transfer-Encoding: chunked\r\n\r\n"
+    ).encode()
     piece = b" " * 4096
     sent = 0
     with socket.create_connection(("127.0.0.1", receiver.port), timeout=10) as sock:

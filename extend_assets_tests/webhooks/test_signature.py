@@ -28,18 +28,25 @@ def test_scheme_is_hex_hmac_sha256_over_v0_timestamp_body() -> None:
     assert emulator_sign(BODY, "wss_a", 1700000000) == expected  # the sender agrees
 
 
-def test_a_valid_signature_returns_the_timestamp_headers_in_any_case() -> None:
-    headers = {k.upper(): v.upper() for k, v in signed_headers(BODY, "wss_a", NOW).items()}
+def test_a_valid_signature_returns_the_timestamp_header_names_in_any_case() -> None:
+    headers = {k.upper(): v for k, v in signed_headers(BODY, "wss_a", NOW).items()}
     assert verify(BODY, headers, "wss_a", now=NOW) == NOW
 
 
-@pytest.mark.parametrize("offset", [-300, 0, 300])
-def test_the_window_is_300_seconds_both_ways(offset: int) -> None:
-    assert verify(BODY, signed_headers(BODY, "wss_a", NOW + offset), "wss_a", now=NOW)
+def test_upper_case_hex_is_refused_as_the_sdk_does() -> None:
+    headers = signed_headers(BODY, "wss_a", NOW)
+    headers[SIGNATURE_HEADER] = headers[SIGNATURE_HEADER].upper()
+    with pytest.raises(SignatureError):
+        verify(BODY, headers, "wss_a", now=NOW)
+
+
+@pytest.mark.parametrize("offset", [-300, 0, 60])
+def test_the_window_is_300_seconds_past_inclusive_and_60_ahead(offset: int) -> None:
+    assert verify(BODY, signed_headers(BODY, "wss_a", NOW + offset), "wss_a", now=NOW + 0.9)
 
 
 @pytest.mark.parametrize(
-    ("offset", "reason"), [(-301, "stale_timestamp"), (301, "future_timestamp")]
+    ("offset", "reason"), [(-301, "stale_timestamp"), (61, "future_timestamp")]
 )
 def test_outside_the_window_is_refused(offset: int, reason: str) -> None:
     with pytest.raises(SignatureError) as caught:
@@ -77,8 +84,10 @@ def test_every_secret_of_a_rotation_is_accepted() -> None:
         ({}, "missing_signature"),
         ({TIMESTAMP_HEADER: str(NOW)}, "missing_signature"),
         ({TIMESTAMP_HEADER: "soon", SIGNATURE_HEADER: "ab" * 32}, "malformed_signature"),
-        ({TIMESTAMP_HEADER: "-5", SIGNATURE_HEADER: "ab" * 32}, "malformed_signature"),
-        ({TIMESTAMP_HEADER: str(NOW), SIGNATURE_HEADER: "v0=abc"}, "malformed_signature"),
+        ({TIMESTAMP_HEADER: "\u00b2", SIGNATURE_HEADER: "ab" * 32}, "malformed_signature"),
+        ({TIMESTAMP_HEADER: "-5", SIGNATURE_HEADER: "ab" * 32}, "stale_timestamp"),
+        ({TIMESTAMP_HEADER: str(NOW), SIGNATURE_HEADER: "v0=abc"}, "bad_signature"),
+        ({TIMESTAMP_HEADER: str(NOW), SIGNATURE_HEADER: "\u00e9" * 64}, "malformed_signature"),
     ],
 )
 def test_missing_or_malformed_headers_are_refused(headers: dict[str, str], reason: str) -> None:
@@ -98,3 +107,22 @@ def test_secrets_never_show_in_reprs_or_errors() -> None:
 def test_no_secret_at_all_is_a_configuration_error() -> None:
     with pytest.raises(ValueError, match="secret"):
         Secrets.parse(" , ")
+
+
+def test_the_timestamp_is_signed_as_sent_and_the_first_value_counts() -> None:
+    padded = "0" + str(NOW)
+    headers: dict[str, object] = {
+        TIMESTAMP_HEADER: padded,
+        SIGNATURE_HEADER: [sign(BODY, "wss_a", padded), "ab" * 32],
+    }
+    assert verify(BODY, headers, "wss_a", now=NOW) == NOW  # type: ignore[arg-type]
+    headers[SIGNATURE_HEADER] = ["ab" * 32, sign(BODY, "wss_a", padded)]
+    with pytest.raises(SignatureError):
+        verify(BODY, headers, "wss_a", now=NOW)  # type: ignore[arg-type]
+
+
+def test_a_body_that_is_not_utf8_is_refused() -> None:
+    body = b'{"x":"\xff"}'
+    with pytest.raises(SignatureError) as caught:
+        verify(body, signed_headers(body, "wss_a", NOW), "wss_a", now=NOW)
+    assert caught.value.reason == "malformed_signature"
