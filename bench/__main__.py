@@ -250,7 +250,7 @@ def outputs_section(outputs: list[dict[str, Any]] | None, when: dict[str, Any] |
     if not outputs:
         return []
     stamp = f" (measured {when['date']})" if when else ""
-    befores = [o[m].get("rss_before_run_mib") for o in outputs for m in ("polling", "webhooks")]
+    befores = [o[m].get("rss_before_run_mib") for o in outputs for m in MODES if m in o]
     start = max((b for b in befores if b), default="?")
     lines = [
         "",
@@ -265,6 +265,8 @@ def outputs_section(outputs: list[dict[str, Any]] | None, when: dict[str, Any] |
         f"process's own (`VmHWM`; {start} MiB before the job, with Dagster, pandas and "
         "DuckDB imported); the three step columns are the highest RSS sampled (every 0.5 s) "
         "while each step ran, all three steps running in one process one after another. "
+        "A labelled row (`before`) is another checkout measured in the same run "
+        "(`BENCH_CODE`). "
         "Documents/s per step: N over the step's wall time (start to success, from the "
         "run's event log), reading the raw runs and writing the table included.",
         "",
@@ -276,10 +278,13 @@ def outputs_section(outputs: list[dict[str, Any]] | None, when: dict[str, Any] |
     ]
     for o in outputs:
         for mode in ("polling", "webhooks"):
+            if mode not in o:
+                continue
             m = o[mode]
             c = m["calls"]
+            shown = mode + (f" ({o['label']})" if o.get("label") else "")
             lines.append(
-                f"| {o['documents']:,} | {mode} | {c['list']:,} | {c['get']:,} | {c['batch']:,} | "
+                f"| {o['documents']:,} | {shown} | {c['list']:,} | {c['get']:,} | {c['batch']:,} | "
                 f"{m['gets_per_run']} | {m['seconds_at_10_rps']:,} | {m['runs_from_events']:,} | "
                 f"{m['runs_fetched_by_get']:,} | {m['seconds']} | {m['documents_per_second']:,} | "
                 f"{m['peak_rss_mib']} | {' | '.join(_step_peaks(m))} | "
@@ -288,6 +293,7 @@ def outputs_section(outputs: list[dict[str, Any]] | None, when: dict[str, Any] |
     return lines
 
 
+MODES = ("polling", "webhooks")
 STEPS = ("extend_workflow_runs", "extend_extracted_documents", "extend_extracted_line_items")
 
 
