@@ -356,9 +356,11 @@ def profile_section(profiles: list[dict[str, Any]] | None) -> list[str]:
         "",
         "## Where the time goes (pyinstrument, `python -m bench.profile`)",
         "",
-        "`outputs`: the documents and line-items steps of one partition run again on its "
-        "raw runs (the runs step's GETs are not profiled). `before`: the same profile of "
-        "another checkout (`--profile-before`), measured in the same run.",
+        "`outputs`: the whole outputs job of one partition in webhook mode (runs from "
+        "landed events, no GETs), in the benchmark's own process; shares of its wall time "
+        "(the rest is the runs step and Dagster). `flatten` there is `flatten_in_chunks`: "
+        "reading the raw files included. `before`: another checkout (`--profile-before`) "
+        "profiled in the same run; seconds are wall time on a shared, busy machine.",
         "",
         "| path | documents | stage | share of the profiled time | seconds |",
         "|---|---:|---|---:|---:|",
