@@ -19,7 +19,7 @@ demo: $(STAMP)
 
 ## The whole test suite (2 workers).
 test: $(STAMP)
-	$(BIN)/pytest -n 2
+	$(BIN)/pytest -n 2 --durations=25
 
 ## Static checks: ruff (lint + format), mypy, and the import contracts (layers).
 lint: $(STAMP)
