@@ -7,14 +7,18 @@ removed on stop.
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import shutil
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
+
+import pytest
 
 from extend_assets_tests.ports import free_port
 
@@ -141,3 +145,16 @@ storage:
 telemetry:
   enabled: false
 """
+
+
+@contextlib.contextmanager
+def postgres_or_skip() -> Iterator[PostgresServer]:
+    """A throwaway server; a skip where PostgreSQL is missing, a failure in CI (which
+    installs it)."""
+    bindir = find_bindir()
+    if bindir is None:
+        if os.environ.get("CI"):
+            pytest.fail("PostgreSQL is not installed; .ci/run installs Debian's `postgresql`.")
+        pytest.skip("PostgreSQL binaries not found (apt-get install postgresql)")
+    with PostgresServer(bindir) as server:
+        yield server

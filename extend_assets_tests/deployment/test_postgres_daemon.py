@@ -27,7 +27,12 @@ import duckdb
 import pytest
 from dagster import AssetKey, DagsterEventType, DagsterInstance, EventRecordsFilter
 
-from extend_assets_tests.deployment.postgres import DATABASE, USER, PostgresServer, find_bindir
+from extend_assets_tests.deployment.postgres import (
+    DATABASE,
+    USER,
+    PostgresServer,
+    postgres_or_skip,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 PREFIX = "invoices"
@@ -43,12 +48,7 @@ pytestmark = pytest.mark.timeout(3600)
 
 @pytest.fixture(scope="module")
 def postgres() -> Iterator[PostgresServer]:
-    bindir = find_bindir()
-    if bindir is None:
-        if os.environ.get("CI"):
-            pytest.fail("PostgreSQL is not installed; .ci/run installs Debian's `postgresql`.")
-        pytest.skip("PostgreSQL binaries not found (apt-get install postgresql)")
-    with PostgresServer(bindir) as server:
+    with postgres_or_skip() as server:
         yield server
 
 

@@ -40,8 +40,8 @@ from extend_assets.cli.runner import PipelineRunner, partitions_of, range_tags
 from extend_assets.localstack import LocalStack
 from extend_assets_tests.deployment.postgres import (
     PostgresServer,
-    find_bindir,
     postgres_instance_yaml,
+    postgres_or_skip,
 )
 from extend_assets_tests.deployment.step_location import (
     CONTAINERS_ROOT,
@@ -69,12 +69,7 @@ pytestmark = pytest.mark.timeout(1200)
 
 @pytest.fixture(scope="module")
 def postgres() -> Iterator[PostgresServer]:
-    bindir = find_bindir()
-    if bindir is None:
-        if os.environ.get("CI"):
-            pytest.fail("PostgreSQL is not installed; .ci/run installs Debian's `postgresql`.")
-        pytest.skip("PostgreSQL binaries not found (apt-get install postgresql)")
-    with PostgresServer(bindir) as server:
+    with postgres_or_skip() as server:
         yield server
 
 

@@ -23,8 +23,8 @@ from extend_assets.emulator import EmulatorServer
 from extend_assets_tests.assets.harness import put_texts
 from extend_assets_tests.deployment.postgres import (
     PostgresServer,
-    find_bindir,
     postgres_instance_yaml,
+    postgres_or_skip,
 )
 from extend_assets_tests.reliability.concurrent import start_submission, wait_ready
 from extend_assets_tests.reliability.two_workflows import BODIES, WORKFLOWS, emulator_config
@@ -89,12 +89,7 @@ def concurrent_backfills(
 
 @pytest.fixture(scope="module")
 def postgres() -> Iterator[PostgresServer]:
-    bindir = find_bindir()
-    if bindir is None:
-        if os.environ.get("CI"):
-            pytest.fail("PostgreSQL is not installed; .ci/run installs Debian's `postgresql`.")
-        pytest.skip("PostgreSQL binaries not found (apt-get install postgresql)")
-    with PostgresServer(bindir) as server:
+    with postgres_or_skip() as server:
         yield server
 
 

@@ -3,7 +3,6 @@ a fence that notices a lost lock (PostgreSQL: the holder's connection killed).""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,17 +20,12 @@ from extend_assets.submission.locks import (
     S3LeaseLocks,
     lock_names,
 )
-from extend_assets_tests.deployment.postgres import PostgresServer, find_bindir
+from extend_assets_tests.deployment.postgres import PostgresServer, postgres_or_skip
 
 
 @pytest.fixture(scope="module")
 def postgres() -> Iterator[PostgresServer]:
-    bindir = find_bindir()
-    if bindir is None:
-        if os.environ.get("CI"):
-            pytest.fail("PostgreSQL is not installed; .ci/run installs Debian's `postgresql`.")
-        pytest.skip("PostgreSQL binaries not found (apt-get install postgresql)")
-    with PostgresServer(bindir) as server:
+    with postgres_or_skip() as server:
         yield server
 
 
