@@ -13,9 +13,21 @@ import requests
 from extend_assets_tests.ports import free_port
 
 
+def ctrl_c_as_in_a_terminal() -> None:
+    """A suite started in the background (``cmd &``) ignores SIGINT, and so would the
+    child: give it the terminal's default, which Python turns into KeyboardInterrupt."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start(args: list[str], ready: str) -> tuple[subprocess.Popen[str], list[str]]:
     command = [str(Path(sys.executable).with_name("extend-assets")), *args]
-    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        preexec_fn=ctrl_c_as_in_a_terminal,
+    )
     assert proc.stdout is not None
     lines: list[str] = []
     deadline = time.monotonic() + 60
@@ -32,7 +44,7 @@ def start(args: list[str], ready: str) -> tuple[subprocess.Popen[str], list[str]
 
 def stop(proc: subprocess.Popen[str]) -> int:
     proc.send_signal(signal.SIGINT)
-    return proc.wait(timeout=30)
+    return proc.wait(timeout=120)  # a hang guard, not a speed bound
 
 
 def test_local_stack_prints_the_env_and_stops_on_ctrl_c() -> None:

@@ -68,6 +68,9 @@ def test_nothing_lost_nothing_doubled_under_faults(
             "EXTEND_DUCKDB_PATH": str(db_path),
             "EXTEND_REVIEW_POLICY": "settle",
             "EXTEND_REQUESTS_PER_SECOND": "400",
+            # The emulator creates a batch's runs within its POST: an unconfirmed batch it
+            # does not list is known not to exist after a short grace (default 120 s).
+            "EXTEND_RECONCILE_GRACE_SECONDS": "5",
         }
         # 1. A submission process dies between Extend creating runs and the ledger
         #    recording the batch.
