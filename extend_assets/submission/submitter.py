@@ -305,7 +305,7 @@ class Submitter:
                 )
             ]
         for number, chunk in enumerate(chunks, start=1):
-            events = self._submit_chunk(chunk, result)
+            events = self._submit_chunk(chunk)
             result.submissions.extend(events)
             result.documents_submitted += sum(len(event.documents) for event in events)
             for event in events:
@@ -318,9 +318,7 @@ class Submitter:
             )
         return result
 
-    def _submit_chunk(
-        self, chunk: Sequence[PendingDocument], result: SubmitResult
-    ) -> list[LedgerEvent]:
+    def _submit_chunk(self, chunk: Sequence[PendingDocument]) -> list[LedgerEvent]:
         submission_id = new_submission_id()
         by_partition = _by_partition(chunk)
         recorded_at = self._clock()
