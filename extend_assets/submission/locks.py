@@ -28,7 +28,9 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import json
 import os
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -273,13 +275,9 @@ class S3LeaseLocks:
         self.description = f"S3 leases under s3://{bucket}/{self._prefix}"
 
     def _body(self) -> bytes:
-        import json
-
         return json.dumps({"owner": self._owner, "expires": self._clock() + LEASE_SECONDS}).encode()
 
     def _try(self, key: str, held: _S3Held) -> bool:
-        import json
-
         from botocore.exceptions import ClientError
 
         expires = self._clock() + LEASE_SECONDS
@@ -309,7 +307,7 @@ class S3LeaseLocks:
         held.expires[key] = expires
         return True
 
-    def _renew(self, held: _S3Held, stop: Any) -> None:
+    def _renew(self, held: _S3Held, stop: threading.Event) -> None:
         from botocore.exceptions import ClientError
 
         while not stop.wait(LEASE_SECONDS / 3):
@@ -330,8 +328,6 @@ class S3LeaseLocks:
 
     @contextlib.contextmanager
     def hold(self, names: Sequence[str], log: Callable[[str], None]) -> Iterator[Held]:
-        import threading
-
         held = _S3Held(self._clock)
         keys = sorted(
             f"{self._prefix}{hashlib.sha256(n.encode()).hexdigest()[:32]}.lock" for n in names
