@@ -122,6 +122,26 @@ def hooks(monkeypatch: pytest.MonkeyPatch) -> Iterator[Hooks]:
     yield Hooks(monkeypatch)
 
 
+def submit_in(name: str, defs: Any, instance: DagsterInstance) -> Run:
+    """A run of the submit job over DAY in its own thread, named for the hooks."""
+    run = Run(name, lambda: runner(defs, instance).submit([DAY], raise_on_error=False))
+    run.start()
+    return run
+
+
+def a_before_its_post_with_b_waiting(
+    defs: Any, instance: DagsterInstance, hooks: Hooks
+) -> tuple[Gate, Run, Run]:
+    """A holds the lock, stopped right before its POST; B waits for that lock."""
+    a_posting = hooks.gate_post("A")
+    b_waits = hooks.watch_wait("B")
+    a = submit_in("A", defs, instance)
+    a_posting.wait_arrived("A right before its POST")
+    b = submit_in("B", defs, instance)
+    assert b_waits.wait(BOUND), "B never waited for A's lock"
+    return a_posting, a, b
+
+
 def sent_keys(emulator: Any) -> Counter[str]:
     return Counter(s["metadata"]["key"] for s in emulator.submissions())
 
@@ -141,11 +161,9 @@ def test_a_run_between_its_ledger_read_and_its_post_keeps_the_other_run_out(
     )
     b_reading = hooks.gate_read("B")
     a_waits = hooks.watch_wait("A")
-    b = Run("B", lambda: runner(defs, instance).submit([DAY], raise_on_error=False))
-    b.start()
+    b = submit_in("B", defs, instance)
     b_reading.wait_arrived("B inside its ledger read")
-    a = Run("A", lambda: runner(defs, instance).submit([DAY], raise_on_error=False))
-    a.start()
+    a = submit_in("A", defs, instance)
     assert a_waits.wait(BOUND), "A never waited for B's lock"
     assert extend_emulator.submissions() == []  # A has not read, let alone POSTed
     b_reading.go.set()
@@ -172,14 +190,8 @@ def test_documents_a_refused_submission_held_are_sent_by_the_run_that_waited(
     defs, _ = build(
         extend_emulator, local_s3, db_path, bucket=bucket, prefix_template="docs/{date}/"
     )
-    a_posting, b_posting = hooks.gate_post("A"), hooks.gate_post("B")
-    b_waits = hooks.watch_wait("B")
-    a = Run("A", lambda: runner(defs, instance).submit([DAY], raise_on_error=False))
-    a.start()
-    a_posting.wait_arrived("A right before its POST")
-    b = Run("B", lambda: runner(defs, instance).submit([DAY], raise_on_error=False))
-    b.start()
-    assert b_waits.wait(BOUND), "B never waited for A's lock"
+    b_posting = hooks.gate_post("B")
+    a_posting, a, b = a_before_its_post_with_b_waiting(defs, instance, hooks)
     extend_emulator.set_faults(usage_blocked=True)  # A's POST: 402, nothing created
     a_posting.go.set()
     assert not a.finish().success
@@ -208,14 +220,7 @@ def test_an_intent_whose_owner_died_before_its_post_is_reconciled_and_resent_onc
         extend_emulator, local_s3, db_path, bucket=bucket, prefix_template="docs/{date}/",
         reconcile_grace_seconds=0.5,
     )  # fmt: skip
-    a_posting = hooks.gate_post("A")
-    b_waits = hooks.watch_wait("B")
-    a = Run("A", lambda: runner(defs, instance).submit([DAY], raise_on_error=False))
-    a.start()
-    a_posting.wait_arrived("A right before its POST")
-    b = Run("B", lambda: runner(defs, instance).submit([DAY], raise_on_error=False))
-    b.start()
-    assert b_waits.wait(BOUND), "B never waited for A's lock"
+    a_posting, a, b = a_before_its_post_with_b_waiting(defs, instance, hooks)
     a_posting.crash = True  # A dies between its intent and its POST
     a_posting.go.set()
     assert not a.finish().success

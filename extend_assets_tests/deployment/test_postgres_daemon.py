@@ -28,9 +28,8 @@ import pytest
 from dagster import AssetKey, DagsterEventType, DagsterInstance, EventRecordsFilter
 
 from extend_assets_tests.deployment.postgres import (
-    DATABASE,
-    USER,
     PostgresServer,
+    postgres_instance_yaml,
     postgres_or_skip,
 )
 
@@ -55,17 +54,8 @@ def postgres() -> Iterator[PostgresServer]:
 def write_instance_yaml(home: Path, postgres: PostgresServer) -> None:
     home.mkdir(parents=True, exist_ok=True)
     (home / "dagster.yaml").write_text(
-        f"""
-storage:
-  postgres:
-    postgres_db:
-      hostname: 127.0.0.1
-      port: {postgres.port}
-      username: {USER}
-      password: ""
-      db_name: {DATABASE}
-      scheme: postgresql+psycopg2
-concurrency:
+        postgres_instance_yaml(postgres)
+        + f"""concurrency:
   runs:
     max_concurrent_runs: 4
   pools:
@@ -74,8 +64,6 @@ concurrency:
 run_monitoring:
   enabled: true
   poll_interval_seconds: 5
-telemetry:
-  enabled: false
 """
     )
 
