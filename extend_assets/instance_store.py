@@ -3,6 +3,8 @@
 - The submission lock (:func:`submission_locks`): PostgreSQL advisory locks when the
   instance's event log is in PostgreSQL (every machine of the deployment), ``flock``
   files beside the instance with SQLite storage (one machine).
+- The shared request schedule (:func:`instance_postgres_url`): in the instance's
+  PostgreSQL when it has one (see ``ExtendResource.rate_limit_store``).
 - The workflow's schema union (:class:`WorkflowSchemaStore`): kept in the materialization
   metadata of the runs asset (any instance, Dagster+ included) and cached in the
   instance's key-value store where the run storage has one (dagster-cloud's answers
@@ -40,12 +42,19 @@ SCHEMA_MATERIALIZATIONS = 20
 logger = logging.getLogger("extend_assets")
 
 
+def instance_postgres_url(instance: DagsterInstance) -> str | None:
+    """The URL of the instance's PostgreSQL event log (every machine of the deployment
+    reaches it), or None for other storages."""
+    postgres_url = getattr(instance.event_log_storage, "postgres_url", None)
+    return postgres_url if isinstance(postgres_url, str) else None
+
+
 def submission_locks(
     instance: DagsterInstance, timeout: float = DEFAULT_LOCK_TIMEOUT_SECONDS
 ) -> PartitionLocks:
     """The serialization point this instance offers its submissions."""
-    postgres_url = getattr(instance.event_log_storage, "postgres_url", None)
-    if isinstance(postgres_url, str):
+    postgres_url = instance_postgres_url(instance)
+    if postgres_url is not None:
         return PostgresAdvisoryLocks(postgres_url, timeout)
     root = getattr(instance, "root_directory", None)
     if "sqlite" not in type(instance.event_log_storage).__name__.lower():
