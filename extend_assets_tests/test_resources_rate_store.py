@@ -36,9 +36,11 @@ def no_rate_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def schedule_of(resource: ExtendResource, instance: DagsterInstance | None) -> object:
-    with build_resources({"extend": resource}, instance=instance) as resources:
-        with resources.extend.get_client() as client:
-            return client._transport.shared_schedule
+    with (
+        build_resources({"extend": resource}, instance=instance) as resources,
+        resources.extend.get_client() as client,
+    ):
+        return client._transport.shared_schedule
 
 
 def test_an_instance_on_postgres_shares_the_schedule_there(pg_instance: DagsterInstance) -> None:

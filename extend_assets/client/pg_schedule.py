@@ -17,6 +17,7 @@ adaptive limiter alone; it tries again after ``RETRY_SECONDS``.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -170,18 +171,15 @@ class PostgresSchedule:
             cursor.execute("select to_regclass(%s)", (TABLE,))
             if cursor.fetchone()[0] is not None:
                 return
-            try:
+            # IntegrityError: another process created it at the same moment.
+            with contextlib.suppress(psycopg2.IntegrityError):
                 cursor.execute(_CREATE)
-            except psycopg2.IntegrityError:
-                pass  # another process created it at the same moment
 
     def _drop(self) -> None:
         connection, self._connection = self._connection, None
         if connection is not None:
-            try:
+            with contextlib.suppress(Exception):  # already broken: nothing to release
                 connection.close()
-            except Exception:  # already broken: nothing to release
-                pass
 
 
 def _connect(url: str) -> Any:

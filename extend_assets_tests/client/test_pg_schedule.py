@@ -5,6 +5,7 @@ never wall-clock times."""
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 from collections.abc import Iterator
@@ -44,7 +45,7 @@ def test_slots_follow_each_other_one_interval_apart(postgres: PostgresServer) ->
     first = PostgresSchedule(postgres.url, "acct-spacing", SLOW)
     second = PostgresSchedule(postgres.url, "acct-spacing", SLOW)  # another connection
     taken = slots(first, 3) + slots(second, 3) + slots(first, 2)
-    gaps = [b - a for a, b in zip(taken, taken[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(taken)]
     assert gaps == pytest.approx([1 / SLOW] * 7)
     waits = [w for w in (first.reserve(), second.reserve()) if w is not None]
     assert len(waits) == 2 and waits[1] > waits[0] > 0  # the queue is ahead of now
@@ -78,7 +79,7 @@ def test_concurrent_reservers_get_distinct_slots(postgres: PostgresServer) -> No
         t.join(timeout=120)
     assert len(taken) == threads_n * 2 * each
     ordered = sorted(taken)
-    gaps = [b - a for a, b in zip(ordered, ordered[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(ordered)]
     assert gaps == pytest.approx([1 / rate] * (len(ordered) - 1))
     for schedule in [*schedules, shared]:
         schedule.close()
