@@ -120,12 +120,15 @@ class PostgresSchedule:
                 return None
             failure: BaseException | None = None
             for _ in range(2):  # one reconnect: a dropped connection is not an outage
+                was_open = self._connection is not None
                 try:
                     slot, now = self._reserve_once()
                 except Exception as error:  # the driver's or the network's: step aside
                     failure = error
                     self._drop()
-                    continue
+                    if was_open:
+                        continue
+                    break  # a fresh connect failed: trying again at once would not help
                 if self._down_until is not None:
                     logger.info("The shared request schedule on %s is back.", self.location)
                 self._down_until = None
