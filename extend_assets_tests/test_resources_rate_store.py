@@ -47,6 +47,8 @@ def test_an_instance_on_postgres_shares_the_schedule_there(pg_instance: DagsterI
     shared = schedule_of(ExtendResource(api_key="k", base_url=BASE), pg_instance)
     assert isinstance(shared, PostgresSchedule)
     assert shared.location.startswith("127.0.0.1:")
+    assert shared.reserve() is not None and not shared.warned  # the instance's URL connects
+    shared.close()
 
 
 def test_explicit_settings_win_over_the_instance(
