@@ -19,7 +19,7 @@ from pydantic import Field
 from extend_assets.client import API_VERSION, DEFAULT_BASE_URL, ExtendClient
 from extend_assets.client.rate_store import RATE_LIMIT_STORE_ENV
 from extend_assets.client.shared_bucket import RATE_LIMIT_DIR_ENV
-from extend_assets.instance_store import instance_postgres_url
+from extend_assets.instance_store import instance_rate_limit_store
 from extend_assets.submission import s3
 from extend_assets.submission.s3 import SourceObject
 
@@ -58,7 +58,8 @@ class ExtendResource(ConfigurableResource):
         "requests_per_second: a postgresql:// URL (every machine; pass it with EnvVar), a "
         f"local directory (one machine) or 'none'. Unset: rate_limit_dir, "
         f"${RATE_LIMIT_STORE_ENV}, ${RATE_LIMIT_DIR_ENV}, else the Dagster instance's "
-        "PostgreSQL when it stores there, else none (each process adapts alone).",
+        "PostgreSQL when it stores there, a directory beside a SQLite instance's files, "
+        "else none (each process adapts alone).",
     )
     rate_limit_dir: str | None = Field(
         default=None,
@@ -80,7 +81,7 @@ class ExtendResource(ConfigurableResource):
     @property
     def resolved_rate_limit_store(self) -> str | None:
         """The shared schedule's store: explicit settings first, else the instance's
-        PostgreSQL (read when a client is made, in a step or sensor)."""
+        (read when a client is made, in a step or sensor)."""
         return (
             self.rate_limit_store
             or self.rate_limit_dir
@@ -97,7 +98,7 @@ class ExtendResource(ConfigurableResource):
         if instance is None:
             return None
         try:
-            return instance_postgres_url(instance)
+            return instance_rate_limit_store(instance)
         except Exception:  # an instance whose storage cannot say: pace adaptively
             return None
 

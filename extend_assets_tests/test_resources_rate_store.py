@@ -80,3 +80,14 @@ def test_an_explicit_postgres_url_serves_an_instance_that_does_not_store_there(
 def test_a_resource_made_by_hand_paces_alone() -> None:
     with ExtendResource(api_key="k", base_url=BASE).get_client() as client:
         assert client._transport.shared_schedule is None
+
+
+def test_an_instance_on_sqlite_shares_the_schedule_beside_its_files(tmp_path: Path) -> None:
+    """Run workers and the daemon of one machine share the limit with no setting."""
+    from dagster import instance_for_test
+
+    with instance_for_test(temp_dir=str(tmp_path)) as instance:
+        shared = schedule_of(ExtendResource(api_key="k", base_url=BASE), instance)
+    assert isinstance(shared, FileTokenBucket)
+    assert Path(shared.location).parent == tmp_path / "extend_assets_rate_limit"
+    shared.close()
