@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint check dev local-stack emulator bench clean
+.PHONY: demo test test-quick lint check dev local-stack emulator bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,9 +17,13 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/extend-assets demo
 
-## The whole test suite (2 workers).
+## The whole test suite (2 workers), what CI runs.
 test: $(STAMP)
 	$(BIN)/pytest -n 2 --durations=25
+
+## Everything but the end-to-end tests marked `slow` (deployments, faults, installs).
+test-quick: $(STAMP)
+	$(BIN)/pytest -n 2 -m 'not slow' --durations=10
 
 ## Static checks: ruff (lint + format), mypy, and the import contracts (layers).
 lint: $(STAMP)
