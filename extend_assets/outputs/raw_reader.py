@@ -27,6 +27,8 @@ from extend_assets.outputs.raw_store import RawFileMissing, open_raw_file, read_
 #: file's lines are ~25 KB each.
 READ_BUFFER = 1 << 20
 
+Decode = Callable[[bytes], Any]
+
 # (run id, status recorded in the runs table) -> the raw runs, in any order
 Refetch = Callable[[Sequence[tuple[str, str | None]]], Iterable[Mapping[str, Any]]]
 
@@ -59,8 +61,12 @@ class RawRunReader:
         self._scratch: tempfile.TemporaryDirectory[str] | None = None
         self._spooled: dict[str, Path] = {}
 
-    def iter_file(self, uri: str) -> Iterator[dict[str, Any]]:
-        """The runs of the raw file ``uri``; fetched again if the file is gone."""
+    def iter_file(self, uri: str, decode: Decode | None = None) -> Iterator[dict[str, Any]]:
+        """The runs of the raw file ``uri``; fetched again if the file is gone.
+
+        ``decode`` turns one line into a run (default: :func:`parse_line`, the whole run).
+        """
+        decode = decode if decode is not None else parse_line
         spooled = self._spooled.get(uri)
         if spooled is None:
             try:
@@ -69,10 +75,10 @@ class RawRunReader:
                 spooled = self._spool(uri)
             else:
                 with handle:
-                    yield from _lines(handle)
+                    yield from _lines(handle, decode)
                 return
         with gzip.open(spooled, "rb") as handle:
-            yield from _lines(handle)
+            yield from _lines(handle, decode)
 
     def read_beside(self, uri: str, name: str) -> bytes | None:
         return read_beside(uri, name, self.s3_client)
@@ -110,10 +116,10 @@ class RawRunReader:
         self.close()
 
 
-def _lines(handle: Any) -> Iterator[dict[str, Any]]:
+def _lines(handle: Any, decode: Decode) -> Iterator[dict[str, Any]]:
     for line in io.BufferedReader(handle, READ_BUFFER):
         if line.strip():
-            yield parse_line(line)
+            yield decode(line)
 
 
 def parse_line(line: bytes) -> Any:

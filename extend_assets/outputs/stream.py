@@ -46,6 +46,7 @@ from extend_assets.outputs.matching import source_refs
 from extend_assets.outputs.raw_files import RawRunWriter, without_presigned_urls
 from extend_assets.outputs.raw_reader import RawRunReader
 from extend_assets.outputs.raw_store import EXTRACTORS_FILE, directory_of
+from extend_assets.outputs.table_view import table_view
 from extend_assets.outputs.schema_union import (
     Extractor,
     WorkflowSchema,
@@ -395,7 +396,7 @@ def flatten_in_chunks(
     errors: dict[str, int] = {}
     for uri in uris:
         with cyclic_gc_paused():
-            chunk = list(reader.iter_file(uri))
+            chunk = list(reader.iter_file(uri, decode=table_view))
             sources = source_refs(runs_frame.iloc[rows_of.get(uri, [])])
             frame = flatten_fn(
                 [schema.rewrite(raw) for raw in chunk], sources=sources, schema=json_schema
