@@ -27,6 +27,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+import numpy as np
 import pandas as pd
 
 from extend_assets.client import (
@@ -372,6 +373,12 @@ def cyclic_gc_paused() -> Iterator[None]:
             gc.enable()
 
 
+#: Runs flattened at once: the per-call cost of building typed columns (a few pandas
+#: calls per column) is paid once per this many runs instead of once per raw file. The
+#: runs are decoded for the tables only (:func:`table_view`), a fraction of a whole run.
+FLATTEN_RUNS = 1000
+
+
 def flatten_in_chunks(
     runs_frame: pd.DataFrame,
     flatten_fn: FlattenFn,
@@ -379,37 +386,46 @@ def flatten_in_chunks(
     *,
     on_chunk: Callable[[int], None] | None = None,
     reader: RawRunReader | None = None,
+    batch_runs: int = FLATTEN_RUNS,
 ) -> pd.DataFrame:
-    """``flatten_fn`` over the raw runs of ``runs_frame``, one file at a time.
+    """``flatten_fn`` over the raw runs of ``runs_frame``, a few files at a time.
 
-    Only one chunk of raw runs is in memory at once; the chunks' frames are concatenated
-    at the end. Every chunk follows the workflow's schema (the union over its
-    extractors), each run rewritten for the fields that union renamed, so their columns
-    agree. ``reader`` reads the files (S3, refetching missing ones); default: local only.
+    Only the runs of about ``batch_runs`` (whole files) are in memory at once, decoded
+    for the tables (:func:`~extend_assets.outputs.table_view.table_view`); the batches'
+    frames are concatenated at the end. Every batch follows the workflow's schema (the
+    union over its extractors), each run rewritten for the fields that union renamed,
+    so their columns agree. ``reader`` reads the files (S3, refetching missing ones);
+    default: local only. ``on_chunk`` is told the runs of each file read.
     """
     reader = reader if reader is not None else RawRunReader(runs_frame)
     uris = raw_uris(runs_frame)
-    # Each file's ledger rows, so a chunk's sources are built with it, not all up front.
+    # Each file's ledger rows, so a batch's sources are built with it, not all up front.
     rows_of = runs_frame.groupby("raw_uri", sort=False).indices if uris else {}
     json_schema = schema.as_json_schema()
     frames: list[pd.DataFrame] = []
     errors: dict[str, int] = {}
-    for uri in uris:
-        with cyclic_gc_paused():
-            chunk = list(reader.iter_file(uri, decode=table_view))
-            sources = source_refs(runs_frame.iloc[rows_of.get(uri, [])])
-            frame = flatten_fn(
-                [schema.rewrite(raw) for raw in chunk], sources=sources, schema=json_schema
-            )
-            read = len(chunk)
-            del chunk  # freed by reference counting, before the collector runs again
+
+    def flush(batch: list[Any], rows: list[Any]) -> None:
+        sources = source_refs(runs_frame.iloc[np.concatenate(rows)] if rows else runs_frame[:0])
+        frame = flatten_fn(batch, sources=sources, schema=json_schema)
         for column, count in frame.attrs.get("coercion_errors_by_column", {}).items():
             errors[column] = errors.get(column, 0) + count
         frames.append(frame)
-        if on_chunk is not None:
-            on_chunk(read)
-    if not frames:
-        return flatten_fn([], sources={}, schema=json_schema)
+
+    batch: list[Any] = []
+    rows: list[Any] = []
+    with cyclic_gc_paused():  # the batch's objects hold no cycles: nothing to collect
+        for uri in uris:
+            read = len(batch)
+            batch += [schema.rewrite(raw) for raw in reader.iter_file(uri, decode=table_view)]
+            rows.append(rows_of.get(uri, np.empty(0, dtype=np.intp)))
+            if on_chunk is not None:
+                on_chunk(len(batch) - read)
+            if len(batch) >= batch_runs:
+                flush(batch, rows)
+                batch, rows = [], []  # freed by reference counting
+        if batch or not frames:
+            flush(batch, rows)
     out = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
     out.attrs["coercion_errors"] = sum(errors.values())
     out.attrs["coercion_errors_by_column"] = errors

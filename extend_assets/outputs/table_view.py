@@ -6,6 +6,8 @@ entry carries citations and insights besides the confidences. Building Python ob
 for all of it was most of a table step's time. Here the line is decoded with msgspec
 against the shape of :mod:`extend_assets.flatten.runs`'s readers:
 
+- ``config.schema`` of a processor run only as whether there is one (``True`` for a
+  non-empty schema: the tables follow the workflow's schema union, kept apart);
 - the run's own fields that the documents, line-items and splits tables read, nothing
   else (``files`` of the run and each processor run are kept for the splits);
 - per processor run, ``reviewedOutput``, then ``output``, then ``initialOutput`` are
@@ -44,10 +46,16 @@ class _JsonOutput(msgspec.Struct, forbid_unknown_fields=True):
     metadata: dict[str, _MetadataEntry] | None = msgspec.UNSET
 
 
+class _Config(TypedDict, total=False):
+    type: Any
+    fields: Any
+    schema: msgspec.Raw
+
+
 class _ProcessorRun(TypedDict, total=False):
     id: Any
     type: Any
-    config: Any
+    config: _Config | None
     edited: Any
     files: Any
     processorName: Any
@@ -87,6 +95,7 @@ OUTPUT_KEYS = ("reviewedOutput", "output", "initialOutput")
 _RUN = msgspec.json.Decoder(_Run)
 _JSON_OUTPUT = msgspec.json.Decoder(_JsonOutput)
 _ANY = msgspec.json.Decoder()
+_KEYS = msgspec.json.Decoder(dict[str, msgspec.Raw])
 
 
 def table_view(line: bytes) -> Any:
@@ -104,11 +113,9 @@ def table_view(line: bytes) -> Any:
 def _decode_outputs(processor_run: dict[str, Any]) -> None:
     """Replace the raw outputs by their values, up to the first that holds something."""
     config = processor_run.get("config")
-    typed = (
-        processor_run.get("type") == "EXTRACT"
-        and type(config) is dict
-        and bool(config.get("schema"))
-    )
+    if config is not None and "schema" in config:
+        config["schema"] = _schema_presence(config["schema"])
+    typed = processor_run.get("type") == "EXTRACT" and bool(config and config.get("schema"))
     found = False
     for key in OUTPUT_KEYS:
         raw = processor_run.get(key)
@@ -120,6 +127,17 @@ def _decode_outputs(processor_run: dict[str, Any]) -> None:
         value = _json_output(raw) if typed else _ANY.decode(raw)
         processor_run[key] = value
         found = bool(value)
+
+
+def _schema_presence(raw: msgspec.Raw) -> Any:
+    """``config.schema`` as the tables ask of it: whether there is one. A non-empty
+    object stands as True (its ~1.5 KB are not decoded for every run); anything else
+    is decoded as it is."""
+    try:
+        keys = _KEYS.decode(raw)
+    except msgspec.ValidationError:
+        return _ANY.decode(raw)
+    return True if keys else {}
 
 
 def _json_output(raw: msgspec.Raw) -> Any:
