@@ -123,7 +123,11 @@ def documents_step(runs: pd.DataFrame, connection: Any) -> dict[str, float]:
     _timed(t, "metadata", lambda: documents_metadata(table, infos))
     stored = _timed(t, "for_storage", lambda: for_storage(table))
     _timed(t, "write (DuckDB)", lambda: write_by_name(connection, "main", "documents", stored))
-    _timed(t, "checks", lambda: (completeness_check(frame, len(runs)), low_confidence_check(frame, 0.8)))
+    _timed(
+        t,
+        "checks",
+        lambda: (completeness_check(frame, len(runs)), low_confidence_check(frame, 0.8)),
+    )
     t["total"] = time.perf_counter() - started
     t["cpu"] = time.process_time() - cpu
     return t
@@ -223,8 +227,6 @@ def main() -> None:
         if text:
             print(text)
     print(json.dumps(result, indent=1))
-
-
 
 
 if __name__ == "__main__":

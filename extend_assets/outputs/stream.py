@@ -47,13 +47,13 @@ from extend_assets.outputs.matching import source_refs
 from extend_assets.outputs.raw_files import RawRunWriter, without_presigned_urls
 from extend_assets.outputs.raw_reader import RawRunReader
 from extend_assets.outputs.raw_store import EXTRACTORS_FILE, directory_of
-from extend_assets.outputs.table_view import table_view
 from extend_assets.outputs.schema_union import (
     Extractor,
     WorkflowSchema,
     extractor_key,
     extractors_seen,
 )
+from extend_assets.outputs.table_view import table_view
 from extend_assets.submission.ledger_table import partition_date
 
 TRANSIENT_ERRORS = (

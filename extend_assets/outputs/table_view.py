@@ -43,7 +43,7 @@ class _JsonOutput(msgspec.Struct, forbid_unknown_fields=True):
     """An EXTRACT JsonOutput; another key makes it fail, so it is decoded whole."""
 
     value: Any = msgspec.UNSET
-    metadata: dict[str, _MetadataEntry] | None = msgspec.UNSET
+    metadata: dict[str, _MetadataEntry] | msgspec.UnsetType | None = msgspec.UNSET
 
 
 class _Config(TypedDict, total=False):
@@ -102,7 +102,7 @@ def table_view(line: bytes) -> Any:
     """The run on ``line`` with what the tables read; the whole run when its shape is
     unusual; raises like :func:`~extend_assets.outputs.raw_reader.parse_line` on bad JSON."""
     try:
-        run = _RUN.decode(line)
+        run: dict[str, Any] = _RUN.decode(line)  # type: ignore[assignment]
         for processor_run in run.get("outputs") or ():
             _decode_outputs(processor_run)
     except msgspec.MsgspecError:
