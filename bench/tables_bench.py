@@ -6,9 +6,9 @@ manager's write (:func:`extend_assets.io_manager.write_by_name`), timed stage by
 stage. Next to the outputs benchmark's step times (the same work inside Dagster) it
 tells the engine's cost from Dagster's per-step cost.
 
-The raw runs: the files of a runs step (``--raw-dir``: ``runs-*.jsonl.gz`` written by
-the outputs benchmark), copied with fresh run ids until there are N; without one, the
-flatten benchmark's synthetic invoices.
+The raw runs: the files of a runs step (``--raw-dir``: ``runs-*.jsonl.gz``), else 250
+runs of the outputs benchmark's invoice from the emulator, copied with fresh run ids
+until there are N.
 
     .venv/bin/python -m bench.tables_bench --documents 10000 [--raw-dir DIR] [--profile]
 """
@@ -43,9 +43,24 @@ def _template_runs(raw_dir: str | None) -> list[dict[str, Any]]:
                 runs += [orjson.loads(line) for line in handle if line.strip()]
         if runs:
             return runs
-    from bench.flatten_bench import sample_runs
+    return emulator_runs(CHUNK)
 
-    return sample_runs(CHUNK)
+
+def emulator_runs(count: int) -> list[dict[str, Any]]:
+    """``count`` runs of the outputs benchmark's invoice as the emulator answers
+    ``GET /workflow_runs/{id}`` (2025-04-21): ~25 KB each, citations and all."""
+    from bench.outputs_bench import _template
+    from extend_assets.client import ExtendClient
+    from extend_assets.emulator import SAMPLE_WORKFLOW_ID, EmulatorServer
+
+    text = _template().decode()
+    inputs = [{"rawText": text, "metadata": {"n": n}} for n in range(count)]
+    with EmulatorServer(port=0) as emu, ExtendClient(emu.api_key, base_url=emu.base_url) as client:
+        batch_id = client.batch_run_workflow(SAMPLE_WORKFLOW_ID, inputs)
+        if not emu.wait_idle(600):
+            raise RuntimeError("the emulator did not process the runs in 10 minutes")
+        ids = [s.id for s in client.list_workflow_runs(batch_id=batch_id, sort_by="createdAt")]
+        return [dict(client.get_workflow_run(run_id).raw) for run_id in ids]
 
 
 def write_raw_runs(documents: int, raw_dir: str | None, into: Path) -> pd.DataFrame:
