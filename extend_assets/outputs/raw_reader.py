@@ -50,10 +50,12 @@ class RawRunReader:
         self._runs_of: dict[str, dict[str, str | None]] = {}
         if {"raw_uri", "run_id"} <= set(runs_frame.columns):
             statuses = (
-                runs_frame["status"] if "status" in runs_frame.columns else [None] * len(runs_frame)
+                _values(runs_frame["status"])
+                if "status" in runs_frame.columns
+                else [None] * len(runs_frame)
             )
             for uri, run_id, status in zip(
-                runs_frame["raw_uri"], runs_frame["run_id"], statuses, strict=True
+                _values(runs_frame["raw_uri"]), _values(runs_frame["run_id"]), statuses, strict=True
             ):
                 if isinstance(uri, str) and isinstance(run_id, str):
                     recorded = None if status is None or pd.isna(status) else str(status)
@@ -114,6 +116,11 @@ class RawRunReader:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _values(column: pd.Series) -> list[Any]:
+    """A column as Python objects at once (iterating Arrow-backed text goes value by value)."""
+    return column.astype(object).tolist()
 
 
 def _lines(handle: Any, decode: Decode) -> Iterator[dict[str, Any]]:

@@ -331,7 +331,9 @@ def raw_uris(runs_frame: pd.DataFrame) -> list[str]:
     """The raw-run files of a runs table, in order, once each."""
     if "raw_uri" not in runs_frame.columns:
         return []
-    return list(dict.fromkeys(str(u) for u in runs_frame["raw_uri"].dropna()))
+    return list(
+        dict.fromkeys(str(u) for u in runs_frame["raw_uri"].dropna().astype(object).tolist())
+    )
 
 
 def extractors_of(runs_frame: pd.DataFrame, reader: RawRunReader | None = None) -> list[Extractor]:
