@@ -379,6 +379,23 @@ def cyclic_gc_paused() -> Iterator[None]:
 #: calls per column) is paid once per this many runs instead of once per raw file. The
 #: runs are decoded for the tables only (:func:`table_view`), a fraction of a whole run.
 FLATTEN_RUNS = 1000
+_NO_ROWS = np.empty(0, dtype=np.intp)
+
+
+def _batches(
+    uris: Sequence[str], rows_of: Mapping[Any, Any], batch_runs: int
+) -> Iterator[list[str]]:
+    """Consecutive files of about ``batch_runs`` runs together (their ledger rows counted)."""
+    batch: list[str] = []
+    runs = 0
+    for uri in uris:
+        batch.append(uri)
+        runs += len(rows_of.get(uri, _NO_ROWS))
+        if runs >= batch_runs:
+            yield batch
+            batch, runs = [], 0
+    if batch:
+        yield batch
 
 
 def flatten_in_chunks(
@@ -406,28 +423,22 @@ def flatten_in_chunks(
     json_schema = schema.as_json_schema()
     frames: list[pd.DataFrame] = []
     errors: dict[str, int] = {}
-
-    def flush(batch: list[Any], rows: list[Any]) -> None:
-        sources = source_refs(runs_frame.iloc[np.concatenate(rows)] if rows else runs_frame[:0])
-        frame = flatten_fn(batch, sources=sources, schema=json_schema)
+    for batch in _batches(uris, rows_of, batch_runs):
+        with cyclic_gc_paused():
+            runs: list[Any] = []
+            for uri in batch:
+                read = [schema.rewrite(raw) for raw in reader.iter_file(uri, decode=table_view)]
+                runs += read
+                if on_chunk is not None:
+                    on_chunk(len(read))
+            rows = np.concatenate([rows_of.get(uri, _NO_ROWS) for uri in batch])
+            frame = flatten_fn(runs, sources=source_refs(runs_frame.iloc[rows]), schema=json_schema)
+            del runs, read  # freed by reference counting, before the collector runs again
         for column, count in frame.attrs.get("coercion_errors_by_column", {}).items():
             errors[column] = errors.get(column, 0) + count
         frames.append(frame)
-
-    batch: list[Any] = []
-    rows: list[Any] = []
-    with cyclic_gc_paused():  # the batch's objects hold no cycles: nothing to collect
-        for uri in uris:
-            read = len(batch)
-            batch += [schema.rewrite(raw) for raw in reader.iter_file(uri, decode=table_view)]
-            rows.append(rows_of.get(uri, np.empty(0, dtype=np.intp)))
-            if on_chunk is not None:
-                on_chunk(len(batch) - read)
-            if len(batch) >= batch_runs:
-                flush(batch, rows)
-                batch, rows = [], []  # freed by reference counting
-        if batch or not frames:
-            flush(batch, rows)
+    if not frames:
+        return flatten_fn([], sources={}, schema=json_schema)
     out = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
     out.attrs["coercion_errors"] = sum(errors.values())
     out.attrs["coercion_errors_by_column"] = errors
