@@ -17,6 +17,19 @@ pytest_plugins = [
 ]
 
 
+def _expected_cost(item: pytest.Item) -> float:
+    """Seconds a ``slow`` test declares it runs (``@pytest.mark.slow(seconds=...)``)."""
+    marker = item.get_closest_marker("slow")
+    return 0.0 if marker is None else float(marker.kwargs.get("seconds", 30))
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Longest first: with ``--maxschedchunk=1`` (pyproject) each xdist worker takes the
+    next test as it frees up, so the long end-to-end tests overlap with each other and
+    with the short ones instead of one of them starting last."""
+    items.sort(key=_expected_cost, reverse=True)  # stable: ties keep collection order
+
+
 @pytest.fixture
 def bucket(local_s3: Any) -> str:
     name = f"docs-{uuid.uuid4().hex[:12]}"

@@ -69,7 +69,7 @@ def comparable(frame: pd.DataFrame) -> pd.DataFrame:
     return kept.astype(object).where(kept.notna(), None)
 
 
-@pytest.mark.slow
+@pytest.mark.slow(seconds=30)
 def test_both_api_versions_give_the_same_tables(tmp_path: Path) -> None:
     assert SUPPORTED_API_VERSIONS == ("2025-04-21", "2026-02-09")
     old, new = (pipeline_tables(version, tmp_path) for version in SUPPORTED_API_VERSIONS)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pytest
 from dagster import AssetKey, DagsterInstance, Definitions
 from dagster._serdes import serialize_value
 
@@ -99,6 +100,7 @@ def run_in_a_fresh_process(params: dict[str, Any], scratch: Path) -> dict[str, A
     return result
 
 
+@pytest.mark.slow(seconds=28)
 def test_raw_runs_on_s3_are_read_by_a_fresh_process_and_refetched_when_deleted(
     local_stack: Any, instance: DagsterInstance, tmp_path: Path, monkeypatch: Any
 ) -> None:

@@ -33,6 +33,7 @@ def held_emulator(extend_emulator: Any) -> Any:
     return extend_emulator
 
 
+@pytest.mark.slow(seconds=50)
 def test_2500_documents_take_three_posts_then_none_then_one(
     held_emulator: Any,
     local_s3: Any,

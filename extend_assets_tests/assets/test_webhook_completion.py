@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pytest
 from dagster import DagsterInstance, instance_for_test
 
 from extend_assets.emulator.config import WebhookDelivery
@@ -56,6 +57,7 @@ def _stable(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.drop(columns=dropped)
 
 
+@pytest.mark.slow(seconds=30)
 def test_webhook_mode_survives_a_receiver_restart_duplicates_and_reordering_and_matches_polling(
     make_receiver: Callable[..., Receiver], tmp_path: Path
 ) -> None:

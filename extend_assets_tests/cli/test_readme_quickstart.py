@@ -62,7 +62,7 @@ def _prepared_venv(path: Path) -> Path:
     return path
 
 
-@pytest.mark.slow
+@pytest.mark.slow(seconds=100)
 @pytest.mark.timeout(900)
 def test_the_readme_quickstart_runs_as_written(tmp_path: Path) -> None:
     (tmp_path / "extend-assets").symlink_to(REPO, target_is_directory=True)

@@ -64,7 +64,7 @@ def project(tmp_path: Path) -> Path:
     return root
 
 
-@pytest.mark.slow
+@pytest.mark.slow(seconds=45)
 @pytest.mark.timeout(600)
 def test_list_scaffold_check_and_load_two_workflows_with_dg(project: Path) -> None:
     assert "extend_assets.ExtendWorkflowComponent" in dg_run(project, "list", "components")
@@ -111,6 +111,6 @@ def test_list_scaffold_check_and_load_two_workflows_with_dg(project: Path) -> No
     }
 
 
-@pytest.mark.slow
+@pytest.mark.slow(seconds=20)
 def test_dg_check_defs_works_on_this_repository() -> None:
     assert "All definitions loaded successfully" in dg_run(REPO, "check", "defs")

@@ -45,6 +45,7 @@ def cloud_like(instance: DagsterInstance, monkeypatch: pytest.MonkeyPatch) -> Da
     return instance
 
 
+@pytest.mark.slow(seconds=26)
 def test_exactly_once_across_a_wipe_and_columns_that_follow_the_workflow(
     extend_emulator: Any,
     local_s3: Any,

@@ -1,7 +1,7 @@
 """A real deployment: PostgreSQL storage, dagster-daemon, queued runs, a pool on the API steps.
 
-The local stack serves documents over 6 days; a backfill of the submit job over
-all 6 partitions goes through the queued run coordinator (more runs than its 4 run
+The local stack serves documents over 3 days; a backfill of the submit job over
+all 3 partitions goes through the queued run coordinator (more runs than its 2 run
 slots); the daemon's sensor requests the output runs. Afterwards every partition has
 its tables, and at no moment did more steps of pool ``extend_api`` run than its limit
 allows.
@@ -35,14 +35,15 @@ from extend_assets_tests.deployment.postgres import (
 
 ROOT = Path(__file__).resolve().parents[2]
 PREFIX = "invoices"
-DAYS = 6  # > max_concurrent_runs (4): the queue holds runs back
+DAYS = 3  # > MAX_CONCURRENT_RUNS: the queue holds runs back
+MAX_CONCURRENT_RUNS = 2
 POOL = "extend_api"
 POOL_LIMIT = 1
 POOLED_STEPS = ("extend_workflow_batches", "extend_workflow_runs")
 # A hang guard, not a speed assertion: no partition progressed for this long.
 STALL_SECONDS = 600
 
-pytestmark = pytest.mark.timeout(3600)
+pytestmark = [pytest.mark.timeout(3600), pytest.mark.slow(seconds=150)]
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +58,7 @@ def write_instance_yaml(home: Path, postgres: PostgresServer) -> None:
         postgres_instance_yaml(postgres)
         + f"""concurrency:
   runs:
-    max_concurrent_runs: 4
+    max_concurrent_runs: {MAX_CONCURRENT_RUNS}
   pools:
     default_limit: {POOL_LIMIT}
     granularity: op
@@ -136,7 +137,7 @@ def test_backfill_on_postgres_with_the_daemon_and_a_pool_limit(
     home = tmp_path / "dagster_home"
     write_instance_yaml(home, postgres)
     db_path = tmp_path / "extend.duckdb"
-    with LocalStack(documents=60, days=DAYS, seed=11, emulator_latency=0.01) as stack:
+    with LocalStack(documents=30, days=DAYS, seed=11, emulator_latency=0.01) as stack:
         partitions = sorted({doc.partition for doc in stack.documents})
         assert len(partitions) == DAYS
         env = {

@@ -207,6 +207,7 @@ def one_machine_reference(
         return documents_table(db_path)
 
 
+@pytest.mark.slow(seconds=65)
 def test_every_step_in_its_own_container(
     postgres: PostgresServer,
     tmp_path: Path,

@@ -76,7 +76,7 @@ def _documents(store: Store) -> Any:
     return frame.set_index("key")
 
 
-@pytest.mark.slow
+@pytest.mark.slow(seconds=35)
 @pytest.mark.parametrize("store_name", list(STORES))
 def test_an_io_manager_through_the_days(
     store_name: str,

@@ -65,6 +65,7 @@ def run_two_backfills(
                 process.kill()
 
 
+@pytest.mark.slow(seconds=28)
 @pytest.mark.parametrize("stagger", [False, True], ids=["together", "b-after-a-posts"])
 def test_overlapping_backfills_in_two_processes_submit_each_document_once(
     local_s3: Any, tmp_path: Path, stagger: bool

@@ -10,6 +10,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import pytest
 from dagster import DagsterInstance
 
 from extend_assets.cli.demo import patched_environ
@@ -31,6 +32,7 @@ def table_rows(tmp_path: Path) -> list[Any]:
     return rows
 
 
+@pytest.mark.slow(seconds=27)
 def test_a_step_killed_mid_post_is_reconciled_not_resent(local_s3: Any, tmp_path: Path) -> None:
     bucket = f"crash-{uuid.uuid4().hex[:8]}"
     s3 = local_s3.boto3_client()

@@ -93,10 +93,12 @@ def postgres() -> Iterator[PostgresServer]:
         yield server
 
 
+@pytest.mark.slow(seconds=105)
 def test_random_days_concurrent_backfills_and_a_wipe(local_s3: Any, tmp_path: Path) -> None:
     random_scenario(local_s3, tmp_path, home_yaml=None)
 
 
+@pytest.mark.slow(seconds=110)
 def test_random_days_concurrent_backfills_and_a_wipe_on_postgres(
     local_s3: Any, tmp_path: Path, postgres: PostgresServer
 ) -> None:

@@ -79,6 +79,7 @@ def _deliver(replicas: list[Receiver], seed: int) -> Counter[str]:
     return outcomes
 
 
+@pytest.mark.slow(seconds=120)
 @pytest.mark.parametrize("store", ["dir", "s3"])
 def test_three_replicas_land_each_of_1000_events_once(
     store: str,
