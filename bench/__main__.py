@@ -293,8 +293,9 @@ def outputs_section(outputs: list[dict[str, Any]] | None, when: dict[str, Any] |
         f"process's own (`VmHWM`; {start} MiB before the job, with Dagster, pandas and "
         "DuckDB imported); the three step columns are the highest RSS sampled (every 0.5 s) "
         "while each step ran, all three steps running in one process one after another. "
-        "A labelled row (`before`) is another checkout measured in the same run "
-        "(`BENCH_CODE`). "
+        "Labelled rows (`before: <commit>` / `after: <commit>`): another checkout "
+        "(`--outputs-before`, through `BENCH_CODE`) measured on the same set-up, each mode's "
+        "`before` run right before its `after` run, so the two share the machine's load. "
         "Documents/s per step: N over the step's wall time (start to success, from the "
         "run's event log), reading the raw runs and writing the table included.",
         "",
@@ -399,6 +400,13 @@ def profile_section(profiles: list[dict[str, Any]] | None) -> list[str]:
         for stage, share in p["shares"].items():
             seconds = f"{share * total:.2f}" if total else "-"
             lines.append(f"| {what} | {p['documents']:,} | {stage} | {share:.0%} | {seconds} |")
+    timed = [p for p in profiles if p.get("cpu_seconds")]
+    if timed:
+        lines += ["", "Wall and CPU seconds of each profiled outputs job (the machine's load "
+                  "shows as wall well above CPU):", ""]  # fmt: skip
+        for p in timed:
+            what = p["what"] + (f" ({p['label']})" if p.get("label") else "")
+            lines.append(f"- {what}: {p['seconds']} s wall, {p['cpu_seconds']} s CPU")
     ranked = [p for p in profiles if p.get("top_functions")]
     if ranked:
         lines += [

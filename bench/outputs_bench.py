@@ -164,6 +164,7 @@ def _save_profile(profiler: Any, path: str) -> None:
         profiler.output_text(show_all=False, color=False, time="percent_of_total")
     )
     summary = {"seconds": round(profiler.last_session.duration, 2),
+               "cpu_seconds": round(profiler.last_session.cpu_time, 2),
                "shares": shares(profiler, HOT_PATHS["outputs"]),
                "top_functions": top_functions(profiler, within=TABLE_STEPS)}  # fmt: skip
     Path(path + ".json").write_text(json.dumps(summary))
