@@ -442,9 +442,12 @@ def ratelimit_section(rl: dict[str, Any] | None, when: dict[str, Any] | None) ->
         f"{rl['threads_per_process']} threads, all at once, against the emulator enforcing "
         f"{rl['limit']:.0f} req/s for the whole account (`--account-requests-per-second`; 429 "
         "with `Retry-After: 1`). `adaptive`: each process alone, slowing down on 429s; "
-        "`shared`: the processes also share one schedule through `rate_limit_dir` (one "
-        "machine). Aggregate: successful requests per second from the first start to the "
-        "last finish. Targets: 0 failed calls, 429s ≤ 5%, aggregate ≥ 85% of the limit.",
+        "`shared`: the processes also share one schedule through a directory "
+        "(`rate_limit_store`/`rate_limit_dir`; one machine); `postgres`: they share one "
+        "schedule through PostgreSQL only (`rate_limit_store=postgresql://...`, or the "
+        "instance's), each with its own disk, as on separate machines. Aggregate: "
+        "successful requests per second from the first start to the last finish. Targets: "
+        "0 failed calls, 429s ≤ 5%, aggregate ≥ 85% of the limit.",
         "",
         "| processes | mode | requests | 429s | 429 share | failed calls | seconds | "
         "aggregate req/s | share of limit |",

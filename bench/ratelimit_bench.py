@@ -4,8 +4,10 @@ The emulator enforces 10 requests/s for the whole account (a token bucket, 429 w
 ``Retry-After: 1`` above it). Each of N worker processes makes a client at 10 req/s
 and performs a fixed number of GETs on 4 threads, all starting together. Measured per
 N and mode (``adaptive``: each process alone; ``shared``: plus the file-locked
-schedule of ``rate_limit_dir``): requests sent, 429s, failed calls and the aggregate
-rate of successful requests as a share of the limit.
+schedule of one directory, one machine; ``postgres``: plus the schedule in a throwaway
+PostgreSQL, each process with nothing else in common, as on separate machines):
+requests sent, 429s, failed calls and the aggregate rate of successful requests as a
+share of the limit.
 
 .venv/bin/python -m bench.ratelimit_bench --processes 1,3,6 --gets 60
 """
@@ -21,6 +23,8 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -30,13 +34,14 @@ from extend_assets.emulator import SAMPLE_WORKFLOW_ID, EmulatorServer
 ROOT = Path(__file__).resolve().parent.parent
 LIMIT = 10.0
 THREADS = 4
+MODES = ("adaptive", "shared", "postgres")
 
 
-def worker(base_url: str, api_key: str, run_id: str, gets: int, rate_dir: str | None) -> None:
+def worker(base_url: str, api_key: str, run_id: str, gets: int, rate_store: str | None) -> None:
     """One process: wait for the go line on stdin, do ``gets`` GETs, print JSON."""
     logging.getLogger("extend_assets.client").setLevel(logging.ERROR)  # retries are counted
     client = ExtendClient(
-        api_key, base_url=base_url, requests_per_second=LIMIT, rate_limit_dir=rate_dir
+        api_key, base_url=base_url, requests_per_second=LIMIT, rate_limit_store=rate_store
     )
     left = [gets]
     failed = [0]
@@ -76,11 +81,25 @@ def worker(base_url: str, api_key: str, run_id: str, gets: int, rate_dir: str | 
     client.close()
 
 
-def measure(processes: int, gets: int, shared: bool) -> dict[str, Any]:
+@contextmanager
+def postgres_url() -> Iterator[str | None]:
+    """A throwaway PostgreSQL on loopback (the tests' helper); None where it is missing."""
+    from extend_assets_tests.deployment.postgres import PostgresServer, find_bindir
+
+    bindir = find_bindir()
+    if bindir is None:
+        yield None
+        return
+    with PostgresServer(bindir) as server:
+        yield server.url
+
+
+def measure(processes: int, gets: int, mode: str, pg_url: str | None = None) -> dict[str, Any]:
     with (
         tempfile.TemporaryDirectory() as rate_dir,
         EmulatorServer(port=0, requests_per_second=LIMIT) as emu,
     ):
+        store = {"adaptive": None, "shared": rate_dir, "postgres": pg_url}[mode]
         with ExtendClient(emu.api_key, base_url=emu.base_url, requests_per_second=None) as c:
             run_id = c.run_workflow(SAMPLE_WORKFLOW_ID, raw_texts=["Invoice Number: R-1"])[0].id
         time.sleep(1.5)  # the account's bucket refills after the set-up call
@@ -88,7 +107,7 @@ def measure(processes: int, gets: int, shared: bool) -> dict[str, Any]:
         code = (
             "from bench.ratelimit_bench import worker; "
             f"worker({emu.base_url!r}, {emu.api_key!r}, {run_id!r}, {gets}, "
-            f"{rate_dir if shared else None!r})"
+            f"{store!r})"
         )
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
         children = [
@@ -118,7 +137,7 @@ def measure(processes: int, gets: int, shared: bool) -> dict[str, Any]:
     succeeded = requests - throttled
     return {
         "processes": processes,
-        "mode": "shared" if shared else "adaptive",
+        "mode": mode,
         "gets_per_process": gets,
         "requests": requests,
         "http_429": throttled,
@@ -130,10 +149,16 @@ def measure(processes: int, gets: int, shared: bool) -> dict[str, Any]:
     }
 
 
-def run(processes: list[int] | None = None, gets: int = 60) -> dict[str, Any]:
-    rows = [
-        measure(n, gets, shared) for shared in (False, True) for n in processes or [1, 3, 6, 12]
-    ]
+def run(
+    processes: list[int] | None = None, gets: int = 60, modes: tuple[str, ...] = MODES
+) -> dict[str, Any]:
+    rows = []
+    with postgres_url() as pg_url:
+        for mode in modes:
+            if mode == "postgres" and pg_url is None:
+                print("PostgreSQL not installed: no postgres rows", file=sys.stderr)
+                continue
+            rows += [measure(n, gets, mode, pg_url) for n in processes or [1, 3, 6, 12]]
     return {"limit": LIMIT, "threads_per_process": THREADS, "rows": rows}
 
 
@@ -141,8 +166,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--processes", default="1,3,6,12")
     parser.add_argument("--gets", type=int, default=60)
+    parser.add_argument("--modes", default=",".join(MODES))
     args = parser.parse_args()
-    print(json.dumps(run([int(n) for n in args.processes.split(",")], args.gets)))
+    processes = [int(n) for n in args.processes.split(",")]
+    print(json.dumps(run(processes, args.gets, tuple(args.modes.split(",")))))
 
 
 if __name__ == "__main__":

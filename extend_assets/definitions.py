@@ -9,6 +9,8 @@ Variables (all optional except the key at run time):
   EXTEND_START_DATE         first daily partition (default 2025-01-13)
   EXTEND_DUCKDB_PATH        DuckDB file for the tables (default $DAGSTER_HOME/extend.duckdb)
   EXTEND_REQUESTS_PER_SECOND  client-side rate limit, your plan's QPS (default 10, PAYG)
+  EXTEND_RATE_LIMIT_STORE   where every process shares one request schedule: postgresql://...,
+                            a directory, or none (default: the instance's PostgreSQL, if any)
   EXTEND_REVIEW_POLICY      "wait" (default) for human reviews, or "settle" to build tables now
   EXTEND_SENSOR_INTERVAL_SECONDS  seconds between run-status sensor ticks (default 30)
   EXTEND_COMPLETION         "polling" (default) or "webhooks" (needs EXTEND_WEBHOOK_LANDING)

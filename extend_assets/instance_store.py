@@ -3,6 +3,9 @@
 - The submission lock (:func:`submission_locks`): PostgreSQL advisory locks when the
   instance's event log is in PostgreSQL (every machine of the deployment), ``flock``
   files beside the instance with SQLite storage (one machine).
+- The shared request schedule (:func:`instance_rate_limit_store`): in the instance's
+  PostgreSQL when it has one, else beside a SQLite instance's files (see
+  ``ExtendResource.rate_limit_store``).
 - The workflow's schema union (:class:`WorkflowSchemaStore`): kept in the materialization
   metadata of the runs asset (any instance, Dagster+ included) and cached in the
   instance's key-value store where the run storage has one (dagster-cloud's answers
@@ -40,12 +43,32 @@ SCHEMA_MATERIALIZATIONS = 20
 logger = logging.getLogger("extend_assets")
 
 
+def instance_postgres_url(instance: DagsterInstance) -> str | None:
+    """The URL of the instance's PostgreSQL event log (every machine of the deployment
+    reaches it), or None for other storages."""
+    postgres_url = getattr(instance.event_log_storage, "postgres_url", None)
+    return postgres_url if isinstance(postgres_url, str) else None
+
+
+def instance_rate_limit_store(instance: DagsterInstance) -> str | None:
+    """Where this instance's processes can share one request schedule: its PostgreSQL
+    (every machine), else a directory beside a SQLite instance's files (every process
+    of its one machine), else None (each process paces adaptively alone)."""
+    postgres_url = instance_postgres_url(instance)
+    if postgres_url is not None:
+        return postgres_url
+    root = getattr(instance, "root_directory", None)
+    if root and "sqlite" in type(instance.event_log_storage).__name__.lower():
+        return str(Path(root) / "extend_assets_rate_limit")
+    return None
+
+
 def submission_locks(
     instance: DagsterInstance, timeout: float = DEFAULT_LOCK_TIMEOUT_SECONDS
 ) -> PartitionLocks:
     """The serialization point this instance offers its submissions."""
-    postgres_url = getattr(instance.event_log_storage, "postgres_url", None)
-    if isinstance(postgres_url, str):
+    postgres_url = instance_postgres_url(instance)
+    if postgres_url is not None:
         return PostgresAdvisoryLocks(postgres_url, timeout)
     root = getattr(instance, "root_directory", None)
     if "sqlite" not in type(instance.event_log_storage).__name__.lower():

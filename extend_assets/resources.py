@@ -17,7 +17,9 @@ from dagster import ConfigurableResource
 from pydantic import Field
 
 from extend_assets.client import API_VERSION, DEFAULT_BASE_URL, ExtendClient
+from extend_assets.client.rate_store import RATE_LIMIT_STORE_ENV
 from extend_assets.client.shared_bucket import RATE_LIMIT_DIR_ENV
+from extend_assets.instance_store import instance_rate_limit_store
 from extend_assets.submission import s3
 from extend_assets.submission.s3 import SourceObject
 
@@ -50,10 +52,18 @@ class ExtendResource(ConfigurableResource):
         le=1,
         description="Share of requests_per_second a sensor's client may use (0..1].",
     )
+    rate_limit_store: str | None = Field(
+        default=None,
+        description="Where every process on the account shares one request schedule at "
+        "requests_per_second: a postgresql:// URL (every machine; pass it with EnvVar), a "
+        f"local directory (one machine) or 'none'. Unset: rate_limit_dir, "
+        f"${RATE_LIMIT_STORE_ENV}, ${RATE_LIMIT_DIR_ENV}, else the Dagster instance's "
+        "PostgreSQL when it stores there, a directory beside a SQLite instance's files, "
+        "else none (each process adapts alone).",
+    )
     rate_limit_dir: str | None = Field(
         default=None,
-        description=f"Local directory where every process on this machine shares one request "
-        f"schedule at requests_per_second; unset: ${RATE_LIMIT_DIR_ENV}, else none.",
+        description="A local directory as rate_limit_store (the older spelling).",
     )
     workspace_id: str | None = Field(
         default=None, description="Sent as x-extend-workspace-id; needed with organization keys."
@@ -69,8 +79,28 @@ class ExtendResource(ConfigurableResource):
         return self.api_version or os.environ.get("EXTEND_API_VERSION") or API_VERSION
 
     @property
-    def resolved_rate_limit_dir(self) -> str | None:
-        return self.rate_limit_dir or os.environ.get(RATE_LIMIT_DIR_ENV) or None
+    def resolved_rate_limit_store(self) -> str | None:
+        """The shared schedule's store: explicit settings first, else the instance's
+        (read when a client is made, in a step or sensor)."""
+        return (
+            self.rate_limit_store
+            or self.rate_limit_dir
+            or os.environ.get(RATE_LIMIT_STORE_ENV)
+            or os.environ.get(RATE_LIMIT_DIR_ENV)
+            or self._instance_rate_limit_store()
+        )
+
+    def _instance_rate_limit_store(self) -> str | None:
+        try:
+            instance = self.get_resource_context().instance
+        except Exception:  # not initialized by Dagster (a client made by hand): none
+            return None
+        if instance is None:
+            return None
+        try:
+            return instance_rate_limit_store(instance)
+        except Exception:  # an instance whose storage cannot say: pace adaptively
+            return None
 
     def get_client(
         self,
@@ -95,7 +125,7 @@ class ExtendResource(ConfigurableResource):
             else min(self.max_retries, max_retries),
             requests_per_second=self.requests_per_second,
             workspace_id=self.workspace_id,
-            rate_limit_dir=self.resolved_rate_limit_dir,
+            rate_limit_store=self.resolved_rate_limit_store,
             rate_share=rate_share,
         )
 

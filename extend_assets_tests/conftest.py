@@ -24,9 +24,10 @@ def _expected_cost(item: pytest.Item) -> float:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Longest first: with ``--maxschedchunk=1`` (pyproject) each xdist worker takes the
-    next test as it frees up, so the long end-to-end tests overlap with each other and
-    with the short ones instead of one of them starting last."""
+    """Longest first. With ``--dist=loadscope --no-loadscope-reorder`` (pyproject) an
+    xdist worker takes one module at a time, in the order of its first test here, as it
+    frees up: the long end-to-end modules overlap with each other and with the short
+    ones instead of one of them starting last, and a module's fixtures are set up once."""
     items.sort(key=_expected_cost, reverse=True)  # stable: ties keep collection order
 
 

@@ -39,7 +39,6 @@ from extend_assets.client.models import (
     WorkflowRunSummary,
 )
 from extend_assets.client.polling import PollingSchedule
-from extend_assets.client.ratelimit import RateLimiter
 from extend_assets.client.redact import redact_text, redact_url
 from extend_assets.client.validation import (
     MAX_BATCH_INPUTS,
@@ -88,7 +87,6 @@ __all__ = [
     "File",
     "PollingSchedule",
     "ProcessorRun",
-    "RateLimiter",
     "ReviewPolicy",
     "StepRun",
     "UnsupportedApiVersionError",

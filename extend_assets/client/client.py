@@ -53,8 +53,10 @@ class ExtendClient(Waiting):
     ``requests_per_second`` is the account's limit: the client starts there and slows
     down on 429s (adaptive, like the AWS SDKs' adaptive retry mode), so many clients on
     one account converge to it. ``rate_share`` (0..1] caps this client at a share of it
-    (the sensor's). ``rate_limit_dir`` (a local directory) makes every client on this
-    machine with the same account share one request schedule at the account's rate.
+    (the sensor's). ``rate_limit_store`` makes every client with the same account share
+    one request schedule at the account's rate: a ``postgresql://`` URL (every machine
+    that reaches the database) or a local directory (every process of this machine);
+    ``rate_limit_dir`` is the older spelling of a directory.
 
     ``sleep`` and ``clock`` are injectable so retries and waits can be tested without
     waiting; ``session`` lets a caller bring its own (proxies, TLS settings).
@@ -77,6 +79,7 @@ class ExtendClient(Waiting):
         pool_size: int = 32,
         rate_limit_dir: str | None = None,
         rate_share: float = 1.0,
+        rate_limit_store: str | None = None,
     ) -> None:
         if not api_key:
             raise ValueError(
@@ -104,7 +107,7 @@ class ExtendClient(Waiting):
             clock=clock,
             session=session,
             pool_size=pool_size,
-            rate_limit_dir=rate_limit_dir,
+            rate_limit_store=rate_limit_store or rate_limit_dir,
             rate_share=rate_share,
         )
         self._request = self._transport.request

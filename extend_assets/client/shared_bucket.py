@@ -33,10 +33,15 @@ class SharedBucketError(ValueError):
     """The shared rate-limit directory is unusable; the message names the option."""
 
 
-def bucket_name(base_url: str, workspace_id: str | None, api_key: str) -> str:
-    """The file name of one account's schedule: a digest, so the key never shows."""
+def account_digest(base_url: str, workspace_id: str | None, api_key: str) -> str:
+    """One account's name in a shared schedule (file or row): a digest, so the key never shows."""
     digest = hashlib.sha256(f"{base_url}\n{workspace_id or ''}\n{api_key}".encode()).hexdigest()
-    return f"extend-rate-{digest[:20]}.slot"
+    return digest[:20]
+
+
+def bucket_name(base_url: str, workspace_id: str | None, api_key: str) -> str:
+    """The file name of one account's schedule."""
+    return f"extend-rate-{account_digest(base_url, workspace_id, api_key)}.slot"
 
 
 class FileTokenBucket:
@@ -67,6 +72,7 @@ class FileTokenBucket:
             ) from None
         self.path = folder / name
         self.rate = float(rate_per_second)
+        self.location = str(self.path)
         self._clock = clock
         self._sleep = sleep
 
@@ -98,3 +104,6 @@ class FileTokenBucket:
         if wait > 0:
             self._sleep(wait)
         return wait
+
+    def close(self) -> None:
+        """Nothing held between requests (each one opens and locks the file)."""

@@ -3,8 +3,9 @@ retries, and the rule that a request creating runs is never blindly resent.
 
 Rate: an :class:`~extend_assets.client.adaptive.AdaptiveRateLimiter` paces requests at
 ``requests_per_second`` and slows down on 429s (many processes on one account converge
-to its limit); with ``rate_limit_dir`` the processes of one machine also share one
-schedule (:mod:`extend_assets.client.shared_bucket`).
+to its limit); with ``rate_limit_store`` the processes also share one schedule: every
+machine through PostgreSQL (:mod:`extend_assets.client.pg_schedule`), or the processes
+of one machine through a locked file (:mod:`extend_assets.client.shared_bucket`).
 
 Retries: 429 always (``Retry-After`` honoured, jittered); 5xx, unusable bodies and broken
 connections for requests that create nothing; any error whose 2026 body says
@@ -37,9 +38,9 @@ from extend_assets.client.errors import (
     ExtendTimeoutError,
     error_for_status,
 )
+from extend_assets.client.rate_store import SharedSchedule, open_schedule
 from extend_assets.client.redact import redact_text
 from extend_assets.client.retry import RetryPolicy, parse_retry_after
-from extend_assets.client.shared_bucket import FileTokenBucket, bucket_name
 
 logger = logging.getLogger("extend_assets.client")
 
@@ -80,7 +81,7 @@ class Transport:
         clock: Callable[[], float],
         session: requests.Session | None,
         pool_size: int,
-        rate_limit_dir: str | None = None,
+        rate_limit_store: str | None = None,
         rate_share: float = 1.0,
     ) -> None:
         self._api_key = api_key
@@ -96,12 +97,15 @@ class Transport:
             if requests_per_second
             else None
         )
-        self._shared = (
-            FileTokenBucket(
-                rate_limit_dir, bucket_name(base_url, workspace_id, api_key), requests_per_second
-            )
-            if rate_limit_dir and requests_per_second
-            else None
+        # Shared at the account's whole rate: the adaptive limiter above keeps this
+        # client to its share of it.
+        self._shared: SharedSchedule | None = open_schedule(
+            rate_limit_store,
+            base_url=base_url,
+            workspace_id=workspace_id,
+            api_key=api_key,
+            rate_per_second=requests_per_second,
+            sleep=sleep,
         )
         self._own_session = session is None
         self._session = session or requests.Session()
@@ -121,6 +125,8 @@ class Transport:
         self._request_count = 0
 
     def close(self) -> None:
+        if self._shared is not None:
+            self._shared.close()
         if self._own_session:
             self._session.close()
 
@@ -128,6 +134,11 @@ class Transport:
     def limiter(self) -> AdaptiveRateLimiter | None:
         """The adaptive limiter (None when unlimited): its ``rate()`` and counts."""
         return self._limiter
+
+    @property
+    def shared_schedule(self) -> SharedSchedule | None:
+        """The schedule shared with other processes (None: this process paces alone)."""
+        return self._shared
 
     @property
     def request_count(self) -> int:

@@ -25,13 +25,13 @@ from typing import IO, Any
 
 import ijson
 
+from extend_assets.client.redact import redact_credentials
 from extend_assets.webhooks.errors import EventError
 from extend_assets.webhooks.events import (
     SECRET_KEYS,
     WebhookEvent,
     check_api_version,
     parse_event_fields,
-    redact_credentials,
 )
 
 SPOOL_BYTES = 1024 * 1024

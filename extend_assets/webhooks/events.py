@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import IO, Any
 
-from extend_assets.client.redact import REDACTED
+from extend_assets.client.redact import redact_credentials
 from extend_assets.webhooks.errors import EventError
 
 API_VERSIONS = ("2025-04-21", "2026-02-09")
@@ -64,22 +64,6 @@ OTHER_EVENT_TYPES: dict[str, frozenset[str]] = {
 }
 _EVENT_ID = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 SECRET_KEYS = frozenset({"presignedUrl", "fileUrl"})
-# Query parameters that carry a credential in presigned / signed URLs: S3 SigV4 and V2,
-# CloudFront, GCS, Azure SAS, and generic tokens. Matched anywhere in any string (a URL
-# alone, inside a message, or percent-encoded inside another URL), case-insensitively.
-_CREDENTIAL_PARAMS = (
-    "X-Amz-Signature", "X-Amz-Credential", "X-Amz-Security-Token", "AWSAccessKeyId",
-    "Signature", "Policy", "Key-Pair-Id", "X-Goog-Signature", "X-Goog-Credential",
-    "GoogleAccessId", "sig", "token", "access_token", "id_token", "refresh_token",
-    "security_token", "api_key", "apikey", "secret", "password",
-)  # fmt: skip
-_CREDENTIAL_PARAM = re.compile(
-    r"(?:(?<![\w.%-])|(?<=%3F)|(?<=%26))("
-    + "|".join(re.escape(n) for n in _CREDENTIAL_PARAMS)
-    + r")(=|%3D)"
-    r"((?:(?!%26)[^&\s\"'<>#;,)])*)",
-    re.IGNORECASE,
-)
 
 
 def check_api_version(version: str) -> str:
@@ -175,7 +159,7 @@ def scrub(value: Any) -> Any:
 
     Presigned/file URL fields are nulled; in every other string, at any depth (a
     ``failureMessage`` quoting a URL, a metadata note), the value of each credential
-    query parameter becomes ``[redacted]`` (see ``_CREDENTIAL_PARAMS``); the rest of
+    query parameter becomes ``[redacted]`` (``client.redact.CREDENTIAL_PARAMS``); the rest of
     the text, and URLs without credentials, stay as they are.
     """
     if isinstance(value, Mapping):
@@ -185,15 +169,3 @@ def scrub(value: Any) -> Any:
     if isinstance(value, str):
         return redact_credentials(value)
     return value
-
-
-def redact_credentials(text: str) -> str:
-    """``text`` with the value of every credential query parameter replaced."""
-    if "=" not in text and "%3d" not in text.lower():
-        return text
-    return _CREDENTIAL_PARAM.sub(lambda m: f"{m.group(1)}{m.group(2)}{REDACTED}", text)
-
-
-def redact_url(url: str) -> str:
-    """``url`` with credential query parameters redacted (other parameters kept)."""
-    return redact_credentials(url)

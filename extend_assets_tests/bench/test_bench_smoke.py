@@ -83,9 +83,10 @@ def test_the_ratelimit_section_renders_each_mode_and_size() -> None:
         {"processes": n, "mode": mode, "gets_per_process": 60, "requests": 60 * n + 3,
          "http_429": 3, "share_429": 3 / (60 * n + 3), "failed_calls": 0, "seconds": 6.0 * n,
          "aggregate_rate": 9.5, "share_of_limit": 0.95}
-        for mode in ("adaptive", "shared") for n in (1, 12)
+        for mode in ("adaptive", "shared", "postgres") for n in (1, 12)
     ]  # fmt: skip
     text = render({"machine": MACHINE, "submission": [], "polling": [], "flatten": [],
                    "ratelimit": {"limit": 10.0, "threads_per_process": 4, "rows": rows}})  # fmt: skip
     assert "## One account, many processes" in text
     assert "| 12 | shared | 723 | 3 | 0.4% | 0 | 72.0 | 9.5 | 95% |" in text
+    assert "| 12 | postgres | 723 | 3 | 0.4% | 0 | 72.0 | 9.5 | 95% |" in text

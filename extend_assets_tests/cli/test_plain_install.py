@@ -21,10 +21,16 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 
 
+def _clean_env() -> dict[str, str]:
+    """This environment minus what would let the checkout leak in (``PYTHONPATH``)."""
+    return {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV"))}
+
+
 def _pip(python: Path, *args: str, timeout: float) -> None:
     done = subprocess.run(
-        [str(python), "-m", "pip", *args], capture_output=True, text=True, timeout=timeout
-    )
+        [str(python), "-m", "pip", *args],
+        capture_output=True, text=True, timeout=timeout, env=_clean_env(),
+    )  # fmt: skip
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
 
 
@@ -42,7 +48,7 @@ def test_demo_runs_from_a_wheel_installed_in_a_fresh_venv(tmp_path: Path) -> Non
 
     workdir = tmp_path / "elsewhere"
     workdir.mkdir()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("EXTEND_", "DAGSTER_"))}
+    env = {k: v for k, v in _clean_env().items() if not k.startswith(("EXTEND_", "DAGSTER_"))}
     command = [str(python.with_name("extend-assets")), "demo", "--documents", "8", "--days", "2"]
     done = subprocess.run(
         command, cwd=workdir, env=env, capture_output=True, text=True, timeout=300, check=False
@@ -54,7 +60,7 @@ def test_demo_runs_from_a_wheel_installed_in_a_fresh_venv(tmp_path: Path) -> Non
     # the installed package is the wheel's, not the checkout's
     where = subprocess.run(
         [str(python), "-c", "import extend_assets; print(extend_assets.__file__)"],
-        cwd=workdir, capture_output=True, text=True, check=True,
+        cwd=workdir, env=env, capture_output=True, text=True, check=True,
     )  # fmt: skip
     assert "site-packages" in where.stdout
 

@@ -14,6 +14,7 @@ import requests
 import responses
 
 from extend_assets.client import (
+    AdaptiveRateLimiter,
     ExtendBadRequestError,
     ExtendClient,
     ExtendConnectionError,
@@ -26,11 +27,11 @@ from extend_assets.client import (
     ExtendServerError,
     ExtendTimeoutError,
     ExtendUnauthorizedError,
-    RateLimiter,
     WorkflowRun,
     WorkflowRunSummary,
     redact_text,
 )
+from extend_assets.client.redact import redact_credentials
 from extend_assets.client.retry import parse_retry_after
 from extend_assets_tests.client.payloads import BASE, KEY, WORKFLOW, run_json, summary_json
 from extend_assets_tests.client.test_methods import FakeTime
@@ -288,17 +289,7 @@ def test_models_tolerate_unknown_fields_statuses_nulls_and_both_timestamp_forms(
     assert summary.created_at is None and summary.batch_id is None
 
 
-def test_rate_limiter_paces_to_the_rate_with_a_fake_clock() -> None:
-    fake = FakeTime()
-    limiter = RateLimiter(10, clock=fake.clock, sleep=fake.sleep)
-    for _ in range(100):
-        limiter.acquire()
-    # Evenly spaced: the first at once, then one permit every 0.1 s.
-    assert fake.now == pytest.approx(9.9, abs=0.01)
-    assert len(fake.slept) == 99
-
-
-def test_rate_limiter_is_thread_safe() -> None:
+def test_the_adaptive_limiter_is_thread_safe() -> None:
     waits: list[float] = []
     lock = threading.Lock()
 
@@ -307,7 +298,7 @@ def test_rate_limiter_is_thread_safe() -> None:
             waits.append(seconds)
 
     # A frozen clock: every permit after the first must queue 0.2 s behind the last one.
-    limiter = RateLimiter(5, burst=1, clock=lambda: 0.0, sleep=sleep)
+    limiter = AdaptiveRateLimiter(5, clock=lambda: 0.0, sleep=sleep)
     threads = [threading.Thread(target=limiter.acquire) for _ in range(20)]
     for thread in threads:
         thread.start()
@@ -338,6 +329,13 @@ def test_redact_text_handles_keys_bearer_and_signatures() -> None:
     text = f"Bearer {KEY} X-Amz-Signature=abc https://h/p?q=1 {KEY}"
     cleaned = redact_text(text, [KEY])
     assert KEY not in cleaned and "abc" not in cleaned and "q=1" not in cleaned
+
+
+def test_client_and_landing_zone_share_one_list_of_credential_parameters() -> None:
+    text = "failed: sv=2024&sig=azuresig and Key-Pair-Id=K1&Policy=pol outside any URL"
+    for cleaned in (redact_text(text), redact_credentials(text)):
+        assert "azuresig" not in cleaned and "K1" not in cleaned and "pol " not in cleaned
+        assert "sv=2024" in cleaned  # not a credential: kept
 
 
 def test_missing_key_and_bad_base_url_are_clear() -> None:

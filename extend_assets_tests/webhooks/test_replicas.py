@@ -127,10 +127,17 @@ def _no_group_settles_early(zone: LandingZone) -> None:
     fake = FakeExtend()
     settings = PollerSettings(workflow_id="wf", event_settle_seconds=0.0, event_page_size=97)
     cursor = SensorCursor()
-    settler = EventSettler(fake, cursor, settings, time.time, zone)
-    settler.add_submissions(groups)
-    report = settler.tick()
-    assert sorted(p for r in report.requests for p in r.partitions) == [f"p{d}" for d in range(9)]
+    settled: list[str] = []
+    for tick in range(50):  # a busy machine may need more than one tick's time budget
+        settler = EventSettler(fake, cursor, settings, time.time, zone)
+        if tick == 0:
+            settler.add_submissions(groups)
+        report = settler.tick()
+        settled += [p for r in report.requests for p in r.partitions]
+        if not report.out_of_budget:
+            break
+    assert not report.out_of_budget
+    assert sorted(settled) == [f"p{d}" for d in range(9)]
     assert [g.id for g in cursor.open] == ["g9"] and fake.calls["list"] == 0
 
 
