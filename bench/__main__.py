@@ -38,6 +38,17 @@ def pipeline(what: str, documents: int, rate: float = 50.0) -> Any:
     )
 
 
+def commit_of(root: str) -> str:
+    """The short commit of a checkout (``+`` when its work tree has changes)."""
+
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", "-C", root, *args], capture_output=True, text=True,
+                              check=False)  # fmt: skip
+        return done.stdout.strip()
+
+    return git("rev-parse", "--short", "HEAD") + ("+" if git("status", "--porcelain") else "")
+
+
 def machine() -> dict[str, Any]:
     cpu = "unknown"
     try:
@@ -68,6 +79,11 @@ def main() -> None:
                         "main`): its outputs job is profiled too, beside this one")  # fmt: skip
     parser.add_argument("--flatten-limit", type=int, default=20_000,
                         help="larger sizes skip the flatten benchmark (memory)")  # fmt: skip
+    parser.add_argument("--profile-what", default="submission,flatten,outputs",
+                        help="which profiles to measure again (the others are kept)")  # fmt: skip
+    parser.add_argument("--outputs-before", default=None,
+                        help="root of another checkout: its outputs job is measured on the "
+                        "same set-up, labelled `before: <commit>`")  # fmt: skip
     parser.add_argument("--outputs-sizes", default=None,
                         help="sizes of the outputs benchmark (default: --sizes)")  # fmt: skip
     parser.add_argument(
@@ -132,10 +148,18 @@ def main() -> None:
         save()
     for size in outputs_sizes if wanted("outputs") else []:
         print(f"outputs at {size}, polling and webhooks...", flush=True)
-        results["outputs"].append(
-            # 100k: ~30 min of set-up (the emulator runs 100k documents, ~100/s) + both runs
-            child("bench.outputs_bench", f"print(json.dumps(bench_outputs({size})))", 4 * 3600)
+        # 100k: ~30 min of set-up (the emulator runs 100k documents, ~100/s) + both runs
+        measured = child(
+            "bench.outputs_bench",
+            f"print(json.dumps(bench_outputs({size}, before={args.outputs_before!r})))",
+            4 * 3600,
         )
+        earlier = measured.pop("before", None)
+        if earlier:
+            label = f"before: {commit_of(args.outputs_before)}"
+            results["outputs"].append({"documents": size, "label": label, **earlier})
+        results["outputs"].append({**measured, "label": f"after: {commit_of(str(ROOT))}"}
+                                  if earlier else measured)  # fmt: skip
         save()
     if wanted("fetch"):
         print("output fetch...", flush=True)
@@ -158,16 +182,20 @@ def main() -> None:
     if wanted("profiles"):
         print("profiles...", flush=True)
         profile_size = min(max(sizes), args.profile_documents)
-        results["profiles"] = [
+        again = args.profile_what.split(",")
+        kept = [p for p in results.get("profiles") or [] if p["what"] not in again]
+        results["profiles"] = kept + [
             child("bench.profile", f"print(json.dumps(run({what!r}, {profile_size})))")
-            for what in ("submission", "flatten", "outputs")
+            for what in again
         ]
-        if args.profile_before:
+        if args.profile_before and "outputs" in again:
             before = child(
                 "bench.profile",
                 f"print(json.dumps(run_code('outputs', {profile_size}, {args.profile_before!r})))",
             )
-            results["profiles"].append({**before, "label": "before"})
+            results["profiles"].append(
+                {**before, "label": f"before: {commit_of(args.profile_before)}"}
+            )
         save()
     print(f"wrote {args.out} and {args.markdown}")
 
@@ -265,8 +293,9 @@ def outputs_section(outputs: list[dict[str, Any]] | None, when: dict[str, Any] |
         f"process's own (`VmHWM`; {start} MiB before the job, with Dagster, pandas and "
         "DuckDB imported); the three step columns are the highest RSS sampled (every 0.5 s) "
         "while each step ran, all three steps running in one process one after another. "
-        "A labelled row (`before`) is another checkout measured in the same run "
-        "(`BENCH_CODE`). "
+        "Labelled rows (`before: <commit>` / `after: <commit>`): another checkout "
+        "(`--outputs-before`, through `BENCH_CODE`) measured on the same set-up, each mode's "
+        "`before` run right before its `after` run, so the two share the machine's load. "
         "Documents/s per step: N over the step's wall time (start to success, from the "
         "run's event log), reading the raw runs and writing the table included.",
         "",
@@ -371,6 +400,30 @@ def profile_section(profiles: list[dict[str, Any]] | None) -> list[str]:
         for stage, share in p["shares"].items():
             seconds = f"{share * total:.2f}" if total else "-"
             lines.append(f"| {what} | {p['documents']:,} | {stage} | {share:.0%} | {seconds} |")
+    timed = [p for p in profiles if p.get("cpu_seconds")]
+    if timed:
+        lines += ["", "Wall and CPU seconds of each profiled outputs job (the machine's load "
+                  "shows as wall well above CPU):", ""]  # fmt: skip
+        for p in timed:
+            what = p["what"] + (f" ({p['label']})" if p.get("label") else "")
+            lines.append(f"- {what}: {p['seconds']} s wall, {p['cpu_seconds']} s CPU")
+    ranked = [p for p in profiles if p.get("top_functions")]
+    if ranked:
+        lines += [
+            "",
+            "The table steps' own time, by function: time spent in the function itself (not "
+            "in what it calls), summed over the documents and line-items steps, as a share of "
+            "the whole profiled job.",
+            "",
+            "| path | function | share of the profiled time | seconds |",
+            "|---|---|---:|---:|",
+        ]
+        for p in ranked:
+            what = p["what"] + (f" ({p['label']})" if p.get("label") else "")
+            total = p.get("seconds")
+            for top in p["top_functions"]:
+                seconds = f"{top['share'] * total:.2f}" if total else "-"
+                lines.append(f"| {what} | `{top['function']}` | {top['share']:.1%} | {seconds} |")
     return lines
 
 

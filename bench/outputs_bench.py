@@ -132,6 +132,8 @@ def run_outputs(
             _save_profile(profiler, f"{profile_to}.{mode}")
         windows = step_windows(instance, result.run_id)
         by_step = {step: sampler.peak_between(start, end) for step, (start, end) in windows.items()}
+    import extend_assets
+
     counters = srv.control("counters")
     meta: dict[str, Any] = {}
     for event in result.get_asset_materialization_events():
@@ -140,6 +142,7 @@ def run_outputs(
             meta = {k: getattr(v, "value", v) for k, v in m.metadata.items()}
     return {
         "mode": mode,
+        "code": str(Path(extend_assets.__file__).resolve().parent.parent),
         "seconds": round(wall, 2),
         "cpu_seconds": round(cpu, 2),
         "peak_rss_mib": peak_rss_mib(),
@@ -155,13 +158,15 @@ def run_outputs(
 
 def _save_profile(profiler: Any, path: str) -> None:
     """The call tree as text and the named stages' shares as JSON (``bench.profile``)."""
-    from bench.profile import HOT_PATHS, shares
+    from bench.profile import HOT_PATHS, TABLE_STEPS, shares, top_functions
 
     Path(path + ".txt").write_text(
         profiler.output_text(show_all=False, color=False, time="percent_of_total")
     )
     summary = {"seconds": round(profiler.last_session.duration, 2),
-               "shares": shares(profiler, HOT_PATHS["outputs"])}  # fmt: skip
+               "cpu_seconds": round(profiler.last_session.cpu_time, 2),
+               "shares": shares(profiler, HOT_PATHS["outputs"]),
+               "top_functions": top_functions(profiler, within=TABLE_STEPS)}  # fmt: skip
     Path(path + ".json").write_text(json.dumps(summary))
 
 
@@ -189,9 +194,14 @@ def use_code() -> None:
         sys.path.insert(0, code)
 
 
-def _child(mode: str, home: Path, landing: Path, srv: Servers) -> dict[str, Any]:
+def _child(
+    mode: str, home: Path, landing: Path, srv: Servers, code: str | None = None
+) -> dict[str, Any]:
+    """``run_outputs`` in a fresh process; ``code``: another checkout's ``extend_assets``."""
     args = ", ".join(repr(a) for a in (mode, str(home), str(landing), srv.s3_url, srv.emulator_url))
     env = {**os.environ, "PYTHONPATH": str(ROOT), "DAGSTER_HOME": str(home)}
+    if code is not None:
+        env["BENCH_CODE"] = code
     done = subprocess.run(
         [sys.executable, "-c",
          f"import json; from bench.outputs_bench import run_outputs, use_code; use_code(); "
@@ -219,7 +229,12 @@ def _landed(landing: Path) -> int:
         return 0
 
 
-def bench_outputs(documents: int, modes: tuple[str, ...] = MODES) -> dict[str, Any]:
+def bench_outputs(
+    documents: int, modes: tuple[str, ...] = MODES, before: str | None = None
+) -> dict[str, Any]:
+    """The outputs job of one partition of ``documents`` in each mode. ``before``: the
+    root of another checkout, measured on the same set-up too, each mode right before
+    this code's run of it (``result["before"]``)."""
     from dagster import instance_for_test
 
     from extend_assets.cli.runner import PipelineRunner
@@ -254,17 +269,27 @@ def bench_outputs(documents: int, modes: tuple[str, ...] = MODES) -> dict[str, A
             _progress(f"{_landed(landing):,} events landed", started)
             setup = time.perf_counter() - started
             os.environ["DAGSTER_HOME"] = str(home)
-            found = {mode: _child(mode, home, landing, srv) for mode in modes}
+            found: dict[str, Any] = {}
+            earlier: dict[str, Any] = {}
+            for mode in modes:
+                if before is not None:
+                    earlier[mode] = _child(mode, home, landing, srv, code=before)
+                    _progress(f"{mode} (before) done", started)
+                found[mode] = _child(mode, home, landing, srv)
+                _progress(f"{mode} done", started)
     finally:
         receiver.terminate()
         receiver.wait(timeout=30)
         shutil.rmtree(work, ignore_errors=True)
-    for result in found.values():
+    for result in [*found.values(), *earlier.values()]:
         calls = sum(result["calls"].values())
         result["seconds_at_10_rps"] = round(calls / 10, 1)
         result["documents_per_second"] = round(documents / result["seconds"])
         result["gets_per_run"] = round(result["calls"]["get"] / documents, 3)
-    return {"documents": documents, "setup_seconds_not_counted": round(setup, 1), **found}
+    out = {"documents": documents, "setup_seconds_not_counted": round(setup, 1), **found}
+    if earlier:
+        out["before"] = earlier
+    return out
 
 
 def _progress(what: str, since: float) -> None:

@@ -27,6 +27,9 @@ from pyinstrument.frame import Frame
 
 PROFILES = Path(__file__).resolve().parent / "profiles"
 
+#: The table steps, whose own functions ``python -m bench`` ranks.
+TABLE_STEPS = ("extend_extracted_documents", "extend_extracted_line_items")
+
 # The stages a reader cares about, by the function that does each.
 HOT_PATHS = {
     "submission": {
@@ -44,6 +47,7 @@ HOT_PATHS = {
         "documents step": "extend_extracted_documents",
         "line-items step": "extend_extracted_line_items",
         "reading raw files (gzip + JSON)": "iter_file",
+        "decoding for the tables (msgspec view)": "table_view",
         "schema rewrite per run": "rewrite",
         "ledger sources per chunk": "source_refs",
         "flatten (flatten_documents / flatten_line_items)": "flatten_in_chunks",
@@ -75,6 +79,31 @@ def shares(profiler: Profiler, paths: dict[str, str]) -> dict[str, float]:
 
     walk(root, frozenset())
     return {label: round(seconds / root.time, 3) for label, seconds in spent.items()}
+
+
+def top_functions(
+    profiler: Profiler, count: int = 12, within: tuple[str, ...] = ()
+) -> list[dict[str, Any]]:
+    """The functions with the most time of their own (not in what they call), summed
+    over every place they were called from: where the CPU actually goes. ``within``:
+    only under these functions (e.g. the table steps); shares stay of the whole."""
+    session = profiler.last_session
+    root = session.root_frame() if session else None
+    if root is None or not root.time:
+        return []
+    own: dict[str, float] = {}
+
+    def walk(frame: Frame, inside: bool) -> None:
+        inside = inside or frame.function in within
+        if inside and not frame.is_synthetic:
+            name = f"{frame.function} ({frame.file_path_short}:{frame.line_no})"
+            own[name] = own.get(name, 0.0) + frame.total_self_time
+        for child in frame.children:
+            walk(child, inside)
+
+    walk(root, not within)
+    ranked = sorted(own.items(), key=lambda item: -item[1])[:count]
+    return [{"function": name, "share": round(seconds / root.time, 3)} for name, seconds in ranked]
 
 
 def run(what: str, documents: int) -> dict[str, Any]:

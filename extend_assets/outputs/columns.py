@@ -27,6 +27,7 @@ from extend_assets.flatten.schema import ColumnSpec, resolve
 
 CONFIDENCE = "__confidence"
 DECIMAL_TYPE = pa.decimal128(20, 4)
+DATE_DTYPE = pd.ArrowDtype(pa.date32())
 _QUANTUM = Decimal("0.0001")
 # DuckDB's reserved keywords (``select keyword_name from duckdb_keywords() where
 # keyword_category = 'reserved'``): a column named so needs quotes, so it gets a ``_``.
@@ -234,10 +235,13 @@ def as_decimal(series: pd.Series) -> pd.Series:
 
 
 def as_date(series: pd.Series) -> pd.Series:
+    """Dates (``DATE``) of a column of dates, date-times or text; unreadable ones null.
+    Converted in Arrow, not value by value."""
+    if series.dtype == DATE_DTYPE:
+        return series
     stamps = pd.to_datetime(series, errors="coerce")
     if getattr(stamps.dt, "tz", None) is not None:
         stamps = stamps.dt.tz_convert("UTC").dt.tz_localize(None)
-    values = [None if pd.isna(v) else v.date() for v in stamps]
-    return pd.Series(
-        pd.array(values, dtype=pd.ArrowDtype(pa.date32())), index=series.index, name=series.name
-    )
+    moments = pa.array(stamps.to_numpy(dtype="datetime64[ns]"), from_pandas=True)
+    days = pd.arrays.ArrowExtensionArray(moments.cast(pa.date32()))
+    return pd.Series(days, index=series.index, name=series.name)

@@ -13,17 +13,21 @@ from extend_assets.outputs.frames import MISSING, SKIPPED
 def source_refs(runs_frame: pd.DataFrame) -> dict[str, flatten.SourceRef]:
     """The source document of each run of the runs table (ids only, no raw JSON)."""
     sources: dict[str, flatten.SourceRef] = {}
-    for row in runs_frame.itertuples(index=False):
-        if not isinstance(row.run_id, str):
+    columns = [
+        runs_frame[name].astype(object).tolist()
+        for name in ("run_id", "bucket", "key", "etag", "partition", "batch_id")
+    ]
+    for run_id, bucket, key, etag, partition, batch_id in zip(*columns, strict=True):
+        if not isinstance(run_id, str):
             continue
-        is_text = str(row.bucket).startswith("text:")
-        sources[row.run_id] = flatten.SourceRef(
-            bucket=None if is_text else str(row.bucket),
-            key=None if is_text else str(row.key),
-            etag=None if is_text else str(row.etag),
-            partition=str(row.partition),
-            batch_id=None if pd.isna(row.batch_id) else str(row.batch_id),
-            source_id=str(row.key) if is_text else None,
+        is_text = str(bucket).startswith("text:")
+        sources[run_id] = flatten.SourceRef(
+            bucket=None if is_text else str(bucket),
+            key=None if is_text else str(key),
+            etag=None if is_text else str(etag),
+            partition=str(partition),
+            batch_id=None if pd.isna(batch_id) else str(batch_id),
+            source_id=str(key) if is_text else None,
         )
     return sources
 

@@ -27,6 +27,8 @@ from extend_assets.outputs.raw_store import RawFileMissing, open_raw_file, read_
 #: file's lines are ~25 KB each.
 READ_BUFFER = 1 << 20
 
+Decode = Callable[[bytes], Any]
+
 # (run id, status recorded in the runs table) -> the raw runs, in any order
 Refetch = Callable[[Sequence[tuple[str, str | None]]], Iterable[Mapping[str, Any]]]
 
@@ -48,10 +50,12 @@ class RawRunReader:
         self._runs_of: dict[str, dict[str, str | None]] = {}
         if {"raw_uri", "run_id"} <= set(runs_frame.columns):
             statuses = (
-                runs_frame["status"] if "status" in runs_frame.columns else [None] * len(runs_frame)
+                _values(runs_frame["status"])
+                if "status" in runs_frame.columns
+                else [None] * len(runs_frame)
             )
             for uri, run_id, status in zip(
-                runs_frame["raw_uri"], runs_frame["run_id"], statuses, strict=True
+                _values(runs_frame["raw_uri"]), _values(runs_frame["run_id"]), statuses, strict=True
             ):
                 if isinstance(uri, str) and isinstance(run_id, str):
                     recorded = None if status is None or pd.isna(status) else str(status)
@@ -59,8 +63,12 @@ class RawRunReader:
         self._scratch: tempfile.TemporaryDirectory[str] | None = None
         self._spooled: dict[str, Path] = {}
 
-    def iter_file(self, uri: str) -> Iterator[dict[str, Any]]:
-        """The runs of the raw file ``uri``; fetched again if the file is gone."""
+    def iter_file(self, uri: str, decode: Decode | None = None) -> Iterator[dict[str, Any]]:
+        """The runs of the raw file ``uri``; fetched again if the file is gone.
+
+        ``decode`` turns one line into a run (default: :func:`parse_line`, the whole run).
+        """
+        decode = decode if decode is not None else parse_line
         spooled = self._spooled.get(uri)
         if spooled is None:
             try:
@@ -69,10 +77,10 @@ class RawRunReader:
                 spooled = self._spool(uri)
             else:
                 with handle:
-                    yield from _lines(handle)
+                    yield from _lines(handle, decode)
                 return
         with gzip.open(spooled, "rb") as handle:
-            yield from _lines(handle)
+            yield from _lines(handle, decode)
 
     def read_beside(self, uri: str, name: str) -> bytes | None:
         return read_beside(uri, name, self.s3_client)
@@ -110,10 +118,15 @@ class RawRunReader:
         self.close()
 
 
-def _lines(handle: Any) -> Iterator[dict[str, Any]]:
+def _values(column: pd.Series) -> list[Any]:
+    """A column as Python objects at once (iterating Arrow-backed text goes value by value)."""
+    return column.astype(object).tolist()
+
+
+def _lines(handle: Any, decode: Decode) -> Iterator[dict[str, Any]]:
     for line in io.BufferedReader(handle, READ_BUFFER):
         if line.strip():
-            yield parse_line(line)
+            yield decode(line)
 
 
 def parse_line(line: bytes) -> Any:

@@ -27,6 +27,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+import numpy as np
 import pandas as pd
 
 from extend_assets.client import (
@@ -52,6 +53,7 @@ from extend_assets.outputs.schema_union import (
     extractor_key,
     extractors_seen,
 )
+from extend_assets.outputs.table_view import table_view
 from extend_assets.submission.ledger_table import partition_date
 
 TRANSIENT_ERRORS = (
@@ -329,7 +331,9 @@ def raw_uris(runs_frame: pd.DataFrame) -> list[str]:
     """The raw-run files of a runs table, in order, once each."""
     if "raw_uri" not in runs_frame.columns:
         return []
-    return list(dict.fromkeys(str(u) for u in runs_frame["raw_uri"].dropna()))
+    return list(
+        dict.fromkeys(str(u) for u in runs_frame["raw_uri"].dropna().astype(object).tolist())
+    )
 
 
 def extractors_of(runs_frame: pd.DataFrame, reader: RawRunReader | None = None) -> list[Extractor]:
@@ -371,6 +375,29 @@ def cyclic_gc_paused() -> Iterator[None]:
             gc.enable()
 
 
+#: Runs flattened at once: the per-call cost of building typed columns (a few pandas
+#: calls per column) is paid once per this many runs instead of once per raw file. The
+#: runs are decoded for the tables only (:func:`table_view`), a fraction of a whole run.
+FLATTEN_RUNS = 1000
+_NO_ROWS = np.empty(0, dtype=np.intp)
+
+
+def _batches(
+    uris: Sequence[str], rows_of: Mapping[Any, Any], batch_runs: int
+) -> Iterator[list[str]]:
+    """Consecutive files of about ``batch_runs`` runs together (their ledger rows counted)."""
+    batch: list[str] = []
+    runs = 0
+    for uri in uris:
+        batch.append(uri)
+        runs += len(rows_of.get(uri, _NO_ROWS))
+        if runs >= batch_runs:
+            yield batch
+            batch, runs = [], 0
+    if batch:
+        yield batch
+
+
 def flatten_in_chunks(
     runs_frame: pd.DataFrame,
     flatten_fn: FlattenFn,
@@ -378,35 +405,38 @@ def flatten_in_chunks(
     *,
     on_chunk: Callable[[int], None] | None = None,
     reader: RawRunReader | None = None,
+    batch_runs: int = FLATTEN_RUNS,
 ) -> pd.DataFrame:
-    """``flatten_fn`` over the raw runs of ``runs_frame``, one file at a time.
+    """``flatten_fn`` over the raw runs of ``runs_frame``, a few files at a time.
 
-    Only one chunk of raw runs is in memory at once; the chunks' frames are concatenated
-    at the end. Every chunk follows the workflow's schema (the union over its
-    extractors), each run rewritten for the fields that union renamed, so their columns
-    agree. ``reader`` reads the files (S3, refetching missing ones); default: local only.
+    Only the runs of about ``batch_runs`` (whole files) are in memory at once, decoded
+    for the tables (:func:`~extend_assets.outputs.table_view.table_view`); the batches'
+    frames are concatenated at the end. Every batch follows the workflow's schema (the
+    union over its extractors), each run rewritten for the fields that union renamed,
+    so their columns agree. ``reader`` reads the files (S3, refetching missing ones);
+    default: local only. ``on_chunk`` is told the runs of each file read.
     """
     reader = reader if reader is not None else RawRunReader(runs_frame)
     uris = raw_uris(runs_frame)
-    # Each file's ledger rows, so a chunk's sources are built with it, not all up front.
+    # Each file's ledger rows, so a batch's sources are built with it, not all up front.
     rows_of = runs_frame.groupby("raw_uri", sort=False).indices if uris else {}
     json_schema = schema.as_json_schema()
     frames: list[pd.DataFrame] = []
     errors: dict[str, int] = {}
-    for uri in uris:
+    for batch in _batches(uris, rows_of, batch_runs):
         with cyclic_gc_paused():
-            chunk = list(reader.iter_file(uri))
-            sources = source_refs(runs_frame.iloc[rows_of.get(uri, [])])
-            frame = flatten_fn(
-                [schema.rewrite(raw) for raw in chunk], sources=sources, schema=json_schema
-            )
-            read = len(chunk)
-            del chunk  # freed by reference counting, before the collector runs again
+            runs: list[Any] = []
+            for uri in batch:
+                read = [schema.rewrite(raw) for raw in reader.iter_file(uri, decode=table_view)]
+                runs += read
+                if on_chunk is not None:
+                    on_chunk(len(read))
+            rows = np.concatenate([rows_of.get(uri, _NO_ROWS) for uri in batch])
+            frame = flatten_fn(runs, sources=source_refs(runs_frame.iloc[rows]), schema=json_schema)
+            del runs, read  # freed by reference counting, before the collector runs again
         for column, count in frame.attrs.get("coercion_errors_by_column", {}).items():
             errors[column] = errors.get(column, 0) + count
         frames.append(frame)
-        if on_chunk is not None:
-            on_chunk(read)
     if not frames:
         return flatten_fn([], sources={}, schema=json_schema)
     out = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]

@@ -38,6 +38,8 @@ from datetime import UTC, datetime
 from typing import IO, Any
 from urllib.parse import quote
 
+import orjson
+
 from extend_assets.webhooks.errors import LandingError
 from extend_assets.webhooks.events import WebhookEvent, scrub
 
@@ -299,7 +301,7 @@ class LandingZone(ABC):
         if body is None:
             raise LandingError(f"{self.description}: no landed event at position {position}")
         try:
-            return LandedEvent.from_record(position, json.loads(body))
+            return LandedEvent.from_record(position, _loads(body))
         except (ValueError, KeyError, TypeError) as error:
             raise LandingError(
                 f"{self.description}: events/{position}.json is not a landed event ({error!r})"
@@ -416,3 +418,12 @@ def _dedupe(events: list[LandedEvent]) -> list[LandedEvent]:
             seen.add(event.event_id)
             unique.append(event)
     return unique
+
+
+def _loads(body: bytes) -> Any:
+    """A landed record: orjson (the runs step reads one per run, ~25 KB each), the
+    standard library for what orjson refuses (``NaN``)."""
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return json.loads(body)

@@ -262,3 +262,15 @@ def test_a_store_without_create_if_absent_is_refused_at_start(tmp_path: Path) ->
         Ignoring(tmp_path / "landing").check()
     DirectoryLandingZone(tmp_path / "ok").check()
     assert not list((tmp_path / "ok" / "checks").iterdir())  # the probe is removed
+
+
+def test_a_landed_event_with_nan_reads_back(tmp_path: Path) -> None:
+    """Events are read with orjson, which refuses ``NaN``; Python's json wrote it, and
+    reads it back."""
+    zone = DirectoryLandingZone(tmp_path / "landing")
+    event = _event(1)
+    event.payload["usage"] = {"credits": float("nan")}
+    zone.land(event, now=T0)
+    (found,) = zone.events_for_runs(["workflow_run_1"])
+    assert found.payload["usage"]["credits"] != found.payload["usage"]["credits"]
+    assert found.payload["id"] == "workflow_run_1"
