@@ -49,12 +49,21 @@ def _deliver(replicas: list[Receiver], seed: int) -> Counter[str]:
         body = event_body(event_id, batchId=f"batch_{event_id[-1]}")
         if not hasattr(session, "s"):
             session.s = requests.Session()
-        answer = session.s.post(
-            replicas[replica].url,
-            data=body,
-            headers={**signed_headers(body, SECRET), "Content-Type": "application/json"},
-            timeout=60,
-        )
+        for attempt in range(3):  # as Extend does: a delivery with no answer is sent again
+            try:
+                answer = session.s.post(
+                    replicas[replica].url,
+                    data=body,
+                    headers={**signed_headers(body, SECRET), "Content-Type": "application/json"},
+                    timeout=60,
+                )
+                break
+            except requests.ConnectionError:  # e.g. a kept-alive connection the server closed
+                session.s = requests.Session()
+                with lock:
+                    outcomes["resent"] += 1
+                if attempt == 2:
+                    raise
         with lock:
             outcomes[f"{answer.status_code} {answer.json().get('status')}"] += 1
 
@@ -101,7 +110,7 @@ def test_three_replicas_land_each_of_1000_events_once(
     for replica in replicas:
         replica.start()
     outcomes = _deliver(replicas, seed=22)
-    assert set(outcomes) <= {"200 landed", "200 duplicate"}, outcomes
+    assert set(outcomes) <= {"200 landed", "200 duplicate", "resent"}, outcomes
     zone = open_landing_zone(target, s3_client=client)
     landed = list(zone.iter_after(None, settle_seconds=0))
     assert len(_event_objects(target, client)) == EVENTS  # one object per eventId
@@ -110,7 +119,9 @@ def test_three_replicas_land_each_of_1000_events_once(
     assert all(zone.contains(e.event_id) for e in landed)
     counters = [r.counters() for r in replicas]
     assert sum(c["accepted"] for c in counters) == EVENTS
-    assert sum(c["accepted"] + c["duplicate"] for c in counters) == sum(outcomes.values())
+    resent = outcomes.pop("resent", 0)  # an unanswered delivery may or may not have arrived
+    answered = sum(outcomes.values())
+    assert answered <= sum(c["accepted"] + c["duplicate"] for c in counters) <= answered + resent
     runs = zone.events_for_runs([f"workflow_run_{landed[0].event_id}"])
     assert [e.event_id for e in runs] == [landed[0].event_id]
     _no_group_settles_early(zone)
