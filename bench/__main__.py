@@ -395,7 +395,7 @@ def profile_section(profiles: list[dict[str, Any]] | None) -> list[str]:
         "|---|---:|---|---:|---:|",
     ]
     for p in profiles:
-        what = p["what"] + (f" ({p['label']})" if p.get("label") else "")
+        what = _profile_name(p)
         total = p.get("seconds")
         for stage, share in p["shares"].items():
             seconds = f"{share * total:.2f}" if total else "-"
@@ -405,7 +405,7 @@ def profile_section(profiles: list[dict[str, Any]] | None) -> list[str]:
         lines += ["", "Wall and CPU seconds of each profiled outputs job (the machine's load "
                   "shows as wall well above CPU):", ""]  # fmt: skip
         for p in timed:
-            what = p["what"] + (f" ({p['label']})" if p.get("label") else "")
+            what = _profile_name(p)
             lines.append(f"- {what}: {p['seconds']} s wall, {p['cpu_seconds']} s CPU")
     ranked = [p for p in profiles if p.get("top_functions")]
     if ranked:
@@ -419,12 +419,18 @@ def profile_section(profiles: list[dict[str, Any]] | None) -> list[str]:
             "|---|---|---:|---:|",
         ]
         for p in ranked:
-            what = p["what"] + (f" ({p['label']})" if p.get("label") else "")
+            what = _profile_name(p)
             total = p.get("seconds")
             for top in p["top_functions"]:
                 seconds = f"{top['share'] * total:.2f}" if total else "-"
                 lines.append(f"| {what} | `{top['function']}` | {top['share']:.1%} | {seconds} |")
     return lines
+
+
+def _profile_name(profile: dict[str, Any]) -> str:
+    """A profile's path, with the checkout it measured when that is not this one."""
+    label = profile.get("label")
+    return profile["what"] + (f" ({label})" if label else "")
 
 
 def ratelimit_section(rl: dict[str, Any] | None, when: dict[str, Any] | None) -> list[str]:

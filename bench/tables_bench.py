@@ -104,6 +104,29 @@ def _timed(stages: dict[str, float], name: str, fn: Callable[[], Any]) -> Any:
     return out
 
 
+def _flattened(
+    t: dict[str, float], runs: pd.DataFrame, flatten_one: Callable[..., Any]
+) -> tuple[Any, pd.DataFrame]:
+    """Both steps' common start: the workflow schema, then the raw runs read, flattened
+    and made storable (timed into ``t``)."""
+    from extend_assets.outputs.frames import storable
+    from extend_assets.outputs.matching import with_partition_date
+    from extend_assets.outputs.raw_reader import RawRunReader
+    from extend_assets.outputs.schema_union import WorkflowSchema
+    from extend_assets.outputs.stream import extractors_of, flatten_in_chunks
+
+    with RawRunReader(runs) as reader:
+        schema = WorkflowSchema()
+        for name, extractor in _timed(t, "extractors", lambda: extractors_of(runs, reader)):
+            schema.add(extractor, name)
+        flat = _timed(
+            t,
+            "read + flatten",
+            lambda: flatten_in_chunks(runs, flatten_one, schema, reader=reader),
+        )
+    return schema, _timed(t, "storable", lambda: storable(with_partition_date(flat)))
+
+
 def documents_step(runs: pd.DataFrame, connection: Any) -> dict[str, float]:
     """The documents step's engine, stage by stage (seconds)."""
     from extend_assets.assets.checks import completeness_check, low_confidence_check
@@ -112,24 +135,10 @@ def documents_step(runs: pd.DataFrame, connection: Any) -> dict[str, float]:
     from extend_assets.assets.storage import for_storage
     from extend_assets.io_manager import write_by_name
     from extend_assets.outputs.columns import analyst_frame
-    from extend_assets.outputs.frames import storable
-    from extend_assets.outputs.matching import with_partition_date
-    from extend_assets.outputs.raw_reader import RawRunReader
-    from extend_assets.outputs.schema_union import WorkflowSchema
-    from extend_assets.outputs.stream import extractors_of, flatten_in_chunks
 
     t: dict[str, float] = {}
     started, cpu = time.perf_counter(), time.process_time()
-    with RawRunReader(runs) as reader:
-        schema = WorkflowSchema()
-        for name, extractor in _timed(t, "extractors", lambda: extractors_of(runs, reader)):
-            schema.add(extractor, name)
-        flat = _timed(
-            t,
-            "read + flatten",
-            lambda: flatten_in_chunks(runs, flatten.flatten_documents, schema, reader=reader),
-        )
-    frame = _timed(t, "storable", lambda: storable(with_partition_date(flat)))
+    schema, frame = _flattened(t, runs, flatten.flatten_documents)
     table, infos = _timed(
         t,
         "analyst columns",
@@ -154,24 +163,10 @@ def line_items_step(runs: pd.DataFrame, connection: Any) -> dict[str, float]:
     from extend_assets.assets.storage import for_storage
     from extend_assets.io_manager import write_by_name
     from extend_assets.outputs.columns import analyst_frame
-    from extend_assets.outputs.frames import storable
-    from extend_assets.outputs.matching import with_partition_date
-    from extend_assets.outputs.raw_reader import RawRunReader
-    from extend_assets.outputs.schema_union import WorkflowSchema
-    from extend_assets.outputs.stream import extractors_of, flatten_in_chunks
 
     t: dict[str, float] = {}
     started, cpu = time.perf_counter(), time.process_time()
-    with RawRunReader(runs) as reader:
-        schema = WorkflowSchema()
-        for name, extractor in _timed(t, "extractors", lambda: extractors_of(runs, reader)):
-            schema.add(extractor, name)
-        flat = _timed(
-            t,
-            "read + flatten",
-            lambda: flatten_in_chunks(runs, flatten.flatten_line_items, schema, reader=reader),
-        )
-    frame = _timed(t, "storable", lambda: storable(with_partition_date(flat)))
+    schema, frame = _flattened(t, runs, flatten.flatten_line_items)
     table, infos = _timed(
         t,
         "analyst columns",
