@@ -50,6 +50,11 @@ def instance_postgres_url(instance: DagsterInstance) -> str | None:
     return postgres_url if isinstance(postgres_url, str) else None
 
 
+def _stores_in_sqlite(instance: DagsterInstance) -> bool:
+    """SQLite storage: every process that shares it runs on one machine."""
+    return "sqlite" in type(instance.event_log_storage).__name__.lower()
+
+
 def instance_rate_limit_store(instance: DagsterInstance) -> str | None:
     """Where this instance's processes can share one request schedule: its PostgreSQL
     (every machine), else a directory beside a SQLite instance's files (every process
@@ -58,7 +63,7 @@ def instance_rate_limit_store(instance: DagsterInstance) -> str | None:
     if postgres_url is not None:
         return postgres_url
     root = getattr(instance, "root_directory", None)
-    if root and "sqlite" in type(instance.event_log_storage).__name__.lower():
+    if root and _stores_in_sqlite(instance):
         return str(Path(root) / "extend_assets_rate_limit")
     return None
 
@@ -71,7 +76,7 @@ def submission_locks(
     if postgres_url is not None:
         return PostgresAdvisoryLocks(postgres_url, timeout)
     root = getattr(instance, "root_directory", None)
-    if "sqlite" not in type(instance.event_log_storage).__name__.lower():
+    if not _stores_in_sqlite(instance):
         logger.warning(
             "This Dagster instance's event log (%s) offers no lock shared across machines, so "
             "overlapping submissions are serialized per machine only. Set the workflow's "
