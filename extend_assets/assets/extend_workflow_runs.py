@@ -76,7 +76,7 @@ def build_workflow_runs_asset(
                 from extend_assets.webhooks import open_landing_zone
 
                 zone = open_landing_zone(s.webhook_landing)
-                events = zone.iter_events_for(runs=direct_ids, batches=batch_ids)
+                events = zone.iter_runs_for(runs=direct_ids, batches=batch_ids)
                 stream.take_events(events, wanted, s.runs_chunk_size)
                 context.log.info(
                     f"{stream.counts.from_events} run(s) taken from landed events; "

@@ -31,6 +31,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from isal import igzip
+
 RAW_FILE_PREFIX = "runs-"
 RAW_FILE_SUFFIX = ".jsonl.gz"
 EXTRACTORS_FILE = "extractors.json"  # the (extractor, schema) pairs of the runs written
@@ -184,6 +186,13 @@ class RawDirectory(ABC):
         """Release local scratch space."""
 
 
+def _gzip_writer(path: Path) -> gzip.GzipFile:
+    """A part's gzip stream: ISA-L's (igzip, level 1), standard gzip that any reader
+    reads, compressed ~8x faster than zlib's level 1 (the runs step's largest cost
+    once runs are no longer parsed and encoded again) and about as small."""
+    return igzip.IGzipFile(path, "wb", compresslevel=1)
+
+
 class LocalDirectory(RawDirectory):
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -194,7 +203,7 @@ class LocalDirectory(RawDirectory):
         return (self.path / name).resolve().as_uri()
 
     def open_part(self, name: str) -> gzip.GzipFile:
-        return gzip.open(self.path / name, "wb", compresslevel=1)
+        return _gzip_writer(self.path / name)
 
     def finish_part(self, name: str, handle: gzip.GzipFile) -> None:
         handle.close()
@@ -217,7 +226,7 @@ class S3Directory(RawDirectory):
         return f"s3://{self.bucket}/{self.key_prefix}{name}"
 
     def open_part(self, name: str) -> gzip.GzipFile:
-        return gzip.open(Path(self._scratch.name) / name, "wb", compresslevel=1)
+        return _gzip_writer(Path(self._scratch.name) / name)
 
     def finish_part(self, name: str, handle: gzip.GzipFile) -> None:
         handle.close()

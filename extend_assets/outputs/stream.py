@@ -44,8 +44,9 @@ from extend_assets.client.errors import (
 )
 from extend_assets.outputs.frames import MISSING
 from extend_assets.outputs.matching import source_refs
-from extend_assets.outputs.raw_files import RawRunWriter, without_presigned_urls
+from extend_assets.outputs.raw_files import RawRunWriter
 from extend_assets.outputs.raw_reader import RawRunReader
+from extend_assets.outputs.run_lines import RunHead, RunLine, decode_landed, encode_run
 from extend_assets.outputs.raw_store import EXTRACTORS_FILE, directory_of
 from extend_assets.outputs.schema_union import (
     Extractor,
@@ -95,6 +96,18 @@ def run_from_event(event: LandedEventLike) -> WorkflowRun:
     return WorkflowRun.from_json(event.payload, event.api_version)
 
 
+def line_of_event(event: LandedEventLike) -> RunLine:
+    """The run an event carries, ready to write: from its payload's JSON text when the
+    event keeps it (``payload_json``, see :mod:`~extend_assets.outputs.run_lines`),
+    else (or for an unusual payload) read whole by :func:`run_from_event`."""
+    payload_json = getattr(event, "payload_json", None)
+    if isinstance(payload_json, bytes):
+        found = decode_landed(payload_json)
+        if found is not None:
+            return found
+    return encode_run(run_from_event(event))
+
+
 def identity_of(metadata: Mapping[str, Any]) -> tuple[str, str, str, str] | None:
     """(bucket, key, etag, submission id) of a run, from the metadata we put on it."""
     submission = str(metadata.get(SUBMISSION_METADATA_KEY, ""))
@@ -117,11 +130,15 @@ class LedgerMatcher:
         self._rows: list[dict[str, Any]] = []
         self._by_run: dict[str, list[int]] = {}
         self._by_document: dict[tuple[str, str, str, str], list[int]] = {}
+        dates: dict[str, Any] = {}  # parsed once per partition, not once per document
         for index, entry in enumerate(ledger.itertuples(index=False)):
+            partition = str(entry.partition)
+            if partition not in dates:
+                dates[partition] = partition_date(partition)
             self._rows.append(
                 {
                     "partition": entry.partition,
-                    "partition_date": partition_date(str(entry.partition)),
+                    "partition_date": dates[partition],
                     "bucket": entry.bucket,
                     "key": entry.key,
                     "etag": entry.etag,
@@ -145,7 +162,7 @@ class LedgerMatcher:
                 )
                 self._by_document.setdefault(identity, []).append(index)
 
-    def open_rows(self, run: WorkflowRun) -> list[int]:
+    def open_rows(self, run: RunHead) -> list[int]:
         """The unfilled ledger rows this run belongs to (none: not ours, or already filled)."""
         found = self._by_run.get(run.id)
         if found is None:
@@ -153,7 +170,7 @@ class LedgerMatcher:
             found = self._by_document.get(identity, []) if identity is not None else []
         return [i for i in found if self._rows[i]["run_id"] is None]
 
-    def fill(self, rows: Sequence[int], run: WorkflowRun, uri: str, line: int) -> None:
+    def fill(self, rows: Sequence[int], run: RunHead, uri: str, line: int) -> None:
         for i in rows:
             row = self._rows[i]
             row["run_id"] = run.id
@@ -198,21 +215,29 @@ class RunStream:
         self.counts = StreamCounts()
         self.done: set[str] = set()
         self._extractors: dict[bytes, Extractor] = {}
+        self._extractors_keys: set[bytes] = set()  # RunLine.extractors_key of runs merged
 
     def add(self, runs: Iterable[WorkflowRun], *, from_events: bool) -> int:
         """Write the runs that fill ledger rows; the number written."""
+        return self._write((encode_run(run) for run in runs), from_events=from_events)
+
+    def _write(self, runs: Iterable[RunLine], *, from_events: bool) -> int:
         written = handled = 0
         for run in runs:
             handled += 1
-            self.done.add(run.id)
-            rows = self.matcher.open_rows(run)
+            self.done.add(run.head.id)
+            rows = self.matcher.open_rows(run.head)
             if not rows:
                 self.counts.not_ours += 1
                 continue
-            uri, line = self.writer.add(without_presigned_urls(run.raw))
-            for name, schema in extractors_seen([run.raw]):
-                self._extractors.setdefault(extractor_key(name, schema), (name, schema))
-            self.matcher.fill(rows, run, uri, line)
+            uri, line = self.writer.add_line(run.line)
+            key = run.extractors_key
+            if key is None or key not in self._extractors_keys:
+                for name, schema in run.extractors():
+                    self._extractors.setdefault(extractor_key(name, schema), (name, schema))
+                if key is not None:
+                    self._extractors_keys.add(key)
+            self.matcher.fill(rows, run.head, uri, line)
             written += 1
             if from_events:
                 self.counts.from_events += 1
@@ -252,12 +277,12 @@ class RunStream:
                 chunk = list(itertools.islice(fresh, chunk_size))
                 if not chunk:
                     return
-                self.add(chunk, from_events=True)
+                self._write(chunk, from_events=True)
                 del chunk
 
     def _fresh_runs(
         self, events: Iterable[LandedEventLike], wanted: Mapping[str, str | None]
-    ) -> Iterator[WorkflowRun]:
+    ) -> Iterator[RunLine]:
         """The runs of the events :meth:`take_events` takes, each run once."""
         for event in events:
             run_id = event.run_id
@@ -272,7 +297,7 @@ class RunStream:
                 self.counts.stale_events += 1
                 continue
             self.done.add(run_id)
-            yield run_from_event(event)
+            yield line_of_event(event)
 
     def fetch_gaps(
         self,

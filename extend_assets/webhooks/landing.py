@@ -28,16 +28,20 @@ from __future__ import annotations
 
 import contextlib
 import io
+import itertools
 import json
 import tempfile
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 from urllib.parse import quote
 
+import msgspec
 import orjson
 
 from extend_assets.webhooks.errors import LandingError
@@ -49,6 +53,7 @@ TAKEOVER_AFTER_SECONDS = 60.0
 """A claimed event with no event object after this long was cut short (far above one
 write with the S3 client's timeouts, and half the readers' settle time)."""
 _STAMP = "%Y%m%dT%H%M%S.%fZ"
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -80,6 +85,43 @@ class LandedEvent:
             delivered_as=record.get("deliveredAs", "json"),
             payload=record["payload"],
         )
+
+
+@dataclass(frozen=True)
+class LandedRun:
+    """A landed event as the runs step reads it: the record's fields, and the payload
+    (the WorkflowRun) left as its JSON text, so it can be written as it is and parsed
+    only for the few fields the step matches on (``payload`` parses it whole)."""
+
+    position: str
+    event_id: str
+    event_type: str
+    api_version: str
+    run_id: str | None
+    batch_id: str | None
+    run_status: str | None
+    payload_json: bytes = field(repr=False)
+
+    @property
+    def payload(self) -> dict[str, Any]:
+        parsed: dict[str, Any] = _loads(self.payload_json)
+        return parsed
+
+
+class _Record(msgspec.Struct):
+    """A landed record with its payload not decoded (``LandedEvent.from_record``'s fields)."""
+
+    eventId: str
+    eventType: str
+    apiVersion: str
+    receivedAt: str
+    payload: msgspec.Raw
+    runId: str | None = None
+    batchId: str | None = None
+    runStatus: str | None = None
+
+
+_RECORD = msgspec.json.Decoder(_Record)
 
 
 @dataclass(frozen=True)
@@ -297,9 +339,43 @@ class LandingZone(ABC):
             position = page.position
 
     def read(self, position: str) -> LandedEvent:
+        return self._parsed(position, self._body(position))
+
+    def read_run(self, position: str) -> LandedRun:
+        """The event at ``position`` with its payload as JSON text (see :class:`LandedRun`)."""
+        body = self._body(position)
+        try:
+            record = _RECORD.decode(body)
+        except msgspec.MsgspecError:  # an unusual record (NaN, odd types): read it whole
+            event = self._parsed(position, body)
+            return LandedRun(
+                position=position,
+                event_id=event.event_id,
+                event_type=event.event_type,
+                api_version=event.api_version,
+                run_id=event.run_id,
+                batch_id=event.batch_id,
+                run_status=event.run_status,
+                payload_json=orjson.dumps(event.payload, default=str),
+            )
+        return LandedRun(
+            position=position,
+            event_id=record.eventId,
+            event_type=record.eventType,
+            api_version=record.apiVersion,
+            run_id=record.runId,
+            batch_id=record.batchId,
+            run_status=record.runStatus,
+            payload_json=bytes(record.payload),
+        )
+
+    def _body(self, position: str) -> bytes:
         body = self._get_optional(f"events/{position}.json")
         if body is None:
             raise LandingError(f"{self.description}: no landed event at position {position}")
+        return body
+
+    def _parsed(self, position: str, body: bytes) -> LandedEvent:
         try:
             return LandedEvent.from_record(position, _loads(body))
         except (ValueError, KeyError, TypeError) as error:
@@ -333,21 +409,49 @@ class LandingZone(ABC):
                     previous = run
         return runs
 
+    #: Events read at once by :meth:`iter_events_for` / :meth:`iter_runs_for`: one read
+    #: is a file (1) or a GetObject, whose round trip is worth overlapping (S3).
+    read_workers = 1
+
     def iter_events_for(
-        self, *, runs: Iterable[str] = (), batches: Iterable[str] = ()
+        self,
+        *,
+        runs: Iterable[str] = (),
+        batches: Iterable[str] = (),
+        max_workers: int | None = None,
     ) -> Iterator[LandedEvent]:
         """The landed events of these runs and batches, oldest first, once per eventId.
 
-        Only the index is listed up front; events are read one at a time as the caller
-        consumes them, so a partition's payloads are never all in memory.
+        Only the index is listed up front; events are read as the caller consumes them,
+        ``max_workers`` at a time (default :attr:`read_workers`) and a few ahead, so a
+        partition's payloads are never all in memory.
         """
+        return self._iter_indexed(self.read, runs, batches, max_workers)
+
+    def iter_runs_for(
+        self,
+        *,
+        runs: Iterable[str] = (),
+        batches: Iterable[str] = (),
+        max_workers: int | None = None,
+    ) -> Iterator[LandedRun]:
+        """Like :meth:`iter_events_for`, each payload left as JSON text (:class:`LandedRun`)."""
+        return self._iter_indexed(self.read_run, runs, batches, max_workers)
+
+    def _iter_indexed(
+        self,
+        read: Callable[[str], LandedEvent | LandedRun],
+        runs: Iterable[str],
+        batches: Iterable[str],
+        max_workers: int | None,
+    ) -> Iterator[Any]:
         positions: set[str] = set()
         for index, ids in (("by-batch", batches), ("by-run", runs)):
             for value in dict.fromkeys(ids):
                 positions.update(self._list(f"{index}/{_key_part(value)}/", after=None, limit=None))
+        workers = self.read_workers if max_workers is None else max_workers
         seen: set[str] = set()
-        for position in sorted(positions):
-            event = self.read(position)
+        for event in _read_in_order(read, sorted(positions), workers):
             if event.event_id not in seen:
                 seen.add(event.event_id)
                 yield event
@@ -408,6 +512,28 @@ def _read_marker(body: bytes | None) -> tuple[str, str]:
         return "absent", ""
     state, _, position = body.decode().partition(" ")
     return state, position
+
+
+def _read_in_order(read: Callable[[str], T], positions: list[str], workers: int) -> Iterator[T]:
+    """``read`` of each position, in order; with ``workers`` > 1 that many reads run in
+    threads, at most twice that many ahead of the consumer (memory stays bounded)."""
+    if workers <= 1 or len(positions) <= 1:
+        yield from map(read, positions)
+        return
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="landing-read")
+    ahead: deque[Future[T]] = deque()
+    todo = iter(positions)
+    try:
+        for position in itertools.islice(todo, 2 * workers):
+            ahead.append(pool.submit(read, position))
+        while ahead:
+            done = ahead.popleft().result()
+            following = next(todo, None)
+            if following is not None:
+                ahead.append(pool.submit(read, following))
+            yield done
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _dedupe(events: list[LandedEvent]) -> list[LandedEvent]:

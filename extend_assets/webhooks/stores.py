@@ -13,6 +13,7 @@ from extend_assets.webhooks.errors import LandingError
 from extend_assets.webhooks.landing import LandingZone
 
 _CHUNK = 1024 * 1024
+READ_WORKERS = 16
 
 
 class DirectoryLandingZone(LandingZone):
@@ -114,7 +115,14 @@ class DirectoryLandingZone(LandingZone):
 
 
 class S3LandingZone(LandingZone):
-    """``s3://bucket/prefix``: one PutObject per file (S3 writes are durable on 200)."""
+    """``s3://bucket/prefix``: one PutObject per file (S3 writes are durable on 200).
+
+    Readers GET events 16 at a time (:attr:`read_workers`): one GetObject is a round
+    trip of milliseconds, so one after another they would bound the runs step. boto3
+    clients are thread-safe; the default client's pool holds as many connections.
+    """
+
+    read_workers = READ_WORKERS
 
     def __init__(self, bucket: str, prefix: str = "", *, client: Any = None) -> None:
         super().__init__()
@@ -227,6 +235,7 @@ def _default_s3_client() -> Any:
         connect_timeout=5,
         read_timeout=10,
         retries={"max_attempts": 3, "mode": "standard"},
+        max_pool_connections=READ_WORKERS,
         s3={"addressing_style": os.environ.get("EXTEND_WEBHOOKS_S3_ADDRESSING", "auto")},
     )
     return boto3.client("s3", config=config)
