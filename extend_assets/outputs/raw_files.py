@@ -56,9 +56,7 @@ def has_presigned_urls(raw: Mapping[str, Any]) -> bool:
     """Whether a file of the run, or of one of its ``outputs``, has a presigned URL."""
     holders = [raw, *(o for o in raw.get("outputs") or [] if isinstance(o, dict))]
     return any(
-        isinstance(f, dict) and f.get("presignedUrl")
-        for h in holders
-        for f in h.get("files") or []
+        isinstance(f, dict) and f.get("presignedUrl") for h in holders for f in h.get("files") or []
     )
 
 

@@ -46,8 +46,8 @@ from extend_assets.outputs.frames import MISSING
 from extend_assets.outputs.matching import source_refs
 from extend_assets.outputs.raw_files import RawRunWriter
 from extend_assets.outputs.raw_reader import RawRunReader
-from extend_assets.outputs.run_lines import RunHead, RunLine, decode_landed, encode_run
 from extend_assets.outputs.raw_store import EXTRACTORS_FILE, directory_of
+from extend_assets.outputs.run_lines import RunHead, RunLine, decode_landed, encode_run
 from extend_assets.outputs.schema_union import (
     Extractor,
     WorkflowSchema,
