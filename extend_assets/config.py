@@ -133,7 +133,9 @@ class ExtendWorkflowConfig(BaseModel):
         "partitions (they take turns) before it fails.",
     )
     fetch_workers: int = Field(
-        default=16, description="Concurrent GETs when fetching runs (1..64), within the rate limit."
+        default=16,
+        description="Concurrent GETs when fetching runs, and batches listed at once by the "
+        "runs step (1..64), within the rate limit.",
     )
     pool: str | None = Field(
         default="extend_api",

@@ -65,7 +65,9 @@ def build_workflow_runs_asset(
         matcher = LedgerMatcher(ledger)
         with RawRunWriter(directory, s.runs_chunk_size) as writer, extend.get_client() as client:
             stream = RunStream(matcher, writer)
-            wanted: dict[str, str | None] = listed_statuses(client, batch_ids)
+            wanted: dict[str, str | None] = listed_statuses(
+                client, batch_ids, max_workers=s.fetch_workers
+            )
             for run_id in direct_ids:
                 wanted.setdefault(run_id, None)
             context.log.info(
