@@ -90,8 +90,15 @@ def main() -> None:
         "--only",
         default=None,
         help="comma-separated sections to measure again (submission, polling, flatten, "
-        "outputs, fetch, emulator, e2e, profiles, ratelimit); the others are kept from --out",
+        "outputs, runs, fetch, emulator, e2e, profiles, ratelimit); the others are kept from "
+        "--out",
     )
+    parser.add_argument("--runs-sizes", default="10000,100000",
+                        help="sizes of the runs-step benchmark (local landing zone)")  # fmt: skip
+    parser.add_argument("--runs-s3-documents", type=int, default=10_000,
+                        help="events in the S3 landing zone of the runs-step benchmark")  # fmt: skip
+    parser.add_argument("--runs-before", default=None,
+                        help="root of another checkout: its runs step is measured too")  # fmt: skip
     parser.add_argument("--ratelimit-gets", type=int, default=60,
                         help="GETs per process in the shared rate-limit benchmark")  # fmt: skip
     parser.add_argument("--render-only", action="store_true",
@@ -160,6 +167,14 @@ def main() -> None:
             results["outputs"].append({"documents": size, "label": label, **earlier})
         results["outputs"].append({**measured, "label": f"after: {commit_of(str(ROOT))}"}
                                   if earlier else measured)  # fmt: skip
+        save()
+    if wanted("runs"):
+        print("runs step from landed events...", flush=True)
+        results["runs"] = runs_step_rows(
+            [int(s) for s in args.runs_sizes.split(",") if s],
+            args.runs_s3_documents,
+            args.runs_before,
+        )
         save()
     if wanted("fetch"):
         print("output fetch...", flush=True)
@@ -266,6 +281,7 @@ def render(r: dict[str, Any]) -> str:
             "outputs job at that size below.",
         ]
     lines += [*outputs_section(r.get("outputs"), r.get("machine_by_section", {}).get("outputs"))]
+    lines += [*runs_section(r.get("runs"), r.get("machine_by_section", {}).get("runs"))]
     lines += [*fetch_section(r.get("fetch")), *e2e_section(r.get("e2e"))]
     lines += [*emulator_section(r.get("emulator")), *profile_section(r.get("profiles"))]
     lines += [
@@ -343,6 +359,51 @@ def _step_rates(mode: dict[str, Any], documents: int) -> list[str]:
         seconds = next((v for k, v in by_step.items() if k.endswith(suffix)), None)
         found.append(f"{round(documents / seconds):,}" if seconds else "-")
     return found
+
+
+def runs_step_rows(sizes: list[int], s3_documents: int, before: str | None) -> list[Any]:
+    """``bench.runs_step_bench`` per size (the S3 zone with the first), each in a fresh
+    process; ``before``: another checkout's code on the same set-up, right before."""
+    rows: list[Any] = []
+    for index, size in enumerate(sizes):
+        s3 = s3_documents if index == 0 else 0
+        call = f"print(json.dumps(run({size}, {s3})))"
+        if before is not None:
+            code = f"import sys; sys.path.insert(0, {before!r}); {call}"
+            measured = child("bench.runs_step_bench", code, 4 * 3600)["rows"]
+            rows += [{**row, "label": f"before: {commit_of(before)}"} for row in measured]
+        measured = child("bench.runs_step_bench", call, 4 * 3600)["rows"]
+        label = f"after: {commit_of(str(ROOT))}" if before is not None else None
+        rows += [{**row, "label": label} if label else row for row in measured]
+    return rows
+
+
+def runs_section(rows: list[dict[str, Any]] | None, when: dict[str, Any] | None) -> list[str]:
+    if not rows:
+        return []
+    stamp = f" (measured {when['date']})" if when else ""
+    lines = [
+        "",
+        f"## The runs step from landed events, without Dagster{stamp}",
+        "",
+        "`bench.runs_step_bench`: what `extend_workflow_runs` does in webhook mode between "
+        "its ledger and its frame, every run with a landed event (the outputs benchmark's "
+        "invoice run, ~25 KB): the landing zone's index listed, the events read, matched "
+        "to the ledger and written to gzip JSONL parts of 250, the runs frame built. Not "
+        "in it: the batches' list calls to Extend and Dagster's own part (the outputs "
+        "benchmark's `runs step docs/s` has both). The S3 zone is moto in another "
+        "process on the same cores, read `read workers` GetObjects at a time.",
+        "",
+        "| documents | zone | read workers | seconds | CPU s | documents/s | raw MiB |",
+        "|---:|---|---:|---:|---:|---:|---:|",
+    ]
+    for row in rows:
+        zone = row["zone"] + (f" ({row['label']})" if row.get("label") else "")
+        lines.append(
+            f"| {row['documents']:,} | {zone} | {row['read_workers']} | {row['seconds']} | "
+            f"{row['cpu_seconds']} | {row['documents_per_second']:,} | {row['raw_mib']} |"
+        )
+    return lines
 
 
 def fetch_section(fe: dict[str, Any] | None) -> list[str]:
