@@ -131,7 +131,8 @@ class LedgerMatcher:
         self._by_run: dict[str, list[int]] = {}
         self._by_document: dict[tuple[str, str, str, str], list[int]] = {}
         dates: dict[str, Any] = {}  # parsed once per partition, not once per document
-        for index, entry in enumerate(ledger.itertuples(index=False)):
+        read = ["partition", "bucket", "key", "etag", "submission_id", "batch_id", "run_id"]
+        for index, entry in enumerate(ledger[read].itertuples(index=False)):
             partition = str(entry.partition)
             if partition not in dates:
                 dates[partition] = partition_date(partition)

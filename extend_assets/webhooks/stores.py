@@ -23,7 +23,7 @@ class DirectoryLandingZone(LandingZone):
     def __init__(self, root: str | Path) -> None:
         super().__init__()
         self.root = Path(root).resolve()
-        self.description = str(self.root)
+        self.description = self._root_text = str(self.root)
         try:
             self._ensure_dir(self.root)
         except OSError as error:
@@ -88,8 +88,9 @@ class DirectoryLandingZone(LandingZone):
             (self.root / probe).unlink()
 
     def _get_optional(self, key: str) -> bytes | None:
-        try:
-            return (self.root / key).read_bytes()
+        try:  # not Path.read_bytes: the runs step reads one file per run
+            with open(os.path.join(self._root_text, key), "rb") as handle:
+                return handle.read()
         except FileNotFoundError:
             return None
         except OSError as error:
