@@ -269,7 +269,7 @@ class Backend:
                 bound = (float(after[0]), str(after[1]))
                 keyed = [kr for kr in keyed if (kr[0] < bound if descending else kr[0] > bound)]
             page = keyed[:page_size]
-            items = [copy.deepcopy(run) for _, run in page]
+            items = [_listed(run) for _, run in page]
             more = len(keyed) > page_size
         next_token = _make_token(page[-1][0], fingerprint) if more and page else None
         return items, next_token
@@ -463,3 +463,13 @@ def _read_token(token: str, fingerprint: str) -> tuple[float, str]:
             400, "nextPageToken belongs to a listing with other parameters; keep them the same."
         )
     return float(value), str(run_id)
+
+
+#: Parts of a stored run no list item shows (``wire.summary``, ``wire_2026.summary``),
+#: and most of its size: a page of 1,000 copied whole took seconds.
+_NOT_LISTED = frozenset({"outputs", "rawText"})
+
+
+def _listed(run: dict[str, Any]) -> dict[str, Any]:
+    """A copy of a run for a list page, without what no summary reads."""
+    return copy.deepcopy({k: v for k, v in run.items() if k not in _NOT_LISTED})
