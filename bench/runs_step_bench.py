@@ -130,18 +130,25 @@ def _timed_zone(label: str, build: Callable[[], Any], count: int) -> dict[str, A
         shutil.rmtree(out, ignore_errors=True)
 
 
-def bench_local(count: int) -> dict[str, Any]:
+def bench_local(count: int, landing: str | None = None) -> dict[str, Any]:
+    """``landing``: a directory kept between runs (landed into once), to measure two
+    checkouts on the same events; default a temporary one."""
     from extend_assets.webhooks.stores import DirectoryLandingZone
 
-    root = Path(tempfile.mkdtemp(prefix="bench-landing-"))
+    root = Path(landing) if landing else Path(tempfile.mkdtemp(prefix="bench-landing-"))
     try:
         started = time.perf_counter()
-        land_in_directory(root, count)
+        if not (root / "landed").exists():
+            land_in_directory(root, count)
+            (root / "landed").write_text(str(count))
+        elif (root / "landed").read_text() != str(count):
+            raise RuntimeError(f"{root} holds another number of events; remove it")
         landed = time.perf_counter() - started
         result = _timed_zone("directory", lambda: DirectoryLandingZone(root), count)
         return {**result, "setup_seconds_not_counted": round(landed, 1)}
     finally:
-        shutil.rmtree(root, ignore_errors=True)
+        if not landing:
+            shutil.rmtree(root, ignore_errors=True)
 
 
 def bench_s3(count: int) -> dict[str, Any]:
@@ -160,8 +167,8 @@ def bench_s3(count: int) -> dict[str, Any]:
     return {**result, "setup_seconds_not_counted": round(landed, 1)}
 
 
-def run(documents: int, s3_documents: int) -> dict[str, Any]:
-    found = [bench_local(documents)]
+def run(documents: int, s3_documents: int, landing: str | None = None) -> dict[str, Any]:
+    found = [bench_local(documents, landing)]
     if s3_documents:
         found.append(bench_s3(s3_documents))
     import extend_assets
@@ -173,9 +180,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--documents", type=int, default=10000)
     parser.add_argument("--s3-documents", type=int, default=0, help="0: no S3 zone")
+    parser.add_argument("--landing", default=None,
+                        help="a local landing directory to keep and reuse (built once)")  # fmt: skip
     args = parser.parse_args()
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
-    print(json.dumps(run(args.documents, args.s3_documents)))
+    print(json.dumps(run(args.documents, args.s3_documents, args.landing)))
 
 
 if __name__ == "__main__":
