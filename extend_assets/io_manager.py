@@ -218,6 +218,7 @@ class PartitionQueriesDbIOManager(DbIOManager):
                 connection.execute("commit")
             except BaseException:
                 connection.execute("rollback")
+                connection.close()  # DuckDbClient.connect closes it on success only
                 raise
         if added:
             context.log.info(

@@ -30,6 +30,7 @@ from __future__ import annotations
 import json
 import pickle
 import tempfile
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -139,7 +140,11 @@ class SliceUnion:
         """Columns (in order) and dtypes of the batches' concatenation."""
         if not self._probes:
             return pd.Series([], dtype=object)
-        return pd.concat(self._probes, ignore_index=True).dtypes
+        with warnings.catch_warnings():
+            # pandas warns that all-null entries will count in a future version; the
+            # probes are concatenated exactly as the batches were, so they follow it.
+            warnings.simplefilter("ignore", FutureWarning)
+            return pd.concat(self._probes, ignore_index=True).dtypes
 
     def aligned(self) -> Iterator[pd.DataFrame]:
         """Each batch with the union's columns and dtypes, object columns settled whole."""
