@@ -246,7 +246,7 @@ class PartitionQueriesDbIOManager(DbIOManager):
 #: the floor), unless ``connection_config`` sets ``memory_limit``. Its buffer pool keeps
 #: every block written until the connection closes, so without a limit a write's memory
 #: grows with the table (~1.9 KiB per row of 50 columns here) up to 80% of the machine.
-WRITE_MEMORY_FLOOR_MIB = 128
+WRITE_MEMORY_FLOOR_MIB = 64
 WRITE_MEMORY_PER_COLUMN_MIB = 1
 
 
