@@ -13,6 +13,7 @@ Variables (all optional except the key at run time):
                             a directory, or none (default: the instance's PostgreSQL, if any)
   EXTEND_REVIEW_POLICY      "wait" (default) for human reviews, or "settle" to build tables now
   EXTEND_SENSOR_INTERVAL_SECONDS  seconds between run-status sensor ticks (default 30)
+  EXTEND_SENSOR_TICK_BUDGET_SECONDS  time one tick may spend calling Extend (default 20, max 55)
   EXTEND_COMPLETION         "polling" (default) or "webhooks" (needs EXTEND_WEBHOOK_LANDING)
   EXTEND_WEBHOOK_LANDING    the receiver's landing zone: s3://BUCKET/PREFIX or a directory
   EXTEND_WEBHOOK_RECONCILE_AFTER_SECONDS, EXTEND_WEBHOOK_SETTLE_SECONDS  (defaults 900, 120)
@@ -61,6 +62,7 @@ def completion_options() -> dict[str, object]:
     options: dict[str, object] = {}
     for option, variable, kind in (
         ("completion", "EXTEND_COMPLETION", str),
+        ("sensor_tick_budget_seconds", "EXTEND_SENSOR_TICK_BUDGET_SECONDS", float),
         ("webhook_landing", "EXTEND_WEBHOOK_LANDING", str),
         ("webhook_reconcile_after_seconds", "EXTEND_WEBHOOK_RECONCILE_AFTER_SECONDS", float),
         ("webhook_settle_seconds", "EXTEND_WEBHOOK_SETTLE_SECONDS", float),

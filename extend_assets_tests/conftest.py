@@ -3,6 +3,7 @@ pieces for the pipeline tests (a fresh bucket, Dagster instance and DuckDB file)
 
 from __future__ import annotations
 
+import signal
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +16,20 @@ pytest_plugins = [
     "extend_assets.emulator.pytest_plugin",
     "extend_assets.localstack.pytest_plugin",
 ]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Interrupts behave as in a terminal, also when CI starts pytest in the background.
+
+    A background job starts with SIGINT ignored, and each in-process Dagster run on the
+    main thread ends by copying SIGINT's handler to SIGTERM: SIGTERM became ignored, so
+    the ``tail`` children that mirror a step's logs ignored ``terminate()`` and every
+    step of a later run in a thread waited out Dagster's 30 s clean-up bound twice.
+    """
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    if signal.getsignal(signal.SIGTERM) == signal.SIG_IGN:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def _expected_cost(item: pytest.Item) -> float:

@@ -7,8 +7,11 @@ minus the daemon.
 
 from __future__ import annotations
 
+import signal
+import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -70,6 +73,28 @@ def first_failure(result: ExecuteInProcessResult) -> str:
     return "see the Dagster event log"
 
 
+@contextmanager
+def sigterm_kept() -> Iterator[None]:
+    """Leaves SIGTERM as the run found it.
+
+    An in-process run on the main thread ends by giving SIGTERM whatever SIGINT does
+    (Dagster maps one to the other for k8s). In a process started in the background,
+    SIGINT is ignored, so SIGTERM became ignored too: the process could no longer be
+    stopped with ``kill``, and every later run off the main thread inherited the ignored
+    signal into the ``tail`` children that mirror its step logs, which then outlived
+    ``terminate()`` and held each step's end for Dagster's 30 s clean-up bound.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    before = signal.getsignal(signal.SIGTERM)
+    try:
+        yield
+    finally:
+        if before is not None:
+            signal.signal(signal.SIGTERM, before)
+
+
 class PipelineRunner:
     """Runs the submit job, the run-status sensor and the outputs job of one workflow."""
 
@@ -110,7 +135,8 @@ class PipelineRunner:
             kwargs["partition_key"] = partitions[0]
         else:
             kwargs["tags"] = range_tags(partitions)
-        result = self.submit_job.execute_in_process(run_config=run_config, **kwargs)
+        with sigterm_kept():
+            result = self.submit_job.execute_in_process(run_config=run_config, **kwargs)
         if raise_on_error and not result.success:
             raise PipelineRunError(f"the submission run failed: {first_failure(result)}")
         return result
@@ -141,13 +167,14 @@ class PipelineRunner:
             for k, v in (request.tags or {}).items()
             if k.startswith("dagster/asset_partition_range")
         }
-        result = self.outputs_job.execute_in_process(
-            run_config=dict(self._loggers),
-            instance=self.instance,
-            partition_key=request.partition_key,
-            tags=tags,
-            raise_on_error=False,
-        )
+        with sigterm_kept():
+            result = self.outputs_job.execute_in_process(
+                run_config=dict(self._loggers),
+                instance=self.instance,
+                partition_key=request.partition_key,
+                tags=tags,
+                raise_on_error=False,
+            )
         if not result.success:
             raise PipelineRunError(f"the outputs run failed: {first_failure(result)}")
         return result

@@ -35,23 +35,23 @@ def _pip(python: Path, *args: str, timeout: float) -> None:
 
 
 @pytest.mark.slow(seconds=180)
-@pytest.mark.timeout(600)
+@pytest.mark.timeout(3000)  # hang guards only: ~200 packages on two busy cores take long
 def test_demo_runs_from_a_wheel_installed_in_a_fresh_venv(tmp_path: Path) -> None:
     wheels = tmp_path / "wheels"
     _pip(
-        Path(sys.executable), "wheel", "-q", "--no-deps", str(REPO), "-w", str(wheels), timeout=300
+        Path(sys.executable), "wheel", "-q", "--no-deps", str(REPO), "-w", str(wheels), timeout=900
     )
     (wheel,) = wheels.glob("extend_assets-*.whl")
     venv.create(tmp_path / "venv", with_pip=True)
     python = tmp_path / "venv" / "bin" / "python"
-    _pip(python, "install", "-q", "--no-compile", f"{wheel}[local]", timeout=480)
+    _pip(python, "install", "-q", "--no-compile", f"{wheel}[local]", timeout=1500)
 
     workdir = tmp_path / "elsewhere"
     workdir.mkdir()
     env = {k: v for k, v in _clean_env().items() if not k.startswith(("EXTEND_", "DAGSTER_"))}
     command = [str(python.with_name("extend-assets")), "demo", "--documents", "8", "--days", "2"]
     done = subprocess.run(
-        command, cwd=workdir, env=env, capture_output=True, text=True, timeout=300, check=False
+        command, cwd=workdir, env=env, capture_output=True, text=True, timeout=600, check=False
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "Done: 8 document(s) over 2 partition(s)" in done.stdout

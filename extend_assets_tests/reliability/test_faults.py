@@ -72,6 +72,9 @@ def test_nothing_lost_nothing_doubled_under_faults(
             # The emulator creates a batch's runs within its POST: an unconfirmed batch it
             # does not list is known not to exist after a short grace (default 120 s).
             "EXTEND_RECONCILE_GRACE_SECONDS": "5",
+            # The emulator shares this busy process: a page of 1,000 runs may take longer
+            # than a default tick's 10 s per call on two loaded cores.
+            "EXTEND_SENSOR_TICK_BUDGET_SECONDS": "50",
         }
         # 1. A submission process dies between Extend creating runs and the ledger
         #    recording the batch.
