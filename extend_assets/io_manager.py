@@ -252,7 +252,8 @@ WRITE_MEMORY_PER_COLUMN_MIB = 1
 
 def _limit_write_memory(context: OutputContext, connection: Any, columns: int) -> bool:
     """Bound DuckDB's memory for this write; False when the user chose a limit."""
-    config = (context.resource_config or {}).get("connection_config") or {}
+    resource_config: dict[str, Any] = dict(context.resource_config or {})
+    config: dict[str, Any] = resource_config.get("connection_config") or {}
     if "memory_limit" in config:
         return False
     mib = max(WRITE_MEMORY_FLOOR_MIB, columns * WRITE_MEMORY_PER_COLUMN_MIB)

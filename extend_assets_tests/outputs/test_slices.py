@@ -5,7 +5,7 @@ than a batch and a slice of rows at once."""
 from __future__ import annotations
 
 import weakref
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +44,7 @@ def single_frame(
     return for_storage(table)
 
 
-def built(batches: Sequence[pd.DataFrame], schema: Any, fixed: Any, **kwargs: Any) -> BuiltTable:
+def built(batches: Iterable[pd.DataFrame], schema: Any, fixed: Any, **kwargs: Any) -> BuiltTable:
     return build_table(batches, schema, fixed=fixed, tally_columns=DOCUMENT_TALLY_COLUMNS, **kwargs)
 
 
