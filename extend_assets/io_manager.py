@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import duckdb
 import pandas as pd
@@ -28,6 +28,7 @@ from dagster import InitResourceContext, InputContext, OutputContext, TimeWindow
 
 # No public import path exists for these in Dagster 1.13.
 from dagster._core.definitions.metadata import TableMetadataSet
+from dagster._core.errors import DagsterInvalidMetadata
 from dagster._core.storage.db_io_manager import DbIOManager, DbTypeHandler, TableSlice
 from dagster_duckdb import DuckDBIOManager
 from dagster_duckdb.io_manager import DuckDbClient
@@ -35,6 +36,7 @@ from dagster_duckdb_pandas import DuckDBPandasTypeHandler
 
 from extend_assets.errors import TableLockedError, TableNameClashError
 from extend_assets.outputs.frames import compact_text
+from extend_assets.outputs.slices import TableSlices
 
 
 class CheckedDuckDbClient(DuckDbClient):
@@ -172,10 +174,17 @@ class EmptyPartitionPandasTypeHandler(DuckDBPandasTypeHandler):
 
 
 class PartitionQueriesDbIOManager(DbIOManager):
-    """Gives each partition of a ranged write its own ``Query`` (Dagster's spans the range)."""
+    """Gives each partition of a ranged write its own ``Query`` (Dagster's spans the range);
+    takes a table as :class:`~extend_assets.outputs.slices.TableSlices` too."""
+
+    #: The documents and line-items assets hand this IO manager their tables in slices.
+    takes_table_slices = True
 
     def handle_output(self, context: OutputContext, obj: object) -> None:
-        super().handle_output(context, obj)
+        if isinstance(obj, TableSlices):
+            self._handle_slices(context, obj)
+        else:
+            super().handle_output(context, obj)
         if not context.has_asset_partitions or len(context.asset_partition_keys) < 2:
             return
         table_slice = self._get_table_slice(context, context)
@@ -185,6 +194,71 @@ class PartitionQueriesDbIOManager(DbIOManager):
             context.step_context.add_asset_metadata(
                 {"Query": query}, asset_key=context.asset_key, partition_key=partition
             )
+
+    def _handle_slices(self, context: OutputContext, table: TableSlices) -> None:
+        """As ``DbIOManager.handle_output`` does for a frame, slice by slice, in one
+        transaction: the partition range deleted, the table created from the slices'
+        columns (also with no rows), widened and appended to by name."""
+        table_slice = self._get_table_slice(context, context)
+        schema, name = table_slice.schema, table_slice.table
+        with self._db_client.connect(context, table_slice) as connection:
+            self._db_client.ensure_schema_exists(context, table_slice, connection)
+            limited = _limit_write_memory(context, connection, len(table.columns))
+            connection.execute("begin transaction")
+            try:
+                if table_columns(connection, schema, name):  # a failed delete aborts it
+                    self._db_client.delete_table_slice(context, table_slice, connection)
+                # Created (or widened) by the first slice, as the one frame would have
+                # been: DuckDB types an object column from the frame's first rows.
+                added: list[str] | None = None
+                for frame in table:
+                    widened = write_by_name(connection, schema, name, frame)
+                    added = widened if added is None else added
+                if added is None:  # no rows: the table as the slices' columns make it
+                    added = write_by_name(connection, schema, name, table.empty())
+                connection.execute("commit")
+                if limited:
+                    connection.execute("reset memory_limit")
+            except BaseException:
+                connection.execute("rollback")
+                connection.close()  # DuckDbClient.connect closes it on success only
+                raise
+        if added:
+            context.log.info(
+                f"Added {len(added)} column(s) to {schema}.{name}: "
+                f"{', '.join(added[:20])}{' ...' if len(added) > 20 else ''}."
+            )
+        rows = (
+            TableMetadataSet(partition_row_count=table.rows, storage_kind="duckdb")
+            if context.has_partition_key
+            else TableMetadataSet(row_count=table.rows, storage_kind="duckdb")
+        )
+        context.add_output_metadata(
+            {**dict(rows), "Query": self._db_client.get_select_statement(table_slice)}
+        )
+        with suppress(DagsterInvalidMetadata):
+            context.add_output_metadata(
+                dict(TableMetadataSet(table_name=self._db_client.get_table_name(table_slice)))
+            )
+
+
+#: DuckDB's memory limit while it writes a table in slices (MiB; per column, at least
+#: the floor), unless ``connection_config`` sets ``memory_limit``. Its buffer pool keeps
+#: every block written until the connection closes, so without a limit a write's memory
+#: grows with the table (~1.9 KiB per row of 50 columns here) up to 80% of the machine.
+WRITE_MEMORY_FLOOR_MIB = 64
+WRITE_MEMORY_PER_COLUMN_MIB = 1
+
+
+def _limit_write_memory(context: OutputContext, connection: Any, columns: int) -> bool:
+    """Bound DuckDB's memory for this write; False when the user chose a limit."""
+    resource_config: dict[str, Any] = dict(context.resource_config or {})
+    config: dict[str, Any] = resource_config.get("connection_config") or {}
+    if "memory_limit" in config:
+        return False
+    mib = max(WRITE_MEMORY_FLOOR_MIB, columns * WRITE_MEMORY_PER_COLUMN_MIB)
+    connection.execute(f"set memory_limit = '{mib}MiB'")
+    return True
 
 
 def partition_queries(
@@ -208,7 +282,11 @@ def partition_queries(
 
 
 class ExtendDuckDBIOManager(DuckDBIOManager):
-    """``DuckDBPandasIOManager`` that also records empty partitions as empty tables."""
+    """``DuckDBPandasIOManager`` that also records empty partitions as empty tables, and
+    takes the documents and line-items tables in slices (``TableSlices``)."""
+
+    #: Read by the documents and line-items assets: hand this IO manager slices.
+    takes_table_slices: ClassVar[bool] = True
 
     @staticmethod
     def type_handlers() -> Sequence[DbTypeHandler[Any]]:

@@ -129,12 +129,21 @@ def failure_rate_check(frame: pd.DataFrame, threshold: float) -> AssetCheckResul
     )
 
 
-def low_confidence_check(frame: pd.DataFrame, threshold: float) -> AssetCheckResult:
+def low_confidence_check(
+    frame: pd.DataFrame,
+    threshold: float,
+    low_counts: Callable[[str | None], dict[str, int]] | None = None,
+) -> AssetCheckResult:
+    """Confidence values below ``threshold``, per field. ``low_counts``: those counts of
+    one partition (None: of every row), tallied slice by slice; ``frame`` then needs
+    only its ``partition`` column."""
     confidence_columns = [c for c in frame.columns if str(c).endswith("__confidence")]
 
     def evaluate(part: pd.DataFrame, partition: str | None) -> Evaluation:
         per_field: dict[str, int] = {}
-        for column in confidence_columns:
+        if low_counts is not None:
+            per_field = low_counts(partition)
+        for column in confidence_columns if low_counts is None else ():
             values = pd.to_numeric(part[column], errors="coerce")
             low = int((values < threshold).sum())
             if low:

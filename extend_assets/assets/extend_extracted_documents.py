@@ -1,5 +1,6 @@
 """``extend_extracted_documents``: one row per source document, a typed column per field."""
 
+import itertools
 from collections.abc import Iterator
 from typing import Any
 
@@ -24,20 +25,24 @@ from extend_assets.assets.checks import (
 )
 from extend_assets.assets.keys import AssetKeys
 from extend_assets.assets.metadata import (
-    documents_metadata,
     documents_numbers,
     preview,
     report_partitions,
+    table_schema,
 )
 from extend_assets.assets.raw_runs import raw_run_reader, raw_runs_resource_keys, reader_metadata
-from extend_assets.assets.storage import for_storage
+from extend_assets.assets.tables import (
+    DOCUMENT_TALLY_COLUMNS,
+    build_table,
+    output_value,
+    takes_slices,
+)
 from extend_assets.config import ExtendWorkflowConfig
 from extend_assets.instance_store import WorkflowSchemaStore
-from extend_assets.outputs.columns import analyst_frame
-from extend_assets.outputs.frames import status_counts, storable
-from extend_assets.outputs.matching import rows_without_runs, with_partition_date
+from extend_assets.outputs.frames import status_counts
+from extend_assets.outputs.matching import rows_without_runs
 from extend_assets.outputs.memory import release_free_memory
-from extend_assets.outputs.stream import extractors_of, flatten_in_chunks
+from extend_assets.outputs.stream import extractors_of, flatten_batches
 from extend_assets.resources import ExtendResource
 
 # Columns that keep their names (already plain); extracted fields get SQL-friendly ones.
@@ -80,33 +85,52 @@ def build_extracted_documents_asset(
     )
     def extend_extracted_documents(
         context: AssetExecutionContext, runs: pd.DataFrame, source_documents: pd.DataFrame
-    ) -> Iterator[Output[pd.DataFrame] | AssetCheckResult]:
+    ) -> Iterator[Output[Any] | AssetCheckResult]:
         release_free_memory()  # what the partition's previous step freed
         listed = source_documents if s3_mode else None
         # The workflow's columns, not the day's: an all-failed day carries no schema.
         with raw_run_reader(context, s, runs) as reader:
             store = WorkflowSchemaStore(context.instance, s.workflow_id, keys.runs)
             schema = store.merge(extractors_of(runs, reader))
-            flat = flatten_in_chunks(runs, flatten.flatten_documents, schema, reader=reader)
-        extra = rows_without_runs(runs, listed)
-        frame = pd.concat([flat, extra], ignore_index=True) if len(extra) else flat
-        del flat  # only the final frame stays
-        frame = storable(with_partition_date(frame))
-        context.log.info(f"{len(frame)} document row(s): {status_counts(frame['status'])}.")
-        table, infos = analyst_frame(frame, schema.as_json_schema(), fixed=DOCUMENT_FIXED_COLUMNS)
-        report_partitions(
-            context,
-            table,
-            lambda part, _: {**documents_numbers(part, infos), "preview": preview(part, infos)},
-        )
-        yield Output(
-            for_storage(table),
-            metadata={**documents_metadata(table, infos), **reader_metadata(reader)},
-        )
+            extra = rows_without_runs(runs, listed)
+            batches = flatten_batches(runs, flatten.flatten_documents, schema, reader=reader)
+            built = build_table(
+                itertools.chain(batches, [extra] if len(extra) else []),
+                schema.as_json_schema(),
+                fixed=DOCUMENT_FIXED_COLUMNS,
+                tally_columns=DOCUMENT_TALLY_COLUMNS,
+                low_confidence_threshold=s.low_confidence_threshold,
+            )
+        del extra
+        try:
+            rows, tally, infos = built.tally.narrow(), built.tally, built.infos
+            empty = built.slices.empty()
+            context.log.info(f"{len(rows)} document row(s): {status_counts(rows['status'])}.")
+            report_partitions(
+                context,
+                rows,
+                lambda part, key: {
+                    **documents_numbers(part, infos, tally.confidence(key)),
+                    "preview": preview(tally.head(empty, key), infos),
+                },
+            )
+            metadata = {
+                **documents_numbers(rows, infos, tally.confidence()),
+                "dagster/column_schema": table_schema(empty, infos),
+                "preview": preview(tally.head(empty), infos),
+                **reader_metadata(reader),
+            }
+            value = output_value(built, takes_slices(context, s.io_manager_key))
+            yield Output(value, metadata=metadata)
+            del value
+        finally:
+            built.close()
         expected = listed if listed is not None else runs
-        yield completeness_check(frame, rows_per_partition(expected, context.partition_keys))
-        yield failure_rate_check(frame, s.failure_rate_threshold)
-        yield low_confidence_check(frame, s.low_confidence_threshold)
+        yield completeness_check(rows, rows_per_partition(expected, context.partition_keys))
+        yield failure_rate_check(rows, s.failure_rate_threshold)
+        yield low_confidence_check(
+            rows, s.low_confidence_threshold, lambda key: tally.confidence(key).low
+        )
         if s.tag_runs_on_extend:
             _tag_runs(context, s, runs)
 

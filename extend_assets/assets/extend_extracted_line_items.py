@@ -1,5 +1,6 @@
 """``extend_extracted_line_items``: one row per element of each array-of-objects field."""
 
+from collections.abc import Iterator
 from typing import Any
 
 import pandas as pd
@@ -9,14 +10,16 @@ from extend_assets import flatten
 from extend_assets.assets.keys import AssetKeys
 from extend_assets.assets.metadata import preview, report_partitions, row_numbers, table_schema
 from extend_assets.assets.raw_runs import raw_run_reader, raw_runs_resource_keys, reader_metadata
-from extend_assets.assets.storage import for_storage
+from extend_assets.assets.tables import (
+    LINE_ITEM_TALLY_COLUMNS,
+    build_table,
+    output_value,
+    takes_slices,
+)
 from extend_assets.config import ExtendWorkflowConfig
 from extend_assets.instance_store import WorkflowSchemaStore
-from extend_assets.outputs.columns import analyst_frame
-from extend_assets.outputs.frames import storable
-from extend_assets.outputs.matching import with_partition_date
 from extend_assets.outputs.memory import release_free_memory
-from extend_assets.outputs.stream import extractors_of, flatten_in_chunks
+from extend_assets.outputs.stream import extractors_of, flatten_batches
 
 
 def build_extracted_line_items_asset(
@@ -34,30 +37,39 @@ def build_extracted_line_items_asset(
     )
     def extend_extracted_line_items(
         context: AssetExecutionContext, runs: pd.DataFrame
-    ) -> Output[pd.DataFrame]:
+    ) -> Iterator[Output[Any]]:
         release_free_memory()  # what the partition's previous step freed
         with raw_run_reader(context, s, runs) as reader:
             store = WorkflowSchemaStore(context.instance, s.workflow_id, keys.runs)
             schema = store.merge(extractors_of(runs, reader))
-            frame = flatten_in_chunks(runs, flatten.flatten_line_items, schema, reader=reader)
-        frame = storable(with_partition_date(frame))
-        table, infos = analyst_frame(
-            frame,
-            schema.as_json_schema(),
-            fixed=(*flatten.LINE_ITEM_COLUMNS, "partition_date"),
-            line_items=True,
-        )
-        report_partitions(
-            context, table, lambda part, _: {**row_numbers(part), "preview": preview(part, infos)}
-        )
-        return Output(
-            for_storage(table),
-            metadata={
-                "dagster/row_count": len(table),
-                "dagster/column_schema": table_schema(table, infos),
-                "preview": preview(table, infos),
+            built = build_table(
+                flatten_batches(runs, flatten.flatten_line_items, schema, reader=reader),
+                schema.as_json_schema(),
+                fixed=(*flatten.LINE_ITEM_COLUMNS, "partition_date"),
+                line_items=True,
+                tally_columns=LINE_ITEM_TALLY_COLUMNS,
+            )
+        try:
+            rows, tally, infos = built.tally.narrow(), built.tally, built.infos
+            empty = built.slices.empty()
+            report_partitions(
+                context,
+                rows,
+                lambda part, key: {
+                    **row_numbers(part),
+                    "preview": preview(tally.head(empty, key), infos),
+                },
+            )
+            metadata = {
+                "dagster/row_count": len(rows),
+                "dagster/column_schema": table_schema(empty, infos),
+                "preview": preview(tally.head(empty), infos),
                 **reader_metadata(reader),
-            },
-        )
+            }
+            yield Output(
+                output_value(built, takes_slices(context, s.io_manager_key)), metadata=metadata
+            )
+        finally:
+            built.close()
 
     return extend_extracted_line_items

@@ -11,6 +11,7 @@ from dagster import MetadataValue, TableColumn, TableSchema
 from extend_assets.assets.checks import failure_rate
 from extend_assets.outputs.columns import ColumnInfo
 from extend_assets.outputs.frames import status_counts
+from extend_assets.outputs.tally import ConfidenceNumbers
 
 
 def confidence_columns(infos: Sequence[ColumnInfo]) -> list[str]:
@@ -29,13 +30,22 @@ def _number(value: float | None, digits: int = DIGITS) -> MetadataValue:
     return MetadataValue.float(round(float(value), digits))
 
 
-def documents_numbers(frame: pd.DataFrame, infos: Sequence[ColumnInfo]) -> dict[str, Any]:
+def documents_numbers(
+    frame: pd.DataFrame,
+    infos: Sequence[ColumnInfo],
+    confidence_numbers: ConfidenceNumbers | None = None,
+) -> dict[str, Any]:
     """The numbers a team watches per partition: documents, statuses, failure rate,
-    credits, mean confidence and the seconds runs spent at Extend."""
+    credits, mean confidence and the seconds runs spent at Extend.
+
+    ``confidence_numbers``: the rows' confidence values tallied slice by slice (then
+    ``frame`` need not hold the confidence columns)."""
     counts = status_counts(frame["status"]) if "status" in frame.columns else {}
     confidence = confidence_columns(infos)
     mean_confidence = None
-    if confidence and len(frame):
+    if confidence_numbers is not None:
+        mean_confidence = confidence_numbers.mean if confidence and len(frame) else None
+    elif confidence and len(frame):
         values = frame[confidence].apply(pd.to_numeric, errors="coerce").stack()
         mean_confidence = float(values.mean()) if len(values) else None
     credits = (

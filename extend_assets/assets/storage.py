@@ -29,11 +29,18 @@ _ONE_PARTITION_PER_OUTPUT = ("deltalake", "filesystemiomanager", "pickleiomanage
 _RANGES = ("duckdb", "snowflake", "bigquery", "postgres", "dbiomanager")
 
 
-def for_storage(frame: pd.DataFrame) -> pd.DataFrame:
-    """``partition_date`` as DATE; object columns holding no value as text."""
+def for_storage(frame: pd.DataFrame, *, whole_table: bool = True) -> pd.DataFrame:
+    """``partition_date`` as DATE; object columns holding no value as text.
+
+    ``whole_table=False`` for a slice of a table: whether a column holds a value is the
+    whole table's business (:class:`~extend_assets.outputs.slices.SliceUnion` settles
+    it), so only ``partition_date`` is converted.
+    """
     frame = frame.copy(deep=False)  # columns replaced, the rest shared
     if PARTITION_COLUMN in frame.columns:
         frame[PARTITION_COLUMN] = as_date(frame[PARTITION_COLUMN])
+    if not whole_table:
+        return frame
     for column in frame.columns:
         series = frame[column]
         if series.dtype == object and not series.notna().any():

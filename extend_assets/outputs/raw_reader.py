@@ -47,19 +47,10 @@ class RawRunReader:
         self.refetch = refetch
         self.missing_files: list[str] = []
         self.refetched = 0
-        self._runs_of: dict[str, dict[str, str | None]] = {}
-        if {"raw_uri", "run_id"} <= set(runs_frame.columns):
-            statuses = (
-                _values(runs_frame["status"])
-                if "status" in runs_frame.columns
-                else [None] * len(runs_frame)
-            )
-            for uri, run_id, status in zip(
-                _values(runs_frame["raw_uri"]), _values(runs_frame["run_id"]), statuses, strict=True
-            ):
-                if isinstance(uri, str) and isinstance(run_id, str):
-                    recorded = None if status is None or pd.isna(status) else str(status)
-                    self._runs_of.setdefault(uri, {}).setdefault(run_id, recorded)
+        # Which runs a file holds is asked only when the file is gone (rare): looked up
+        # then, not kept for every run (~25 MiB of strings at 100,000 runs).
+        has_runs = {"raw_uri", "run_id"} <= set(runs_frame.columns)
+        self._runs_frame = runs_frame if has_runs else None
         self._scratch: tempfile.TemporaryDirectory[str] | None = None
         self._spooled: dict[str, Path] = {}
 
@@ -85,8 +76,11 @@ class RawRunReader:
     def read_beside(self, uri: str, name: str) -> bytes | None:
         return read_beside(uri, name, self.s3_client)
 
+    def _runs_of(self, uri: str) -> dict[str, str | None]:
+        return _runs_in(self._runs_frame, uri) if self._runs_frame is not None else {}
+
     def _spool(self, uri: str) -> Path:
-        wanted = list(self._runs_of.get(uri, {}).items())
+        wanted = list(self._runs_of(uri).items())
         if self.refetch is None:
             raise RawFileMissing(
                 f"raw runs file {uri} is gone and no way to fetch its {len(wanted)} run(s) "
@@ -116,6 +110,18 @@ class RawRunReader:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _runs_in(runs_frame: pd.DataFrame, uri: str) -> dict[str, str | None]:
+    """The run ids the runs table records in the raw file ``uri``, with their statuses."""
+    rows = runs_frame[(runs_frame["raw_uri"].astype(object) == uri).to_numpy(dtype=bool)]
+    statuses = _values(rows["status"]) if "status" in rows.columns else [None] * len(rows)
+    found: dict[str, str | None] = {}
+    for run_id, status in zip(_values(rows["run_id"]), statuses, strict=True):
+        if isinstance(run_id, str):
+            recorded = None if status is None or pd.isna(status) else str(status)
+            found.setdefault(run_id, recorded)
+    return found
 
 
 def _values(column: pd.Series) -> list[Any]:

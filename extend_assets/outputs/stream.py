@@ -446,22 +446,62 @@ def flatten_in_chunks(
     reader: RawRunReader | None = None,
     batch_runs: int = FLATTEN_RUNS,
 ) -> pd.DataFrame:
-    """``flatten_fn`` over the raw runs of ``runs_frame``, a few files at a time.
+    """``flatten_fn`` over the raw runs of ``runs_frame``, a few files at a time, the
+    batches' frames (:func:`flatten_batches`) concatenated at the end."""
+    errors: dict[str, int] = {}
+    frames = list(
+        _flattened(runs_frame, flatten_fn, schema, on_chunk, reader, batch_runs=batch_runs)
+    )
+    if not frames:
+        return flatten_fn([], sources={}, schema=schema.as_json_schema())
+    for frame in frames:
+        for column, count in frame.attrs.get("coercion_errors_by_column", {}).items():
+            errors[column] = errors.get(column, 0) + count
+    out = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    out.attrs["coercion_errors"] = sum(errors.values())
+    out.attrs["coercion_errors_by_column"] = errors
+    return out
+
+
+def flatten_batches(
+    runs_frame: pd.DataFrame,
+    flatten_fn: FlattenFn,
+    schema: WorkflowSchema,
+    *,
+    on_chunk: Callable[[int], None] | None = None,
+    reader: RawRunReader | None = None,
+    batch_runs: int = FLATTEN_RUNS,
+) -> Iterator[pd.DataFrame]:
+    """``flatten_fn`` over the raw runs of ``runs_frame``, one frame per batch of files.
 
     Only the runs of about ``batch_runs`` (whole files) are in memory at once, decoded
-    for the tables (:func:`~extend_assets.outputs.table_view.table_view`); the batches'
-    frames are concatenated at the end. Every batch follows the workflow's schema (the
-    union over its extractors), each run rewritten for the fields that union renamed,
-    so their columns agree. ``reader`` reads the files (S3, refetching missing ones);
-    default: local only. ``on_chunk`` is told the runs of each file read.
+    for the tables (:func:`~extend_assets.outputs.table_view.table_view`). Every batch
+    follows the workflow's schema (the union over its extractors), each run rewritten
+    for the fields that union renamed, so their columns agree. ``reader`` reads the
+    files (S3, refetching missing ones); default: local only. ``on_chunk`` is told the
+    runs of each file read. No runs: one frame, ``flatten_fn`` of none.
     """
+    any_batch = False
+    for frame in _flattened(runs_frame, flatten_fn, schema, on_chunk, reader, batch_runs):
+        any_batch = True
+        yield frame
+    if not any_batch:
+        yield flatten_fn([], sources={}, schema=schema.as_json_schema())
+
+
+def _flattened(
+    runs_frame: pd.DataFrame,
+    flatten_fn: FlattenFn,
+    schema: WorkflowSchema,
+    on_chunk: Callable[[int], None] | None,
+    reader: RawRunReader | None,
+    batch_runs: int,
+) -> Iterator[pd.DataFrame]:
     reader = reader if reader is not None else RawRunReader(runs_frame)
     uris = raw_uris(runs_frame)
     # Each file's ledger rows, so a batch's sources are built with it, not all up front.
     rows_of = runs_frame.groupby("raw_uri", sort=False).indices if uris else {}
     json_schema = schema.as_json_schema()
-    frames: list[pd.DataFrame] = []
-    errors: dict[str, int] = {}
     for batch in _batches(uris, rows_of, batch_runs):
         with cyclic_gc_paused():
             runs: list[Any] = []
@@ -473,12 +513,5 @@ def flatten_in_chunks(
             rows = np.concatenate([rows_of.get(uri, _NO_ROWS) for uri in batch])
             frame = flatten_fn(runs, sources=source_refs(runs_frame.iloc[rows]), schema=json_schema)
             del runs, read  # freed by reference counting, before the collector runs again
-        for column, count in frame.attrs.get("coercion_errors_by_column", {}).items():
-            errors[column] = errors.get(column, 0) + count
-        frames.append(frame)
-    if not frames:
-        return flatten_fn([], sources={}, schema=json_schema)
-    out = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
-    out.attrs["coercion_errors"] = sum(errors.values())
-    out.attrs["coercion_errors_by_column"] = errors
-    return out
+        yield frame
+        del frame

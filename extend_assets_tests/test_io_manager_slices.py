@@ -1,0 +1,214 @@
+"""The bundled DuckDB IO manager takes a table in slices (``TableSlices``) and stores
+what it stores of the one frame: the same columns, types and rows, an empty partition as
+an empty table, a partition (or range) replaced in one transaction. Any other IO manager
+gets the one DataFrame."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+import pytest
+from dagster import (
+    DailyPartitionsDefinition,
+    FilesystemIOManager,
+    asset,
+    materialize,
+)
+from dagster._core.errors import DagsterExecutionHandleOutputError
+
+from extend_assets.assets.extend_extracted_documents import DOCUMENT_FIXED_COLUMNS
+from extend_assets.assets.tables import BuiltTable, build_table, output_value, takes_slices
+from extend_assets.io_manager import ExtendDuckDBIOManager
+from extend_assets.outputs.slices import TableSlices
+
+DAYS = DailyPartitionsDefinition(start_date="2025-01-01")
+TABLES: dict[str, Any] = {}
+SEEN: dict[str, Any] = {}
+
+
+@asset(key_prefix="wf", partitions_def=DAYS, metadata={"partition_expr": "partition_date"})
+def sliced_documents(context):  # untyped: the IO manager decides what it gets
+    table: BuiltTable = TABLES[context.partition_key_range.start]
+    SEEN["takes_slices"] = takes_slices(context, "io_manager")
+    return output_value(table, SEEN["takes_slices"])
+
+
+def _batch(day: str, keys: list[str], **columns: Any) -> pd.DataFrame:
+    frame = pd.DataFrame({"partition": [day] * len(keys), "key": keys, **columns})
+    return frame.astype({"partition": "string", "key": "string"})
+
+
+def table_of(*batches: pd.DataFrame, slice_rows: int = 2) -> BuiltTable:
+    return build_table(
+        list(batches), None, fixed=DOCUMENT_FIXED_COLUMNS, tally_columns=(), slice_rows=slice_rows
+    )
+
+
+def write(database: Path, day: str, table: BuiltTable, *, last: str | None = None) -> None:
+    TABLES[day] = table
+    io_manager = ExtendDuckDBIOManager(database=str(database))
+    result = materialize(
+        [sliced_documents],
+        resources={"io_manager": io_manager},
+        tags={
+            "dagster/asset_partition_range_start": day,
+            "dagster/asset_partition_range_end": last or day,
+        },
+    )
+    assert result.success
+
+
+def stored(database: Path) -> tuple[pd.DataFrame, list[tuple[str, str]]]:
+    with duckdb.connect(str(database), read_only=True) as con:
+        rows = con.sql("select * from wf.sliced_documents order by partition_date, key").df()
+        types = con.sql("describe wf.sliced_documents").fetchall()
+    return rows, [(str(r[0]), str(r[1])) for r in types]
+
+
+def days_batches() -> list[pd.DataFrame]:
+    return [
+        _batch("2025-01-14", ["a", "b"], status=["PROCESSED", "FAILED"], total=[1.5, None]),
+        _batch("2025-01-14", ["c"], status=["PROCESSED"], total=[None]),
+        _batch(
+            "2025-01-15",
+            ["d", "e", "f"],
+            status=["PROCESSED"] * 3,
+            total=[2.0, 3.0, None],
+            note=["late", None, "x"],  # a column only in a later slice
+            payload=[{"a": 1}, None, [1, 2]],  # JSON text
+        ),
+    ]
+
+
+def test_slices_store_what_the_one_frame_stores(tmp_path: Path) -> None:
+    sliced, whole = tmp_path / "sliced.duckdb", tmp_path / "whole.duckdb"
+    table = table_of(*days_batches())
+    try:
+        assert len(list(table.slices)) == 2  # 2 rows, then 1 + 3 joined
+        write(sliced, "2025-01-14", table, last="2025-01-15")
+        assert SEEN["takes_slices"] is True
+    finally:
+        table.close()
+    frame_table = table_of(*days_batches(), slice_rows=10_000)
+    try:
+        frame = frame_table.slices.to_frame()
+        TABLES["frame"] = frame
+        con = duckdb.connect(str(whole))
+        con.execute("create schema wf")
+        from extend_assets.io_manager import write_by_name
+
+        write_by_name(con, "wf", "sliced_documents", frame)
+        con.close()
+    finally:
+        frame_table.close()
+    (got, got_types), (want, want_types) = stored(sliced), stored(whole)
+    assert got_types == want_types
+    assert ("note", "VARCHAR") in got_types and ("partition_date", "DATE") in got_types
+    pd.testing.assert_frame_equal(got, want)
+    assert got["key"].tolist() == ["a", "b", "c", "d", "e", "f"]
+    assert got.loc[got["key"] == "d", "payload"].item() == '{"a": 1}'
+
+
+def test_an_empty_partition_creates_the_table_with_its_columns(tmp_path: Path) -> None:
+    database = tmp_path / "tables.duckdb"
+    empty = _batch("2025-01-14", [], status=pd.Series([], dtype="string"))
+    table = table_of(empty)
+    try:
+        assert list(table.slices) == []
+        write(database, "2025-01-14", table)
+    finally:
+        table.close()
+    rows, types = stored(database)
+    assert len(rows) == 0
+    assert [name for name, _ in types] == ["partition", "key", "status", "partition_date"]
+
+
+def test_a_rewrite_replaces_its_partitions_only(tmp_path: Path) -> None:
+    database = tmp_path / "tables.duckdb"
+    first = table_of(*days_batches())
+    try:
+        write(database, "2025-01-14", first, last="2025-01-15")
+    finally:
+        first.close()
+    again = table_of(_batch("2025-01-15", ["z"], status=["FAILED"]))
+    try:
+        write(database, "2025-01-15", again)
+    finally:
+        again.close()
+    rows, _ = stored(database)
+    assert rows["key"].tolist() == ["a", "b", "c", "z"]
+    assert rows.loc[rows["key"] == "z", "note"].isna().all()  # older columns: null
+
+
+class Broken(TableSlices):
+    """Fails on its second slice, as a disk or a bug would."""
+
+    def __iter__(self) -> Iterator[pd.DataFrame]:
+        pieces = super().__iter__()
+        yield next(pieces)
+        raise OSError("the second slice is unreadable")
+
+
+def test_a_failed_write_leaves_the_partition_as_it_was(tmp_path: Path) -> None:
+    database = tmp_path / "tables.duckdb"
+    first = table_of(*days_batches())
+    try:
+        write(database, "2025-01-14", first, last="2025-01-15")
+    finally:
+        first.close()
+    before, _ = stored(database)
+    broken = table_of(_batch("2025-01-15", ["x", "y", "z"], status=["FAILED"] * 3), slice_rows=1)
+    broken.slices.__class__ = Broken
+    TABLES["2025-01-15"] = broken
+    try:
+        with pytest.raises((OSError, DagsterExecutionHandleOutputError)):
+            materialize(
+                [sliced_documents],
+                resources={"io_manager": ExtendDuckDBIOManager(database=str(database))},
+                partition_key="2025-01-15",
+            )
+    finally:
+        broken.close()
+    after, _ = stored(database)
+    pd.testing.assert_frame_equal(after, before)  # the delete rolled back too
+
+
+def test_another_io_manager_gets_the_one_frame(tmp_path: Path) -> None:
+    table = table_of(*days_batches())
+    try:
+        expected = table.slices.to_frame()
+        TABLES["2025-01-15"] = table
+        io_manager = FilesystemIOManager(base_dir=str(tmp_path))
+        result = materialize(
+            [sliced_documents], resources={"io_manager": io_manager}, partition_key="2025-01-15"
+        )
+        assert result.success
+        assert SEEN["takes_slices"] is False
+    finally:
+        table.close()
+    pickled = pd.read_pickle(tmp_path / "wf" / "sliced_documents" / "2025-01-15")
+    assert isinstance(pickled, pd.DataFrame)
+    pd.testing.assert_frame_equal(pickled, expected)
+
+
+def test_only_io_managers_that_say_so_take_slices() -> None:
+    class Resources:
+        io_manager = ExtendDuckDBIOManager(database=":memory:").create_io_manager(None)  # type: ignore[arg-type]
+        plain = FilesystemIOManager(base_dir="/tmp")
+
+    class Context:
+        resources = Resources()
+
+    assert takes_slices(Context(), "io_manager")
+    assert not takes_slices(Context(), "plain")
+    assert not takes_slices(Context(), "unbound")
+    pytest.importorskip("dagster_deltalake_pandas")
+    from dagster_deltalake import LocalConfig
+    from dagster_deltalake_pandas import DeltaLakePandasIOManager
+
+    Resources.delta = DeltaLakePandasIOManager(root_uri="/tmp", storage_options=LocalConfig())  # type: ignore[attr-defined]
+    assert not takes_slices(Context(), "delta")
