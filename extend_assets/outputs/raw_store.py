@@ -121,7 +121,10 @@ _MISSING_CODES = frozenset({"NoSuchKey", "404", "NotFound"})
 
 
 def open_raw_file(uri: str, s3_client: Any = None) -> gzip.GzipFile:
-    """A binary stream of a raw file's decompressed bytes; RawFileMissing if it is gone."""
+    """A binary stream of a raw file's decompressed bytes; RawFileMissing if it is gone.
+
+    ISA-L's igzip inflates any gzip file (also ones written by zlib) about twice as
+    fast as the standard module."""
     if uri.startswith("s3://"):
         bucket, key = split_s3_uri(uri)
         try:
@@ -130,9 +133,9 @@ def open_raw_file(uri: str, s3_client: Any = None) -> gzip.GzipFile:
             if _aws_code(error) in _MISSING_CODES:
                 raise RawFileMissing(uri) from None
             raise
-        return gzip.GzipFile(fileobj=body, mode="rb")
+        return igzip.IGzipFile(fileobj=body, mode="rb")
     try:
-        return gzip.open(path_of(uri), "rb")
+        return igzip.IGzipFile(path_of(uri), "rb")
     except FileNotFoundError:
         raise RawFileMissing(uri) from None
 

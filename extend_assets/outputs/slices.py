@@ -89,29 +89,28 @@ def _is_container(value: Any) -> bool:
 
 def _values_of(series: pd.Series) -> _ObjectValues:
     """The batch's own values, as they would read once cast to ``object``."""
+    if series.dtype != object:  # typed: no copy of the values needed to answer
+        if not series.notna().any():
+            return _ObjectValues()
+        return _ObjectValues(any_value=True, all_text=isinstance(series.dtype, pd.StringDtype))
     non_null = series.dropna()
     if non_null.empty:
         return _ObjectValues()
-    if series.dtype == object:
-        return _ObjectValues(
-            any_value=True,
-            any_container=bool(non_null.map(_is_container).any()),
-            all_text=pd.api.types.infer_dtype(non_null, skipna=True) == "string",
-        )
-    return _ObjectValues(any_value=True, all_text=isinstance(series.dtype, pd.StringDtype))
+    return _ObjectValues(
+        any_value=True,
+        any_container=bool(non_null.map(_is_container).any()),
+        all_text=pd.api.types.infer_dtype(non_null, skipna=True) == "string",
+    )
 
 
 def _probe(frame: pd.DataFrame) -> pd.DataFrame:
-    """One row per column: its first non-null value (a null when none); no row when empty."""
+    """The few rows holding each column's first non-null value (row 0 for an all-null
+    column): the batch's dtypes, and a column is all null here only if it is in the
+    batch, which is all ``pd.concat`` reads to type the union."""
     if not len(frame):
         return frame.iloc[0:0]
-    columns: dict[Any, pd.Series] = {}
-    for name in frame.columns:
-        series = frame[name]
-        present = series.notna().to_numpy()
-        at = int(present.argmax()) if present.any() else 0
-        columns[name] = series.iloc[[at]].reset_index(drop=True)
-    return pd.DataFrame(columns)
+    first = frame.notna().to_numpy().argmax(axis=0)  # one pass over every column
+    return frame.iloc[sorted(set(first.tolist()))].reset_index(drop=True)
 
 
 @dataclass
