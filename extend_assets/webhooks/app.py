@@ -27,6 +27,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import IO, Any
 
 try:
@@ -58,7 +59,7 @@ from extend_assets.webhooks.fetch import (
     DEFAULT_MAX_FETCH_BYTES,
     fetch_signed_payload,
 )
-from extend_assets.webhooks.landing import LandingZone
+from extend_assets.webhooks.landing import LandingZone, position_time
 from extend_assets.webhooks.signature import (
     DEFAULT_TOLERANCE_SECONDS,
     Secrets,
@@ -70,6 +71,8 @@ MAX_BODY_ENV = "EXTEND_WEBHOOK_MAX_BODY_BYTES"
 _DIGITS = re.compile(r"[0-9]{1,20}\Z")
 access_log = logging.getLogger("extend_assets.webhooks.access")
 logger = logging.getLogger("extend_assets.webhooks")
+#: A landing slower than this (from its position's time to ``landed``) is logged.
+SLOW_LANDING_SECONDS = 30.0
 
 
 @dataclass
@@ -91,11 +94,16 @@ class ReceiverConfig:
 
 
 class Counters:
-    """accepted, duplicate, ignored, refused by reason, failed by reason (thread-safe)."""
+    """accepted, duplicate, ignored, slow landings, refused and failed by reason (thread-safe)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._flat: dict[str, int] = {"accepted": 0, "duplicate": 0, "ignored": 0}
+        self._flat: dict[str, int] = {
+            "accepted": 0,
+            "duplicate": 0,
+            "ignored": 0,
+            "slow_landings": 0,
+        }
         self._refused: dict[str, int] = {}
         self._failed: dict[str, int] = {}
 
@@ -237,7 +245,29 @@ class Receiver:
             logger.error("event %s not landed: %s", event_id, error)
             return _answer(request, 503, "failed:landing", event_id)
         self.counters.add("accepted" if result.landed else "duplicate")
+        if result.landed:
+            self._check_landing_time(event_id, result.position)
         return _answer(request, 200, "landed" if result.landed else "duplicate", event_id)
+
+    def _check_landing_time(self, event_id: str, position: str) -> None:
+        """Warn when a write took long enough to worry a sensor's settle window.
+
+        A sensor's cursor passes positions older than ``webhook_settle_seconds``; an
+        event whose write outlasts that is read only once its group is reconciled
+        through the API (``webhook_reconcile_after_seconds``): late, never lost.
+        """
+        seconds = datetime.now(UTC).timestamp() - position_time(position).timestamp()
+        if seconds < SLOW_LANDING_SECONDS:
+            return
+        self.counters.add("slow_landings")
+        logger.warning(
+            "event %s took %.0f s to land (from its position to 'landed'). Sensors skip "
+            "events younger than webhook_settle_seconds (default 120 s): keep that above "
+            "the slowest landing, or such events wait for the reconcile through the API "
+            "(webhook_reconcile_after_seconds). A slow or overloaded store?",
+            event_id,
+            seconds,
+        )
 
     async def _fetch(self, event: WebhookEvent) -> Any:
         config = self.config

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -76,3 +76,36 @@ def test_the_config_repr_hides_the_secrets(tmp_path: Path) -> None:
     assert SECRET not in repr(config)
     with pytest.raises(ValueError, match="2026-02-09"):
         ReceiverConfig(DirectoryLandingZone(tmp_path), Secrets([SECRET]), "2024-12-23")
+
+
+class _Slow(DirectoryLandingZone):
+    """Lands each event at a position ``lag`` seconds in the past: a write that took that long."""
+
+    def __init__(self, root: Path, lag: float) -> None:
+        super().__init__(root)
+        self.lag = lag
+
+    def land(
+        self, event: WebhookEvent, *, delivered_as: str = "json", now: datetime | None = None
+    ) -> LandResult:
+        past = datetime.now(UTC) - timedelta(seconds=self.lag)
+        return super().land(event, delivered_as=delivered_as, now=past)
+
+
+@pytest.mark.parametrize(("lag", "slow"), [(45.0, 1), (0.0, 0)])
+def test_a_slow_landing_is_counted_and_named_in_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, lag: float, slow: int
+) -> None:
+    app = create_app(ReceiverConfig(_Slow(tmp_path, lag), Secrets([SECRET]), "2026-02-09"))
+    body = event_body("event_slow")
+    with caplog.at_level("WARNING", logger="extend_assets.webhooks"):
+        answer, _ = _call(app, "POST", "/", body, signed_headers(body, SECRET))
+        again, _ = _call(app, "POST", "/", body, signed_headers(body, SECRET))  # a duplicate
+    _, health = _call(app, "GET", "/healthz")
+    assert (answer, again) == (200, 200)
+    assert health["counters"]["accepted"] == 1 and health["counters"]["slow_landings"] == slow
+    warned = [r.getMessage() for r in caplog.records if "to land" in r.getMessage()]
+    assert len(warned) == slow  # the landed event only, not its duplicate
+    if slow:
+        assert "event_slow took 45 s to land" in warned[0]
+        assert "webhook_settle_seconds" in warned[0] and SECRET not in caplog.text
