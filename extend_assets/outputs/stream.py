@@ -150,7 +150,9 @@ class LedgerMatcher:
         dates: dict[str, Any] = {}
         columns = [ledger[name].tolist() for name in ("partition", "bucket", "key", "etag")]
         columns += [ledger[name].tolist() for name in ("submission_id", "run_id")]
-        for index, (partition, bucket, key, etag, submission, run_id) in enumerate(zip(*columns)):
+        for index, (partition, bucket, key, etag, submission, run_id) in enumerate(
+            zip(*columns, strict=True)
+        ):
             text = str(partition)
             if text not in dates:
                 dates[text] = partition_date(text)
