@@ -430,9 +430,8 @@ def raw_uris(runs_frame: pd.DataFrame) -> list[str]:
     """The raw-run files of a runs table, in order, once each."""
     if "raw_uri" not in runs_frame.columns:
         return []
-    return list(
-        dict.fromkeys(str(u) for u in runs_frame["raw_uri"].dropna().astype(object).tolist())
-    )
+    # unique() keeps the order of first appearance, without a Python string per run
+    return list(dict.fromkeys(str(u) for u in runs_frame["raw_uri"].dropna().unique()))
 
 
 def extractors_of(runs_frame: pd.DataFrame, reader: RawRunReader | None = None) -> list[Extractor]:
