@@ -431,7 +431,8 @@ def raw_uris(runs_frame: pd.DataFrame) -> list[str]:
     if "raw_uri" not in runs_frame.columns:
         return []
     # unique() keeps the order of first appearance, without a Python string per run
-    return list(dict.fromkeys(str(u) for u in runs_frame["raw_uri"].dropna().unique()))
+    # (nor a copy of the column, as dropna() first would make)
+    return [str(u) for u in runs_frame["raw_uri"].unique() if not pd.isna(u)]
 
 
 def extractors_of(runs_frame: pd.DataFrame, reader: RawRunReader | None = None) -> list[Extractor]:
