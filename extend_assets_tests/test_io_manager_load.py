@@ -144,3 +144,14 @@ def test_an_input_loads_through_the_io_manager_as_before(tmp_path: Path) -> None
     pd.testing.assert_frame_equal(loaded, old)
     assert len(loaded) == 500 and set(loaded["partition"]) == {DAY}
     assert str(loaded["key"].dtype) == "string" and loaded["raw_line"].dtype == "Int64"
+
+
+def test_the_connections_arrow_setting_is_left_as_it_was() -> None:
+    with duckdb.connect() as connection:
+        connection.execute("create schema t")
+        write_by_name(connection, "t", "runs", runs(10))
+        setting = "select value from duckdb_settings() where name = 'arrow_large_buffer_size'"
+        for value in ("false", "true"):
+            connection.execute(f"set arrow_large_buffer_size = {value}")
+            read_frame(connection, "select * from t.runs")
+            assert connection.execute(setting).fetchall() == [(value,)]

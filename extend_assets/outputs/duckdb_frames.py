@@ -10,6 +10,8 @@ columns go from DuckDB's Arrow batches straight into Arrow-backed text columns
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pandas as pd
@@ -55,6 +57,26 @@ def read_frame(connection: Any, query: str, batch_rows: int = READ_BATCH_ROWS) -
     return frame[names]
 
 
+@contextmanager
+def _large_strings(connection: Any) -> Iterator[None]:
+    """DuckDB exports text as ``large_string`` meanwhile, the type ``string[pyarrow]``
+    holds, so no batch is copied into another type (and another allocator's memory)."""
+    setting = "arrow_large_buffer_size"
+    found = connection.execute(
+        "select value from duckdb_settings() where name = ?", [setting]
+    ).fetchall()
+    if not found:  # a DuckDB without the setting: the batches are cast instead
+        yield
+        return
+    before = str(found[0][0]).lower() == "true"
+    connection.execute(f"set {setting} = true")
+    try:
+        yield
+    finally:
+        if not before:
+            connection.execute(f"set {setting} = false")
+
+
 def _select(query: str, columns: list[str]) -> str:
     return f"select {', '.join(quoted(c) for c in columns)} from ({query})"
 
@@ -63,11 +85,14 @@ def _text_columns(
     connection: Any, query: str, columns: list[str], batch_rows: int
 ) -> dict[str, pd.Series]:
     chunks: dict[str, list[pa.Array]] = {name: [] for name in columns}
-    reader = connection.sql(_select(query, columns)).to_arrow_reader(batch_rows)
-    for batch in reader:
-        for name, array in zip(columns, batch.columns, strict=True):
-            # string[pyarrow] holds large_string: cast per batch, not the whole column
-            chunks[name].append(array.cast(pa.large_string()))
+    with _large_strings(connection):
+        reader = connection.sql(_select(query, columns)).to_arrow_reader(batch_rows)
+        for batch in reader:
+            for name, array in zip(columns, batch.columns, strict=True):
+                # string[pyarrow] holds large_string (DuckDB's, as asked: no copy)
+                if array.type != pa.large_string():
+                    array = array.cast(pa.large_string())
+                chunks[name].append(array)
     out: dict[str, pd.Series] = {}
     for name in columns:
         column = pa.chunked_array(chunks.pop(name), type=pa.large_string())
