@@ -124,6 +124,10 @@ def identity_of(metadata: Mapping[str, Any]) -> tuple[str, str, str, str] | None
     return None
 
 
+#: Ledger rows read into Python at once while the matcher is built.
+MATCHER_READ_ROWS = 10_000
+
+
 class LedgerMatcher:
     """Exactly one row per ledger document: the first run seen for it, else MISSING.
 
@@ -148,22 +152,29 @@ class LedgerMatcher:
         self._by_run: dict[str, int | list[int]] = {}
         self._by_document: dict[str, int | list[int]] = {}
         dates: dict[str, Any] = {}
-        columns = [ledger[name].tolist() for name in ("partition", "bucket", "key", "etag")]
-        columns += [ledger[name].tolist() for name in ("submission_id", "run_id")]
-        for index, (partition, bucket, key, etag, submission, run_id) in enumerate(
-            zip(*columns, strict=True)
-        ):
-            text = str(partition)
-            if text not in dates:
-                dates[text] = partition_date(text)
-            self._dates.append(dates[text])
-            if isinstance(run_id, str):
-                _index(self._by_run, run_id, index)
-            else:
-                is_text = str(bucket).startswith("text:")
-                identity = (str(bucket), str(key), "" if is_text else str(etag), str(submission))
-                _index(self._by_document, _identity_key(identity), index)
-        del columns
+        read = ["partition", "bucket", "key", "etag", "submission_id", "run_id"]
+        for start in range(0, count, MATCHER_READ_ROWS):  # a slice's strings at a time
+            part = ledger.iloc[start : start + MATCHER_READ_ROWS]
+            columns = [part[name].tolist() for name in read]
+            for index, (partition, bucket, key, etag, submission, run_id) in enumerate(
+                zip(*columns, strict=True), start
+            ):
+                text = str(partition)
+                if text not in dates:
+                    dates[text] = partition_date(text)
+                self._dates.append(dates[text])
+                if isinstance(run_id, str):
+                    _index(self._by_run, run_id, index)
+                else:
+                    is_text = str(bucket).startswith("text:")
+                    identity = (
+                        str(bucket),
+                        str(key),
+                        "" if is_text else str(etag),
+                        str(submission),
+                    )
+                    _index(self._by_document, _identity_key(identity), index)
+            del columns, part
 
     def open_rows(self, run: RunHead) -> list[int]:
         """The unfilled ledger rows this run belongs to (none: not ours, or already filled)."""

@@ -54,3 +54,13 @@ def test_a_runs_batch_wins_and_a_run_without_one_keeps_the_ledgers() -> None:
     assert matcher.frame()["batch_id"].tolist() == ["batch_moved", "batch_sub_1"]
     pd.testing.assert_frame_equal(matcher.frame(), run_frame(matcher.rows))
     assert matcher.rows[0]["partition"] == DAY
+
+
+def test_the_ledger_read_in_slices_matches_as_read_at_once(monkeypatch) -> None:
+    from extend_assets.outputs import stream
+
+    ledger = ledger_of(submitted("sub_old", 1.0, 0, 1, 2), submitted("sub_new", 2.0, 1, 3))
+    runs = [run("workflow_run_a", 0, "sub_old"), run("workflow_run_d", 3, "sub_new")]
+    whole = matched(ledger, runs).frame()
+    monkeypatch.setattr(stream, "MATCHER_READ_ROWS", 1)
+    pd.testing.assert_frame_equal(matched(ledger, runs).frame(), whole)
