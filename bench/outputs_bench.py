@@ -413,7 +413,7 @@ def run_copied(work: str, documents: int, status: str) -> dict[str, Any]:
     from extend_assets_tests.assets.harness import SAMPLE_WORKFLOW_ID
 
     class ListedExtend(ExtendResource):
-        def get_client(self, **_: Any) -> Any:  # type: ignore[override]
+        def get_client(self, **_: Any) -> Any:
             return _ListedClient(documents, status)
 
     root = Path(work)

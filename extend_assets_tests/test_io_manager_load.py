@@ -93,7 +93,7 @@ def test_text_columns_are_read_in_batches_of_at_most_batch_rows() -> None:
         connection.execute("create schema t")
         write_by_name(connection, "t", "runs", runs(1000))
         frame = read_frame(connection, "select * from t.runs", batch_rows=100)
-    column = frame["key"].array._pa_array  # type: ignore[attr-defined]
+    column = frame["key"].array._pa_array
     assert column.num_chunks >= 10
     assert max(len(chunk) for chunk in column.chunks) <= 100
     assert frame["key"].tolist() == [f"d/{DAY}/{n}.txt" for n in range(1000)]

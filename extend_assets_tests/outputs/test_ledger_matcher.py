@@ -13,7 +13,7 @@ from extend_assets.outputs.stream import LedgerMatcher, RawRunWriter, RunStream
 from extend_assets_tests.outputs.test_matching_frames import DAY, ledger_of, run, submitted
 
 
-def matched(ledger: pd.DataFrame, runs: list) -> LedgerMatcher:  # type: ignore[type-arg]
+def matched(ledger: pd.DataFrame, runs: list) -> LedgerMatcher:
     matcher = LedgerMatcher(ledger)
     with tempfile.TemporaryDirectory() as tmp, RawRunWriter(Path(tmp), chunk_size=2) as writer:
         RunStream(matcher, writer).add(runs, from_events=False)
