@@ -155,3 +155,17 @@ def test_the_connections_arrow_setting_is_left_as_it_was() -> None:
             connection.execute(f"set arrow_large_buffer_size = {value}")
             read_frame(connection, "select * from t.runs")
             assert connection.execute(setting).fetchall() == [(value,)]
+
+
+def test_without_insertion_order_the_rows_are_read_in_one_query() -> None:
+    with duckdb.connect() as connection:
+        connection.execute("create schema t")
+        write_by_name(connection, "t", "runs", runs(300))
+        connection.execute("set preserve_insertion_order = false")
+        query = "select * from t.runs"
+        frame = read_frame(connection, query, batch_rows=16)
+        pd.testing.assert_frame_equal(
+            frame.sort_values("key").reset_index(drop=True),
+            old_load(connection, query).sort_values("key").reset_index(drop=True),
+        )
+        assert frame["key"].array._pa_array.num_chunks < 300 // 16  # one read, not batches

@@ -40,7 +40,8 @@ def read_frame(connection: Any, query: str, batch_rows: int = READ_BATCH_ROWS) -
     if len(set(names)) != len(names):  # not expressible by name below: as before
         return compact_text(relation.df())
     text = [n for n, kind in zip(names, relation.types, strict=True) if str(kind) == "VARCHAR"]
-    if not text:
+    if not text or not _setting(connection, "preserve_insertion_order", default=True):
+        # without DuckDB's insertion order two reads need not agree row by row
         return compact_text(relation.df())
     others = [n for n in names if n not in text]
     texts = _text_columns(connection, query, text, batch_rows)
@@ -62,19 +63,24 @@ def _large_strings(connection: Any) -> Iterator[None]:
     """DuckDB exports text as ``large_string`` meanwhile, the type ``string[pyarrow]``
     holds, so no batch is copied into another type (and another allocator's memory)."""
     setting = "arrow_large_buffer_size"
-    found = connection.execute(
-        "select value from duckdb_settings() where name = ?", [setting]
-    ).fetchall()
-    if not found:  # a DuckDB without the setting: the batches are cast instead
+    before = _setting(connection, setting, default=None)
+    if before is None:  # a DuckDB without the setting: the batches are cast instead
         yield
         return
-    before = str(found[0][0]).lower() == "true"
     connection.execute(f"set {setting} = true")
     try:
         yield
     finally:
         if not before:
             connection.execute(f"set {setting} = false")
+
+
+def _setting(connection: Any, name: str, default: bool | None) -> bool | None:
+    """A boolean DuckDB setting of this connection (``default`` when DuckDB has none)."""
+    found = connection.execute(
+        "select value from duckdb_settings() where name = ?", [name]
+    ).fetchall()
+    return str(found[0][0]).lower() == "true" if found else default
 
 
 def _select(query: str, columns: list[str]) -> str:
