@@ -313,9 +313,12 @@ def main() -> None:
     parser.add_argument("--before", default=None, help="root of another checkout, measured too")
     parser.add_argument("--work", default=None,
                         help="with --copied: a directory to keep the partition in (built once)")  # fmt: skip
+    parser.add_argument("--no-output-capture", dest="capture", action="store_false",
+                        help="with --copied: run the job as a launched run does, without "
+                        "execute_in_process keeping every step's output value")  # fmt: skip
     args = parser.parse_args()
     if args.copied:
-        print(json.dumps(bench_copied(args.documents, args.before, args.work)))
+        print(json.dumps(bench_copied(args.documents, args.before, args.work, args.capture)))
     else:
         print(json.dumps(bench_outputs(args.documents, before=args.before)))
 
@@ -402,9 +405,22 @@ def pd_timestamp(day: str) -> Any:
     return pd.Timestamp(day, tz="UTC")
 
 
-def run_copied(work: str, documents: int, status: str) -> dict[str, Any]:
+def run_copied(work: str, documents: int, status: str, capture: bool = True) -> dict[str, Any]:
     """In a fresh process: the outputs job (webhooks) of the copied partition, on a copy
-    of its DuckDB file; time and peak RSS, per step."""
+    of its DuckDB file; time and peak RSS, per step.
+
+    ``capture=False``: without ``execute_in_process``'s output capture, which keeps every
+    step's output value (the runs table's frame) until the job ends; a run launched by
+    the daemon or ``dagster job execute`` captures nothing (private Dagster API here)."""
+    if not capture:
+        import dagster._core.execution.execute_in_process as in_process
+
+        capturing = in_process.core_execute_in_process
+
+        def not_capturing(*args: Any, **kwargs: Any) -> Any:
+            return capturing(*args, **{**kwargs, "output_capturing_enabled": False})
+
+        in_process.core_execute_in_process = not_capturing
     from dagster import DagsterInstance, Definitions
 
     from extend_assets.assets import build_extend_workflow_assets
@@ -469,6 +485,7 @@ def run_copied(work: str, documents: int, status: str) -> dict[str, Any]:
         "peak_rss_mib_by_step": by_step,
         "seconds_by_step": {step: round(end - start, 2) for step, (start, end) in windows.items()},
         "load_average": os.getloadavg()[0],
+        "output_capture": capture,
         # as bench_outputs reports them: one list call per batch, every run from an event
         "calls": {"list": -(-documents // COPIED_BATCH_RUNS), "get": 0, "batch": 0},
         "runs_from_events": taken,
@@ -477,7 +494,7 @@ def run_copied(work: str, documents: int, status: str) -> dict[str, Any]:
 
 
 def bench_copied(
-    documents: int, before: str | None = None, work: str | None = None
+    documents: int, before: str | None = None, work: str | None = None, capture: bool = True
 ) -> dict[str, Any]:
     """The outputs job (webhooks) of a copied partition of ``documents`` (see
     :func:`prepare_copied`), each checkout in a fresh process, ``before`` first. No
@@ -487,7 +504,7 @@ def bench_copied(
     place = Path(work) if work else Path(tempfile.mkdtemp(prefix="bench-copied-"))
     try:
         prepared = prepare_copied(place, documents)
-        args = f"{str(place)!r}, {documents}, {prepared['status']!r}"
+        args = f"{str(place)!r}, {documents}, {prepared['status']!r}, {capture}"
         found: dict[str, Any] = {"documents": documents, "setup": "copied",
                                  "setup_seconds_not_counted": prepared["setup_seconds"]}  # fmt: skip
         for label, code in (("before", before), ("after", None)):
