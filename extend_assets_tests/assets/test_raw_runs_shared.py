@@ -188,7 +188,7 @@ def test_webhook_mode_reads_a_lost_raw_directory_back_from_the_landing_zone(
             completion="webhooks",
             webhook_landing=str(landing),
             raw_runs_dir=str(raw),
-            webhook_settle_seconds=0.3,
+            webhook_settle_seconds=webhook_fixtures.E2E_SETTLE_SECONDS,
             review_policy="settle",
         )
         pipeline = runner(defs, instance)

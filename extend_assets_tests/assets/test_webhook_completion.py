@@ -19,13 +19,19 @@ from dagster import DagsterInstance, instance_for_test
 from extend_assets.emulator.config import WebhookDelivery
 from extend_assets_tests.assets.harness import build_on_stack, runner, table
 from extend_assets_tests.webhooks import conftest as webhook_fixtures
-from extend_assets_tests.webhooks.conftest import SECRET, Receiver, all_text, wait_for
+from extend_assets_tests.webhooks.conftest import (
+    E2E_SETTLE_SECONDS,
+    SECRET,
+    Receiver,
+    all_text,
+    wait_for,
+)
 
 make_receiver = webhook_fixtures.make_receiver  # the receiver fixture, shared
 
 FAST = WebhookDelivery(initial_delay=0.05, multiplier=2.0, max_delay=0.4, timeout=5.0)
 GET_RUN = "GET /workflow_runs/{id}"
-WEBHOOK_OPTIONS = {"webhook_settle_seconds": 0.3, "review_policy": "settle"}
+WEBHOOK_OPTIONS = {"webhook_settle_seconds": E2E_SETTLE_SECONDS, "review_policy": "settle"}
 
 
 def _stack(documents: int, seed: int, receiver: Receiver, delivery: WebhookDelivery) -> Any:

@@ -19,6 +19,11 @@ from extend_assets.webhooks.signature import signed_headers
 from extend_assets_tests.ports import free_port
 
 SECRET = "wss_test_receiver_secret_0123456789"
+#: ``webhook_settle_seconds`` for end-to-end tests with a receiver process. The sensor's
+#: cursor passes positions older than this, so it must exceed the longest write of one
+#: landed event (several fsyncs): 0.3 s lost an event to the cursor at load average 14,
+#: and the group then waited for the 900 s API reconcile. The product default is 120 s.
+E2E_SETTLE_SECONDS = 5.0
 
 
 def wait_for(predicate: Callable[[], bool], timeout: float = 30.0, interval: float = 0.05) -> bool:
