@@ -21,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -306,8 +307,232 @@ def _healthy(url: str) -> bool:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--documents", type=int, default=1000)
+    parser.add_argument("--copied", action="store_true",
+                        help="webhooks only, on a copied partition (no emulator, S3 or "
+                        "receiver): memory and step times at 100k in minutes")  # fmt: skip
+    parser.add_argument("--before", default=None, help="root of another checkout, measured too")
+    parser.add_argument("--work", default=None,
+                        help="with --copied: a directory to keep the partition in (built once)")  # fmt: skip
+    parser.add_argument("--no-output-capture", dest="capture", action="store_false",
+                        help="with --copied: run the job as a launched run does, without "
+                        "execute_in_process keeping every step's output value")  # fmt: skip
     args = parser.parse_args()
-    print(json.dumps(bench_outputs(args.documents)))
+    if args.copied:
+        print(json.dumps(bench_copied(args.documents, args.before, args.work, args.capture)))
+    else:
+        print(json.dumps(bench_outputs(args.documents, before=args.before)))
+
+
+# -- the outputs job on a copied partition (memory at 100k in minutes) -------------------
+
+COPIED_BATCH_RUNS = 1000  # runs per batch, as submitted (bench.runs_step_bench's events)
+
+
+class _ListedClient:
+    """Extend's listing of the copied partition's batches (ids, statuses), without HTTP.
+
+    The only API call the runs step makes when every run has a landed event; its
+    answers are generated per batch, never held, so the measured process holds what it
+    would hold after listing the batches from Extend."""
+
+    def __init__(self, documents: int, status: str) -> None:
+        self.documents, self.status = documents, status
+
+    def list_workflow_runs(self, *, batch_id: str | None = None, **_: Any) -> Iterator[Any]:
+        from types import SimpleNamespace
+
+        first = int(str(batch_id).rsplit("_", 1)[1]) * COPIED_BATCH_RUNS
+        for n in range(first, min(first + COPIED_BATCH_RUNS, self.documents)):
+            yield SimpleNamespace(id=f"workflow_run_{n:021d}", status=self.status)
+
+    def get_workflow_run(self, run_id: str) -> Any:
+        raise RuntimeError(f"the copied partition has an event for every run, not {run_id}")
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self) -> _ListedClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+
+def prepare_copied(work: Path, documents: int) -> dict[str, Any]:
+    """A partition of ``documents`` invoices without Extend, S3 or the receiver: the
+    outputs benchmark's invoice run (from the emulator) landed ``documents`` times with
+    fresh ids in a local landing zone (``bench.runs_step_bench``), and the upstream
+    tables (listing, ledger) written into DuckDB as the IO manager stores them. Kept in
+    ``work`` (built once) so two checkouts are measured on the same partition."""
+    import duckdb
+
+    from bench.runs_step_bench import land_in_directory, ledger
+    from extend_assets.assets.storage import for_storage
+    from extend_assets.io_manager import write_by_name
+    from extend_assets.submission.listing import source_frame
+
+    done = work / "prepared.json"
+    if done.exists():
+        found: dict[str, Any] = json.loads(done.read_text())
+        if found["documents"] != documents:
+            raise RuntimeError(f"{work} holds a partition of {found['documents']}; remove it")
+        return found
+    started = time.perf_counter()
+    shutil.rmtree(work, ignore_errors=True)
+    (work / "home").mkdir(parents=True)
+    land_in_directory(work / "landing", documents)
+    entries = ledger(documents)
+    listing = source_frame(
+        {"partition": DAY, "partition_date": DAY, "bucket": "bench", "key": key,
+         "etag": etag, "size": 25_000, "last_modified": pd_timestamp(DAY),
+         "file_name": key.rsplit("/", 1)[1], "extension": "txt", "skip_reason": None}
+        for key, etag in zip(entries["key"], entries["etag"], strict=True)
+    )  # fmt: skip
+    status = json.loads(next((work / "landing" / "events").iterdir()).read_bytes())["runStatus"]
+    with duckdb.connect(str(work / "home" / "tables.duckdb")) as connection:
+        connection.execute("create schema t")
+        write_by_name(connection, "t", "extend_source_documents", for_storage(listing))
+        write_by_name(connection, "t", "extend_workflow_batches", for_storage(entries))
+    found = {"documents": documents, "status": status,
+             "setup_seconds": round(time.perf_counter() - started, 1)}  # fmt: skip
+    done.write_text(json.dumps(found))
+    return found
+
+
+def pd_timestamp(day: str) -> Any:
+    import pandas as pd
+
+    return pd.Timestamp(day, tz="UTC")
+
+
+def run_copied(work: str, documents: int, status: str, capture: bool = True) -> dict[str, Any]:
+    """In a fresh process: the outputs job (webhooks) of the copied partition, on a copy
+    of its DuckDB file; time and peak RSS, per step.
+
+    ``capture=False``: without ``execute_in_process``'s output capture, which keeps every
+    step's output value (the runs table's frame) until the job ends; a run launched by
+    the daemon or ``dagster job execute`` captures nothing (private Dagster API here)."""
+    if not capture:
+        import dagster._core.execution.execute_in_process as in_process
+
+        capturing = in_process.core_execute_in_process
+
+        def not_capturing(*args: Any, **kwargs: Any) -> Any:
+            return capturing(*args, **{**kwargs, "output_capturing_enabled": False})
+
+        in_process.core_execute_in_process = not_capturing
+    from dagster import DagsterInstance, Definitions
+
+    from extend_assets.assets import build_extend_workflow_assets
+    from extend_assets.io_manager import ExtendDuckDBIOManager
+    from extend_assets.resources import ExtendResource, S3DocumentSource
+    from extend_assets_tests.assets.harness import SAMPLE_WORKFLOW_ID
+
+    class ListedExtend(ExtendResource):
+        def get_client(self, **_: Any) -> Any:
+            return _ListedClient(documents, status)
+
+    root = Path(work)
+    run_home = Path(tempfile.mkdtemp(prefix="run-", dir=root))
+    try:
+        shutil.copy(root / "home" / "tables.duckdb", run_home / "tables.duckdb")
+        workflow = build_extend_workflow_assets(
+            name="t", workflow_id=SAMPLE_WORKFLOW_ID, bucket="bench",
+            prefix_template="d/{date}/", start_date="2025-01-01", review_policy="settle",
+            completion="webhooks", webhook_landing=str(root / "landing"),
+            raw_runs_dir=str(run_home / "raw"),
+        )  # fmt: skip
+        defs = Definitions(
+            assets=workflow.assets,
+            jobs=workflow.jobs,
+            resources={
+                "extend": ListedExtend(api_key="bench", base_url="http://127.0.0.1:9"),
+                "documents": S3DocumentSource(endpoint_url="http://127.0.0.1:9",
+                                              region_name="us-east-1"),  # never called
+                "io_manager": ExtendDuckDBIOManager(database=str(run_home / "tables.duckdb")),
+            },
+        )  # fmt: skip
+        job = defs.resolve_job_def("t_extend_outputs")
+        rss_before = peak_rss_mib()
+        sampler = RssSampler(interval=0.1)
+        with sampler, DagsterInstance.from_config(str(run_home)) as instance:
+            cpu, wall = time.process_time(), time.perf_counter()
+            result = job.execute_in_process(
+                instance=instance, partition_key=DAY, raise_on_error=True,
+                run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+            )  # fmt: skip
+            wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+            windows = step_windows(instance, result.run_id)
+        by_step = {s: sampler.peak_between(a, b) for s, (a, b) in windows.items()}
+        taken = 0
+        for event in result.get_asset_materialization_events():
+            m = event.materialization
+            if m is not None and m.asset_key.path[-1] == "extend_workflow_runs":
+                taken = int(getattr(m.metadata["runs_from_events"], "value", 0))
+        if taken != documents:
+            raise RuntimeError(f"the runs step took {taken} of {documents} runs from events")
+    finally:
+        shutil.rmtree(run_home, ignore_errors=True)
+    import extend_assets
+
+    return {
+        "mode": "webhooks",
+        "code": str(Path(extend_assets.__file__).resolve().parent.parent),
+        "seconds": round(wall, 2),
+        "cpu_seconds": round(cpu, 2),
+        "peak_rss_mib": peak_rss_mib(),
+        "rss_before_run_mib": rss_before,
+        "peak_rss_mib_by_step": by_step,
+        "seconds_by_step": {step: round(end - start, 2) for step, (start, end) in windows.items()},
+        "load_average": os.getloadavg()[0],
+        "output_capture": capture,
+        # as bench_outputs reports them: one list call per batch, every run from an event
+        "calls": {"list": -(-documents // COPIED_BATCH_RUNS), "get": 0, "batch": 0},
+        "runs_from_events": taken,
+        "runs_fetched_by_get": 0,
+    }
+
+
+def bench_copied(
+    documents: int, before: str | None = None, work: str | None = None, capture: bool = True
+) -> dict[str, Any]:
+    """The outputs job (webhooks) of a copied partition of ``documents`` (see
+    :func:`prepare_copied`), each checkout in a fresh process, ``before`` first. No
+    emulator, S3 or receiver: the runs step's listing is generated and every run read
+    from a landed event, so this measures memory and the steps' own time, not API calls.
+    ``work``: a directory kept between invocations (prepared once)."""
+    place = Path(work) if work else Path(tempfile.mkdtemp(prefix="bench-copied-"))
+    try:
+        prepared = prepare_copied(place, documents)
+        args = f"{str(place)!r}, {documents}, {prepared['status']!r}, {capture}"
+        found: dict[str, Any] = {"documents": documents, "setup": "copied",
+                                 "setup_seconds_not_counted": prepared["setup_seconds"]}  # fmt: skip
+        for label, code in (("before", before), ("after", None)):
+            if label == "before" and code is None:
+                continue
+            env = {**os.environ, "PYTHONPATH": str(ROOT)}
+            if code is not None:
+                env["BENCH_CODE"] = code
+            done = subprocess.run(
+                [sys.executable, "-c",
+                 f"import json; from bench.outputs_bench import run_copied, use_code; "
+                 f"use_code(); print(json.dumps(run_copied({args})))"],
+                cwd=ROOT, env=env, capture_output=True, text=True, timeout=3600, check=False,
+            )  # fmt: skip
+            if done.returncode != 0:
+                raise RuntimeError(f"outputs (copied, {label}): {done.stderr[-3000:]}")
+            result = json.loads(done.stdout.strip().splitlines()[-1])
+            result["documents_per_second"] = round(documents / result["seconds"])
+            result["seconds_at_10_rps"] = round(sum(result["calls"].values()) / 10, 1)
+            result["gets_per_run"] = 0.0
+            if label == "before":
+                found["before"] = {"webhooks": result}
+            else:
+                found["webhooks"] = result
+        return found
+    finally:
+        if not work:
+            shutil.rmtree(place, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -112,7 +112,7 @@ def runs_step(zone: Any, count: int, out: Path) -> dict[str, Any]:
         read = getattr(zone, "iter_runs_for", zone.iter_events_for)  # older checkouts
         stream.take_events(read(runs=[], batches=batches), wanted, CHUNK)
         stream.save_extractors()
-    frame = run_frame(matcher.rows)
+    frame = matcher.frame() if hasattr(matcher, "frame") else run_frame(matcher.rows)
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     if stream.counts.from_events != count or frame["raw_uri"].isna().any():
         raise RuntimeError(f"the runs step took {stream.counts.from_events} of {count} runs")

@@ -22,7 +22,7 @@ from extend_assets.assets.raw_runs import (
 from extend_assets.assets.storage import for_storage
 from extend_assets.config import ExtendWorkflowConfig
 from extend_assets.instance_store import WorkflowSchemaStore, schema_metadata
-from extend_assets.outputs.frames import MISSING, run_frame, status_counts
+from extend_assets.outputs.frames import MISSING, status_counts
 from extend_assets.outputs.memory import release_free_memory
 from extend_assets.outputs.raw_files import RawRunWriter
 from extend_assets.outputs.raw_store import (
@@ -92,6 +92,7 @@ def build_workflow_runs_asset(
                 progress=lambda done, total: context.log.info(f"Fetched {done}/{total} runs."),
             )
             stream.save_extractors()
+            del wanted  # a run id per document: not needed past here
         # The workflow's schema union learns this partition's extractors now, so the
         # tables below read it without a pass over every run.
         schema = WorkflowSchemaStore(context.instance, s.workflow_id, keys.runs).merge(
@@ -117,7 +118,8 @@ def build_workflow_runs_asset(
             f"Runs from landed events: {counts.from_events}; fetched by GET: {counts.fetched}; "
             f"{len(writer.files)} raw file(s) under {directory.uri}."
         )
-        frame = run_frame(matcher.rows)
+        frame = matcher.frame()
+        del matcher, stream, ledger  # the frame holds what the table needs
         statuses = status_counts(frame["status"])
         report_partitions(context, frame, lambda part, _: _run_numbers(part))
         return Output(

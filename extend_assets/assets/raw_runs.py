@@ -18,6 +18,7 @@ import pandas as pd
 from dagster import AssetExecutionContext
 
 from extend_assets.config import ExtendWorkflowConfig
+from extend_assets.flatten.coerce import TEXT
 from extend_assets.outputs.raw_reader import RawRunReader
 from extend_assets.outputs.raw_store import RawRoot, parse_raw_root
 from extend_assets.outputs.refetch import RunRefetcher
@@ -74,8 +75,7 @@ def raw_run_reader(
 ) -> Iterator[RawRunReader]:
     """A reader of the runs table's raw files; a missing file's runs come from the
     landing zone (webhooks) or a GET. Logs what it had to fetch again."""
-    uris = runs["raw_uri"].dropna().astype(str) if "raw_uri" in runs.columns else pd.Series()
-    needs_s3 = raw_runs_on_s3(s) or bool(uris.str.startswith("s3://").any())
+    needs_s3 = raw_runs_on_s3(s) or any_on_s3(runs)
     s3_client = raw_s3_client(context, s) if needs_s3 else None
     extend: ExtendResource = getattr(context.resources, s.extend_resource_key)
     with extend.get_client() as client:
@@ -104,3 +104,14 @@ def reader_metadata(reader: RawRunReader) -> dict[str, Any]:
         "raw_runs_refetched": reader.refetched,
         "raw_runs_refetched_by_get": by_get,
     }
+
+
+def any_on_s3(runs: pd.DataFrame) -> bool:
+    """Whether a runs table points at raw files on S3, asked of its text column as it is
+    (no Python string per run, which this generator would hold for the whole step)."""
+    if "raw_uri" not in runs.columns:
+        return False
+    uris = runs["raw_uri"]
+    if uris.dtype == object:
+        uris = uris.dropna().astype(str).astype(TEXT)
+    return bool(uris.str.startswith("s3://").fillna(False).any())

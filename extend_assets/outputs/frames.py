@@ -32,7 +32,17 @@ MISSING = "MISSING"
 
 
 def run_frame(rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
-    frame = pd.DataFrame(list(rows), columns=RUN_COLUMNS)
+    return run_frame_of(pd.DataFrame(list(rows), columns=RUN_COLUMNS))
+
+
+def run_frame_of(columns: Mapping[str, Any]) -> pd.DataFrame:
+    """The runs table from its columns (:data:`RUN_COLUMNS`: lists, arrays or Series)."""
+    frame = pd.DataFrame(
+        {name: columns[name] for name in RUN_COLUMNS}
+        if not isinstance(columns, pd.DataFrame)
+        else columns,
+        columns=RUN_COLUMNS,
+    )
     frame["partition_date"] = pd.to_datetime(frame["partition_date"])
     frame["raw_line"] = frame["raw_line"].astype("Int64")
     return as_strings(frame, [c for c in RUN_COLUMNS if c not in ("partition_date", "raw_line")])

@@ -42,10 +42,18 @@ def with_partition_date(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
+def _without_raw_file(runs: pd.DataFrame) -> pd.DataFrame:
+    """The rows whose ``raw_uri`` is no text: only they are walked (a missing run is rare)."""
+    uris = runs["raw_uri"]
+    if uris.dtype == object:  # any value: the loop below tells text apart
+        return runs
+    return runs[uris.isna().to_numpy()]
+
+
 def rows_without_runs(runs: pd.DataFrame, listed: pd.DataFrame | None) -> pd.DataFrame:
     """Rows for documents Extend never ran: skipped at listing, or missing from Extend."""
     rows: list[dict[str, Any]] = []
-    for row in runs.itertuples(index=False):
+    for row in _without_raw_file(runs).itertuples(index=False):
         if not isinstance(row.raw_uri, str):
             rows.append(
                 {

@@ -42,7 +42,8 @@ from extend_assets.client.errors import (
     ExtendResponseError,
     ExtendServerError,
 )
-from extend_assets.outputs.frames import MISSING
+from extend_assets.flatten.coerce import TEXT
+from extend_assets.outputs.frames import MISSING, run_frame_of
 from extend_assets.outputs.matching import source_refs
 from extend_assets.outputs.raw_files import RawRunWriter
 from extend_assets.outputs.raw_reader import RawRunReader
@@ -123,70 +124,140 @@ def identity_of(metadata: Mapping[str, Any]) -> tuple[str, str, str, str] | None
     return None
 
 
+#: Ledger rows read into Python at once while the matcher is built.
+MATCHER_READ_ROWS = 10_000
+
+
 class LedgerMatcher:
-    """Exactly one row per ledger document: the first run seen for it, else MISSING."""
+    """Exactly one row per ledger document: the first run seen for it, else MISSING.
+
+    Held by column, not as a dict per row: the ledger's own columns are kept as they
+    were loaded (Arrow-backed text), and per row only what a run fills in (its id,
+    status, batch, file and line) and one lookup key (~250 bytes a document instead of
+    ~1.2 KB of dicts, tuples and strings).
+    """
+
+    _READ = ("partition", "bucket", "key", "etag", "submission_id", "batch_id", "run_id")
 
     def __init__(self, ledger: pd.DataFrame) -> None:
-        self._rows: list[dict[str, Any]] = []
-        self._by_run: dict[str, list[int]] = {}
-        self._by_document: dict[tuple[str, str, str, str], list[int]] = {}
-        dates: dict[str, Any] = {}  # parsed once per partition, not once per document
-        read = ["partition", "bucket", "key", "etag", "submission_id", "batch_id", "run_id"]
-        for index, entry in enumerate(ledger[read].itertuples(index=False)):
-            partition = str(entry.partition)
-            if partition not in dates:
-                dates[partition] = partition_date(partition)
-            self._rows.append(
-                {
-                    "partition": entry.partition,
-                    "partition_date": dates[partition],
-                    "bucket": entry.bucket,
-                    "key": entry.key,
-                    "etag": entry.etag,
-                    "submission_id": entry.submission_id,
-                    "batch_id": entry.batch_id,
-                    "run_id": None,
-                    "status": MISSING,
-                    "raw_uri": None,
-                    "raw_line": None,
-                }
-            )
-            if isinstance(entry.run_id, str):
-                self._by_run.setdefault(entry.run_id, []).append(index)
-            else:
-                is_text = str(entry.bucket).startswith("text:")
-                identity = (
-                    str(entry.bucket),
-                    str(entry.key),
-                    "" if is_text else str(entry.etag),
-                    str(entry.submission_id),
-                )
-                self._by_document.setdefault(identity, []).append(index)
+        self._ledger = {name: ledger[name].array for name in self._READ[:-1]}
+        count = len(ledger)
+        self._dates: list[Any] = []  # each partition's date parsed once, shared by its rows
+        self._run_ids: list[str | None] = [None] * count
+        self._statuses: list[str] = [MISSING] * count
+        self._batch_ids: list[str | None] = [None] * count  # a run's batch, when it has one
+        self._uris: list[str | None] = [None] * count
+        self._lines: list[int | None] = [None] * count
+        self._names: dict[str, str] = {}  # one string per distinct status
+        self._by_run: dict[str, int | list[int]] = {}
+        self._by_document: dict[str, int | list[int]] = {}
+        dates: dict[str, Any] = {}
+        read = ["partition", "bucket", "key", "etag", "submission_id", "run_id"]
+        for start in range(0, count, MATCHER_READ_ROWS):  # a slice's strings at a time
+            part = ledger.iloc[start : start + MATCHER_READ_ROWS]
+            columns = [part[name].tolist() for name in read]
+            for index, (partition, bucket, key, etag, submission, run_id) in enumerate(
+                zip(*columns, strict=True), start
+            ):
+                text = str(partition)
+                if text not in dates:
+                    dates[text] = partition_date(text)
+                self._dates.append(dates[text])
+                if isinstance(run_id, str):
+                    _index(self._by_run, run_id, index)
+                else:
+                    is_text = str(bucket).startswith("text:")
+                    identity = (
+                        str(bucket),
+                        str(key),
+                        "" if is_text else str(etag),
+                        str(submission),
+                    )
+                    _index(self._by_document, _identity_key(identity), index)
+            del columns, part
 
     def open_rows(self, run: RunHead) -> list[int]:
         """The unfilled ledger rows this run belongs to (none: not ours, or already filled)."""
         found = self._by_run.get(run.id)
         if found is None:
             identity = identity_of(run.metadata or {})
-            found = self._by_document.get(identity, []) if identity is not None else []
-        return [i for i in found if self._rows[i]["run_id"] is None]
+            found = self._by_document.get(_identity_key(identity)) if identity else None
+        if found is None:
+            return []
+        rows = [found] if isinstance(found, int) else found
+        return [i for i in rows if self._run_ids[i] is None]
 
     def fill(self, rows: Sequence[int], run: RunHead, uri: str, line: int) -> None:
+        status = str(run.status)
+        status = self._names.setdefault(status, status)
         for i in rows:
-            row = self._rows[i]
-            row["run_id"] = run.id
-            row["status"] = str(run.status)
-            row["batch_id"] = run.batch_id or row["batch_id"]
-            row["raw_uri"] = uri
-            row["raw_line"] = line
+            self._run_ids[i] = run.id
+            self._statuses[i] = status
+            self._batch_ids[i] = run.batch_id or None
+            self._uris[i] = uri
+            self._lines[i] = line
+
+    def frame(self) -> pd.DataFrame:
+        """The runs table's rows (:func:`~extend_assets.outputs.frames.run_frame` of
+        :attr:`rows`), built from the columns."""
+        ledger = self._ledger
+        batch = pd.Series(ledger["batch_id"]).astype(TEXT)
+        taken = np.fromiter((b is not None for b in self._batch_ids), bool, len(batch))
+        if taken.any():
+            batch = batch.where(~taken, pd.Series(self._batch_ids, dtype=object).astype(TEXT))
+        columns: dict[str, Any] = {
+            **{name: ledger[name] for name in ("partition", "bucket", "key", "etag")},
+            "partition_date": self._dates,
+            "submission_id": ledger["submission_id"],
+            "batch_id": batch.array,
+            "run_id": self._run_ids,
+            "status": self._statuses,
+            "raw_uri": self._uris,
+            "raw_line": self._lines,
+        }
+        return run_frame_of(columns)
 
     @property
     def rows(self) -> list[dict[str, Any]]:
-        return self._rows
+        """One dict per ledger row, as the runs table holds it (for inspection; the
+        step builds its table with :meth:`frame`)."""
+        ledger = {name: list(values) for name, values in self._ledger.items()}
+        return [
+            {
+                "partition": ledger["partition"][i],
+                "partition_date": self._dates[i],
+                "bucket": ledger["bucket"][i],
+                "key": ledger["key"][i],
+                "etag": ledger["etag"][i],
+                "submission_id": ledger["submission_id"][i],
+                "batch_id": self._batch_ids[i] or ledger["batch_id"][i],
+                "run_id": self._run_ids[i],
+                "status": self._statuses[i],
+                "raw_uri": self._uris[i],
+                "raw_line": self._lines[i],
+            }
+            for i in range(len(self._run_ids))
+        ]
 
     @property
     def filled(self) -> int:
-        return sum(1 for row in self._rows if row["run_id"] is not None)
+        return sum(1 for run_id in self._run_ids if run_id is not None)
+
+
+def _identity_key(identity: tuple[str, str, str, str]) -> str:
+    """One string for a document's identity (a tuple of four costs ~3x the memory)."""
+    return "\x00".join(identity)
+
+
+def _index(index: dict[str, int | list[int]], key: str, row: int) -> None:
+    """``row`` under ``key``: an int, a list once a key has several rows."""
+    found = index.get(key)
+    if found is None:
+        index[key] = row
+    elif isinstance(found, int):
+        index[key] = [found, row]
+    else:
+        found.append(row)
 
 
 @dataclass
@@ -370,9 +441,9 @@ def raw_uris(runs_frame: pd.DataFrame) -> list[str]:
     """The raw-run files of a runs table, in order, once each."""
     if "raw_uri" not in runs_frame.columns:
         return []
-    return list(
-        dict.fromkeys(str(u) for u in runs_frame["raw_uri"].dropna().astype(object).tolist())
-    )
+    # unique() keeps the order of first appearance, without a Python string per run
+    # (nor a copy of the column, as dropna() first would make)
+    return [str(u) for u in runs_frame["raw_uri"].unique() if not pd.isna(u)]
 
 
 def extractors_of(runs_frame: pd.DataFrame, reader: RawRunReader | None = None) -> list[Extractor]:
