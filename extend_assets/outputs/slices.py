@@ -87,15 +87,15 @@ def _is_container(value: Any) -> bool:
     return isinstance(value, dict | list)
 
 
-def _values_of(series: pd.Series, any_value: bool) -> _ObjectValues:
-    """The batch's own values, as they would read once cast to ``object``;
-    ``any_value``: whether the column holds a non-null value (known from the batch's
-    one null pass)."""
+def _values_of(column: pd.Series | Any, any_value: bool) -> _ObjectValues:
+    """The batch's own values, as they would read once cast to ``object``: ``column``
+    is an object column, or only the dtype of a typed one (no values needed to answer);
+    ``any_value``: whether it holds a non-null value (from the batch's one null pass)."""
     if not any_value:
         return _ObjectValues()
-    if series.dtype != object:  # typed: no copy of the values needed to answer
-        return _ObjectValues(any_value=True, all_text=isinstance(series.dtype, pd.StringDtype))
-    non_null = series.dropna()
+    if not isinstance(column, pd.Series):
+        return _ObjectValues(any_value=True, all_text=isinstance(column, pd.StringDtype))
+    non_null = column.dropna()
     return _ObjectValues(
         any_value=True,
         any_container=bool(non_null.map(_is_container).any()),
@@ -127,8 +127,8 @@ class SliceUnion:
         present = frame.notna().to_numpy()  # one pass over every column
         self._probes.append(_probe(frame, present))
         any_values = present.any(axis=0).tolist()
-        for position, name in enumerate(frame.columns):
-            seen = _values_of(frame.iloc[:, position], any_values[position])
+        for name, dtype, any_value in zip(frame.columns, frame.dtypes, any_values, strict=True):
+            seen = _values_of(frame[name] if dtype == object else dtype, any_value)
             total = self._objects.setdefault(name, _ObjectValues())
             total.any_value |= seen.any_value
             total.any_container |= seen.any_container

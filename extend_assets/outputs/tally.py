@@ -87,11 +87,7 @@ class TableTally:
         """The confidence columns as one float array (rows x columns), unreadable as NaN."""
         if not self._confidence:
             return np.empty((len(table), 0))
-        columns = [
-            pd.to_numeric(table[name], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
-            for name, _ in self._confidence
-        ]
-        return np.column_stack(columns)
+        return np.column_stack([_floats(table[name]) for name, _ in self._confidence])
 
     def _numbers_of(self, values: np.ndarray) -> ConfidenceNumbers:
         """Sum, count and (per field) low values of some rows' confidence values."""
@@ -129,3 +125,10 @@ class TableTally:
         if not frames:
             return empty
         return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+
+
+def _floats(column: pd.Series) -> np.ndarray:
+    """A column's numbers as floats, NaN where there is none (text read as numbers)."""
+    if column.dtype.kind not in "fiu":  # text, objects, booleans: as pd.to_numeric reads them
+        column = pd.to_numeric(column, errors="coerce")
+    return column.to_numpy(dtype="float64", na_value=np.nan)
