@@ -86,6 +86,9 @@ def main() -> None:
                         "same set-up, labelled `before: <commit>`")  # fmt: skip
     parser.add_argument("--outputs-sizes", default=None,
                         help="sizes of the outputs benchmark (default: --sizes)")  # fmt: skip
+    parser.add_argument("--outputs-modes", default="polling,webhooks",
+                        help="completion modes of the outputs benchmark (webhooks alone skips "
+                        "polling's slow runs step of N GETs)")  # fmt: skip
     parser.add_argument(
         "--only",
         default=None,
@@ -154,11 +157,12 @@ def main() -> None:
         results["flatten"].append(child("bench.flatten_bench", f"print(json.dumps(run({size})))"))
         save()
     for size in outputs_sizes if wanted("outputs") else []:
-        print(f"outputs at {size}, polling and webhooks...", flush=True)
+        modes = tuple(m for m in args.outputs_modes.split(",") if m)
+        print(f"outputs at {size}, {' and '.join(modes)}...", flush=True)
         # 100k: ~30 min of set-up (the emulator runs 100k documents, ~100/s) + both runs
         measured = child(
             "bench.outputs_bench",
-            f"print(json.dumps(bench_outputs({size}, before={args.outputs_before!r})))",
+            f"print(json.dumps(bench_outputs({size}, {modes!r}, before={args.outputs_before!r})))",
             4 * 3600,
         )
         earlier = measured.pop("before", None)
