@@ -140,11 +140,17 @@ def write_by_name(connection: Any, schema: str, table: str, frame: pd.DataFrame)
         if str(name) not in existing:
             connection.execute(f"alter table {target} add column {quoted(str(name))} {kind}")
             added.append(str(name))
+    insert_by_name(connection, schema, table, frame)
+    return added
+
+
+def insert_by_name(connection: Any, schema: str, table: str, frame: pd.DataFrame) -> None:
+    """Append ``frame`` to ``schema.table`` by column name (the table has its columns)."""
+    target = f"{schema}.{table}"
     columns = ", ".join(quoted(str(c)) for c in frame.columns)
     for start in range(0, len(frame), INSERT_ROWS):
         obj = frame.iloc[start : start + INSERT_ROWS]  # noqa: F841 (read by DuckDB)
         connection.execute(f"insert into {target} ({columns}) select {columns} from obj")
-    return added
 
 
 class EmptyPartitionPandasTypeHandler(DuckDBPandasTypeHandler):
@@ -212,8 +218,10 @@ class PartitionQueriesDbIOManager(DbIOManager):
                 # been: DuckDB types an object column from the frame's first rows.
                 added: list[str] | None = None
                 for frame in table:
-                    widened = write_by_name(connection, schema, name, frame)
-                    added = widened if added is None else added
+                    if added is None:
+                        added = write_by_name(connection, schema, name, frame)
+                    else:  # every slice has the first one's columns and dtypes
+                        insert_by_name(connection, schema, name, frame)
                 if added is None:  # no rows: the table as the slices' columns make it
                     added = write_by_name(connection, schema, name, table.empty())
                 connection.execute("commit")
