@@ -131,7 +131,7 @@ def write_by_name(connection: Any, schema: str, table: str, frame: pd.DataFrame)
     Returns the columns added to an existing table. DuckDB reads the local DataFrame
     named ``obj`` in the statements below.
     """
-    obj = frame  # read by DuckDB's replacement scan below
+    obj = frame  # noqa: F841 (read by DuckDB's replacement scan below)
     target = f"{schema}.{table}"
     connection.execute(f"create table if not exists {target} as select * from obj limit 0")
     existing = set(table_columns(connection, schema, table))

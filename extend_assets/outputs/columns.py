@@ -231,9 +231,7 @@ def _to_decimal(value: Any) -> Decimal | None:
 def as_decimal(series: pd.Series) -> pd.Series:
     fast = _exact_decimals(series)
     if fast is not None:
-        return pd.Series(
-            pd.arrays.ArrowExtensionArray(fast), index=series.index, name=series.name
-        )
+        return pd.Series(pd.arrays.ArrowExtensionArray(fast), index=series.index, name=series.name)
     values = [_to_decimal(v) for v in series.astype(object)]
     return pd.Series(
         pd.array(values, dtype=pd.ArrowDtype(DECIMAL_TYPE)), index=series.index, name=series.name

@@ -128,7 +128,7 @@ class SliceUnion:
         self._probes.append(_probe(frame, present))
         any_values = present.any(axis=0).tolist()
         for name, dtype, any_value in zip(frame.columns, frame.dtypes, any_values, strict=True):
-            seen = _values_of(frame[name] if dtype == object else dtype, any_value)
+            seen = _values_of(frame[name] if dtype == np.dtype(object) else dtype, any_value)
             total = self._objects.setdefault(name, _ObjectValues())
             total.any_value |= seen.any_value
             total.any_container |= seen.any_container

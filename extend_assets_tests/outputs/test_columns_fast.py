@@ -7,7 +7,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from extend_assets.outputs.columns import DECIMAL_TYPE, _exact_decimals, _to_decimal, as_date, as_decimal
+from extend_assets.outputs.columns import (
+    DECIMAL_TYPE,
+    _exact_decimals,
+    _to_decimal,
+    as_date,
+    as_decimal,
+)
 
 
 def _one_by_one(values: np.ndarray) -> list[object]:

@@ -28,9 +28,7 @@ def _table(seed: int, rows: int) -> pd.DataFrame:
     vendor = rng.random(rows)
     vendor[rng.random(rows) < 0.2] = np.nan  # NaN in a numpy column
     # an object column: numbers, numbers as text, text that is no number, None
-    date = [
-        [0.5, "0.9", "n/a", None, 0.75][i] for i in rng.integers(0, 5, size=rows).tolist()
-    ]
+    date = [[0.5, "0.9", "n/a", None, 0.75][i] for i in rng.integers(0, 5, size=rows).tolist()]
     return pd.DataFrame(
         {
             "partition": pd.array(partitions, dtype="string[pyarrow]"),
@@ -78,7 +76,9 @@ def test_confidence_numbers_per_partition_are_the_per_column_sums(
         got = tally.confidence(key)
         assert got.count == numbers.count
         assert got.total == pytest.approx(numbers.total, rel=1e-12)
-        assert got.low == {p: numbers.low[p] for p in ("total", "vendor", "date") if p in numbers.low}
+        assert got.low == {
+            p: numbers.low[p] for p in ("total", "vendor", "date") if p in numbers.low
+        }
     everything = tally.confidence()
     assert everything.count == sum(n.count for n in old.values())
     assert everything.total == pytest.approx(sum(n.total for n in old.values()), rel=1e-12)
