@@ -204,7 +204,8 @@ class PartitionQueriesDbIOManager(DbIOManager):
     def _handle_slices(self, context: OutputContext, table: TableSlices) -> None:
         """As ``DbIOManager.handle_output`` does for a frame, slice by slice, in one
         transaction: the partition range deleted, the table created from the slices'
-        columns (also with no rows), widened and appended to by name."""
+        columns (also with no rows) and widened by the first slice, every slice appended
+        by name (they share the first one's columns and dtypes)."""
         table_slice = self._get_table_slice(context, context)
         schema, name = table_slice.schema, table_slice.table
         with self._db_client.connect(context, table_slice) as connection:
