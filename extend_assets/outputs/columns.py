@@ -271,7 +271,11 @@ def as_date(series: pd.Series) -> pd.Series:
     if series.dtype == DATE_DTYPE:
         return series
     # Date-times already (the flattened date fields, partition_date): no parsing pass.
-    stamps = series if series.dtype.kind == "M" else pd.to_datetime(series, errors="coerce")
+    dtype = series.dtype
+    as_is = isinstance(dtype, pd.DatetimeTZDtype) or (
+        isinstance(dtype, np.dtype) and dtype.kind == "M"
+    )
+    stamps = series if as_is else pd.to_datetime(series, errors="coerce")
     if getattr(stamps.dt, "tz", None) is not None:
         stamps = stamps.dt.tz_convert("UTC").dt.tz_localize(None)
     moments = pa.array(stamps.to_numpy(dtype="datetime64[ns]"), from_pandas=True)
