@@ -91,6 +91,9 @@ def main() -> None:
                         "minutes instead of ~35 min of set-up; API calls not measured")  # fmt: skip
     parser.add_argument("--outputs-sizes", default=None,
                         help="sizes of the outputs benchmark (default: --sizes)")  # fmt: skip
+    parser.add_argument("--outputs-modes", default="polling,webhooks",
+                        help="completion modes of the outputs benchmark (webhooks alone skips "
+                        "polling's slow runs step of N GETs)")  # fmt: skip
     parser.add_argument(
         "--only",
         default=None,
@@ -159,12 +162,14 @@ def main() -> None:
         results["flatten"].append(child("bench.flatten_bench", f"print(json.dumps(run({size})))"))
         save()
     for size in outputs_sizes if wanted("outputs") else []:
-        print(f"outputs at {size}, polling and webhooks...", flush=True)
+        modes = tuple(m for m in args.outputs_modes.split(",") if m)
+        print(f"outputs at {size}, {' and '.join(modes)}...", flush=True)
         # 100k: ~30 min of set-up (the emulator runs 100k documents, ~100/s) + both runs
-        what = "bench_copied" if args.outputs_copied else "bench_outputs"
         measured = child(
             "bench.outputs_bench",
-            f"print(json.dumps({what}({size}, before={args.outputs_before!r})))",
+            f"print(json.dumps(bench_copied({size}, before={args.outputs_before!r})))"
+            if args.outputs_copied
+            else f"print(json.dumps(bench_outputs({size}, {modes!r}, before={args.outputs_before!r})))",
             4 * 3600,
         )
         earlier = measured.pop("before", None)

@@ -28,7 +28,7 @@ from typing import Any
 import requests
 from pyinstrument import Profiler
 
-from bench.memory import RssSampler, peak_rss_mib
+from bench.memory import CpuSampler, RssSampler, peak_rss_mib
 from bench.pipeline_bench import DAY, Servers, servers
 from extend_assets_tests.ports import free_port
 
@@ -117,7 +117,8 @@ def run_outputs(
     srv.control("reset", {})
     rss_before = peak_rss_mib()
     sampler = RssSampler()
-    with sampler, DagsterInstance.from_config(home) as instance:
+    cpu_sampler = CpuSampler()
+    with sampler, cpu_sampler, DagsterInstance.from_config(home) as instance:
         cpu, wall = time.process_time(), time.perf_counter()
         profile_to = os.environ.get("BENCH_PROFILE")
         profiler = Profiler(interval=0.001) if profile_to else None
@@ -150,6 +151,12 @@ def run_outputs(
         "rss_before_run_mib": rss_before,
         "peak_rss_mib_by_step": by_step,
         "seconds_by_step": {step: round(end - start, 2) for step, (start, end) in windows.items()},
+        # this process's CPU seconds in each step (Dagster's threads included): steadier
+        # than the wall time when other work shares the cores
+        "cpu_seconds_by_step": {
+            step: round(cpu_sampler.cpu_between(start, end), 2)
+            for step, (start, end) in windows.items()
+        },
         "calls": {name: int(counters.get(route, 0)) for route, name in ENDPOINTS.items()},
         "runs_from_events": int(meta.get("runs_from_events", 0)),
         "runs_fetched_by_get": int(meta.get("runs_fetched_by_get", 0)),

@@ -131,7 +131,7 @@ def write_by_name(connection: Any, schema: str, table: str, frame: pd.DataFrame)
     Returns the columns added to an existing table. DuckDB reads the local DataFrame
     named ``obj`` in the statements below.
     """
-    obj = frame  # read by DuckDB's replacement scan below
+    obj = frame  # noqa: F841 (read by DuckDB's replacement scan below)
     target = f"{schema}.{table}"
     connection.execute(f"create table if not exists {target} as select * from obj limit 0")
     existing = set(table_columns(connection, schema, table))
@@ -140,11 +140,17 @@ def write_by_name(connection: Any, schema: str, table: str, frame: pd.DataFrame)
         if str(name) not in existing:
             connection.execute(f"alter table {target} add column {quoted(str(name))} {kind}")
             added.append(str(name))
+    insert_by_name(connection, schema, table, frame)
+    return added
+
+
+def insert_by_name(connection: Any, schema: str, table: str, frame: pd.DataFrame) -> None:
+    """Append ``frame`` to ``schema.table`` by column name (the table has its columns)."""
+    target = f"{schema}.{table}"
     columns = ", ".join(quoted(str(c)) for c in frame.columns)
     for start in range(0, len(frame), INSERT_ROWS):
         obj = frame.iloc[start : start + INSERT_ROWS]  # noqa: F841 (read by DuckDB)
         connection.execute(f"insert into {target} ({columns}) select {columns} from obj")
-    return added
 
 
 class EmptyPartitionPandasTypeHandler(DuckDBPandasTypeHandler):
@@ -202,7 +208,8 @@ class PartitionQueriesDbIOManager(DbIOManager):
     def _handle_slices(self, context: OutputContext, table: TableSlices) -> None:
         """As ``DbIOManager.handle_output`` does for a frame, slice by slice, in one
         transaction: the partition range deleted, the table created from the slices'
-        columns (also with no rows), widened and appended to by name."""
+        columns (also with no rows) and widened by the first slice, every slice appended
+        by name (they share the first one's columns and dtypes)."""
         table_slice = self._get_table_slice(context, context)
         schema, name = table_slice.schema, table_slice.table
         with self._db_client.connect(context, table_slice) as connection:
@@ -216,8 +223,10 @@ class PartitionQueriesDbIOManager(DbIOManager):
                 # been: DuckDB types an object column from the frame's first rows.
                 added: list[str] | None = None
                 for frame in table:
-                    widened = write_by_name(connection, schema, name, frame)
-                    added = widened if added is None else added
+                    if added is None:
+                        added = write_by_name(connection, schema, name, frame)
+                    else:  # every slice has the first one's columns and dtypes
+                        insert_by_name(connection, schema, name, frame)
                 if added is None:  # no rows: the table as the slices' columns make it
                     added = write_by_name(connection, schema, name, table.empty())
                 connection.execute("commit")

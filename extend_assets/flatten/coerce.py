@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 from dateutil import parser as date_parser
 
 Converted = tuple[Any, int]
@@ -116,8 +117,8 @@ def booleans(raw: list[Any]) -> Converted:
 
 def strings(raw: list[Any]) -> Converted:
     """Strings stay; numbers and booleans are written out; objects and arrays are errors."""
-    if _TEXT.issuperset(map(type, raw)):  # the usual case
-        return pd.array(raw, dtype=TEXT), 0
+    if _TEXT.issuperset(map(type, raw)):  # the usual case: Arrow reads the list at once
+        return pd.arrays.ArrowStringArray(pa.array(raw, type=pa.large_string())), 0
     errors = 0
     out: list[Any] = raw
     for i, x in enumerate(raw):
@@ -242,6 +243,8 @@ def parse_loose(x: Any) -> datetime | None:
 
 
 def _explicit_utc(text: str) -> str:
+    if len(text) > 11 and text[-1] in "Zz":  # the usual ``...Z``: what the search finds
+        return text
     if len(text) == 10:
         return text + "T00:00:00Z"
     if len(text) > 10 and not _OFFSET.search(text, 11):

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 
@@ -228,10 +229,40 @@ def _to_decimal(value: Any) -> Decimal | None:
 
 
 def as_decimal(series: pd.Series) -> pd.Series:
+    fast = _exact_decimals(series)
+    if fast is not None:
+        return pd.Series(pd.arrays.ArrowExtensionArray(fast), index=series.index, name=series.name)
     values = [_to_decimal(v) for v in series.astype(object)]
     return pd.Series(
         pd.array(values, dtype=pd.ArrowDtype(DECIMAL_TYPE)), index=series.index, name=series.name
     )
+
+
+#: Below this, doubles are less than half of 0.0001 apart: a double that is the
+#: nearest one to a number of four decimals is read as exactly that number.
+_EXACT_BELOW = 1e11
+
+
+def _exact_decimals(series: pd.Series) -> pa.Array | None:
+    """A float column whose every value has at most four decimals (money: the usual
+    case), as ``DECIMAL(20,4)`` without a ``Decimal`` per value; None otherwise.
+
+    Such a value ``v`` is ``n / 10**4`` for the integer ``n = rint(v * 10**4)``; it is
+    what ``Decimal(str(v)).quantize(0.0001)`` (:func:`_to_decimal`) reads, and a
+    decimal array stores exactly ``n`` (its unscaled integer).
+    """
+    if series.dtype.kind != "f":  # float64 and Float64; text or integers: value by value
+        return None
+    values = series.to_numpy(dtype="float64", na_value=np.nan)
+    null = np.isnan(values)
+    with np.errstate(all="ignore"):
+        scaled = np.rint(values * 10_000)
+        exact = (np.abs(values) < _EXACT_BELOW) & (scaled / 10_000 == values)
+    if not (exact | null).all():
+        return None
+    units = pa.array(np.where(null, 0.0, scaled).astype(np.int64), mask=null)
+    unscaled = units.cast(pa.decimal128(DECIMAL_TYPE.precision, 0))
+    return pa.Array.from_buffers(DECIMAL_TYPE, len(unscaled), unscaled.buffers())
 
 
 def as_date(series: pd.Series) -> pd.Series:
@@ -239,7 +270,12 @@ def as_date(series: pd.Series) -> pd.Series:
     Converted in Arrow, not value by value."""
     if series.dtype == DATE_DTYPE:
         return series
-    stamps = pd.to_datetime(series, errors="coerce")
+    # Date-times already (the flattened date fields, partition_date): no parsing pass.
+    dtype = series.dtype
+    as_is = isinstance(dtype, pd.DatetimeTZDtype) or (
+        isinstance(dtype, np.dtype) and dtype.kind == "M"
+    )
+    stamps = series if as_is else pd.to_datetime(series, errors="coerce")
     if getattr(stamps.dt, "tz", None) is not None:
         stamps = stamps.dt.tz_convert("UTC").dt.tz_localize(None)
     moments = pa.array(stamps.to_numpy(dtype="datetime64[ns]"), from_pandas=True)

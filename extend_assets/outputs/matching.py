@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from extend_assets import flatten
@@ -35,10 +36,16 @@ def source_refs(runs_frame: pd.DataFrame) -> dict[str, flatten.SourceRef]:
 def with_partition_date(frame: pd.DataFrame) -> pd.DataFrame:
     """Add the column the IO manager partitions on (``partition_expr``)."""
     frame = frame.copy(deep=False)  # one column added; the rest shared
-    partitions = (
-        frame["partition"] if "partition" in frame.columns else pd.Series([], dtype="string")
-    )
-    frame["partition_date"] = pd.to_datetime(partitions.astype("string"), format="%Y-%m-%d")
+    if "partition" not in frame.columns:
+        frame["partition_date"] = pd.Series(pd.NaT, index=frame.index, dtype="datetime64[ns]")
+        return frame
+    # Each distinct partition parsed once (a batch holds one or a few, in thousands of rows).
+    codes, keys = pd.factorize(frame["partition"].astype("string"))
+    dates = pd.to_datetime(pd.Series(keys, dtype="string"), format="%Y-%m-%d").to_numpy()
+    values = np.full(len(codes), np.datetime64("NaT"), dtype="datetime64[ns]")
+    found = codes >= 0  # null partitions: no date, as parsed
+    values[found] = dates[codes[found]]
+    frame["partition_date"] = pd.Series(values, index=frame.index)
     return frame
 
 

@@ -87,15 +87,15 @@ def _is_container(value: Any) -> bool:
     return isinstance(value, dict | list)
 
 
-def _values_of(series: pd.Series) -> _ObjectValues:
-    """The batch's own values, as they would read once cast to ``object``."""
-    if series.dtype != object:  # typed: no copy of the values needed to answer
-        if not series.notna().any():
-            return _ObjectValues()
-        return _ObjectValues(any_value=True, all_text=isinstance(series.dtype, pd.StringDtype))
-    non_null = series.dropna()
-    if non_null.empty:
+def _values_of(column: pd.Series | Any, any_value: bool) -> _ObjectValues:
+    """The batch's own values, as they would read once cast to ``object``: ``column``
+    is an object column, or only the dtype of a typed one (no values needed to answer);
+    ``any_value``: whether it holds a non-null value (from the batch's one null pass)."""
+    if not any_value:
         return _ObjectValues()
+    if not isinstance(column, pd.Series):
+        return _ObjectValues(any_value=True, all_text=isinstance(column, pd.StringDtype))
+    non_null = column.dropna()
     return _ObjectValues(
         any_value=True,
         any_container=bool(non_null.map(_is_container).any()),
@@ -103,13 +103,14 @@ def _values_of(series: pd.Series) -> _ObjectValues:
     )
 
 
-def _probe(frame: pd.DataFrame) -> pd.DataFrame:
+def _probe(frame: pd.DataFrame, present: np.ndarray) -> pd.DataFrame:
     """The few rows holding each column's first non-null value (row 0 for an all-null
     column): the batch's dtypes, and a column is all null here only if it is in the
-    batch, which is all ``pd.concat`` reads to type the union."""
+    batch, which is all ``pd.concat`` reads to type the union. ``present``: the
+    batch's ``notna()`` as an array."""
     if not len(frame):
         return frame.iloc[0:0]
-    first = frame.notna().to_numpy().argmax(axis=0)  # one pass over every column
+    first = present.argmax(axis=0)
     return frame.iloc[sorted(set(first.tolist()))].reset_index(drop=True)
 
 
@@ -123,9 +124,11 @@ class SliceUnion:
 
     def add(self, frame: pd.DataFrame) -> None:
         self._spill.add(frame)
-        self._probes.append(_probe(frame))
-        for name in frame.columns:
-            seen = _values_of(frame[name])
+        present = frame.notna().to_numpy()  # one pass over every column
+        self._probes.append(_probe(frame, present))
+        any_values = present.any(axis=0).tolist()
+        for name, dtype, any_value in zip(frame.columns, frame.dtypes, any_values, strict=True):
+            seen = _values_of(frame[name] if dtype == np.dtype(object) else dtype, any_value)
             total = self._objects.setdefault(name, _ObjectValues())
             total.any_value |= seen.any_value
             total.any_container |= seen.any_container
@@ -175,6 +178,8 @@ class SliceUnion:
 def _aligned(frame: pd.DataFrame, dtypes: pd.Series) -> pd.DataFrame:
     """``frame`` with exactly ``dtypes``' columns and types (absent ones null), as the
     concatenation holds its rows."""
+    if frame.columns.equals(dtypes.index) and frame.dtypes.equals(dtypes):
+        return frame  # already the union's (the usual batch): no new frame
     columns: dict[Any, pd.Series] = {}
     for name, dtype in dtypes.items():
         if name not in frame.columns:

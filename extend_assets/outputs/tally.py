@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
 from extend_assets.outputs.columns import ColumnInfo
@@ -65,28 +66,41 @@ class TableTally:
         if self._head_rows < HEAD_ROWS and len(table):
             self._head.append(table.head(HEAD_ROWS - self._head_rows))
             self._head_rows += len(self._head[-1])
+        values = self._confidence_values(table)
         if "partition" not in table.columns:
-            self._numbers.setdefault(None, ConfidenceNumbers()).add(self._confidence_of(table))
+            self._numbers.setdefault(None, ConfidenceNumbers()).add(self._numbers_of(values))
             return
-        for key, part in table.groupby(table["partition"].astype(str), sort=False):
+        # As ``groupby(partition.astype(str), sort=False)``: keys in order of appearance,
+        # null keys left out; one pass over the confidence values per partition.
+        codes, keys = pd.factorize(table["partition"].astype(str), sort=False)
+        for code, key in enumerate(keys.tolist()):
             key = str(key)
-            self._numbers.setdefault(key, ConfidenceNumbers()).add(self._confidence_of(part))
+            rows = np.flatnonzero(codes == code)
+            chosen = values if len(rows) == len(table) else values[rows]
+            self._numbers.setdefault(key, ConfidenceNumbers()).add(self._numbers_of(chosen))
             heads = self._heads.setdefault(key, [])
             held = sum(len(h) for h in heads)
             if held < HEAD_ROWS:
-                heads.append(part.head(HEAD_ROWS - held))
+                heads.append(table.iloc[rows[: HEAD_ROWS - held]])
 
-    def _confidence_of(self, part: pd.DataFrame) -> ConfidenceNumbers:
+    def _confidence_values(self, table: pd.DataFrame) -> np.ndarray:
+        """The confidence columns as one float array (rows x columns), unreadable as NaN."""
+        if not self._confidence:
+            return np.empty((len(table), 0))
+        return np.column_stack([_floats(table[name]) for name, _ in self._confidence])
+
+    def _numbers_of(self, values: np.ndarray) -> ConfidenceNumbers:
+        """Sum, count and (per field) low values of some rows' confidence values."""
         numbers = ConfidenceNumbers()
-        for name, path in self._confidence:
-            values = pd.to_numeric(part[name], errors="coerce")
-            present = values.dropna()
-            numbers.total += float(present.sum())
-            numbers.count += len(present)
-            if self._threshold is not None:
-                low = int((values < self._threshold).sum())
-                if low:
-                    numbers.low[path] = numbers.low.get(path, 0) + low
+        present = ~np.isnan(values)
+        numbers.total = float(np.where(present, values, 0.0).sum(axis=0).sum())
+        numbers.count = int(present.sum())
+        if self._threshold is not None:
+            with np.errstate(invalid="ignore"):
+                low = (values < self._threshold).sum(axis=0)
+            for (_, path), n in zip(self._confidence, low.tolist(), strict=True):
+                if n:
+                    numbers.low[path] = numbers.low.get(path, 0) + int(n)
         return numbers
 
     def narrow(self) -> pd.DataFrame:
@@ -111,3 +125,10 @@ class TableTally:
         if not frames:
             return empty
         return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+
+
+def _floats(column: pd.Series) -> np.ndarray:
+    """A column's numbers as floats, NaN where there is none (text read as numbers)."""
+    if column.dtype.kind not in "fiu":  # text, objects, booleans: as pd.to_numeric reads them
+        column = pd.to_numeric(column, errors="coerce")
+    return column.to_numpy(dtype="float64", na_value=np.nan)
