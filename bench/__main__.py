@@ -89,6 +89,9 @@ def main() -> None:
                         "emulator, S3 or receiver: the invoice run landed N times with fresh "
                         "ids, the listing generated): peak RSS and step times at 100k in "
                         "minutes instead of ~35 min of set-up; API calls not measured")  # fmt: skip
+    parser.add_argument("--outputs-copied-work", default=None,
+                        help="with --outputs-copied: keep each size's copied partition in this "
+                        "directory template (`{documents}` is replaced) and reuse it next time")  # fmt: skip
     parser.add_argument("--outputs-sizes", default=None,
                         help="sizes of the outputs benchmark (default: --sizes)")  # fmt: skip
     parser.add_argument("--outputs-modes", default="polling,webhooks",
@@ -121,12 +124,17 @@ def main() -> None:
     sizes = [int(s) for s in args.sizes.split(",") if s]
     outputs_sizes = [int(s) for s in (args.outputs_sizes or args.sizes).split(",") if s]
     only = set(args.only.split(",")) if args.only else None
-    fresh: dict[str, Any] = {"submission": [], "polling": [], "flatten": [], "outputs": []}
+    # The copied partition's rows are a section of their own, beside the emulator's.
+    outputs_key = "outputs_copied" if args.outputs_copied else "outputs"
+    if only is not None and args.outputs_copied and "outputs" in only:
+        only = (only - {"outputs"}) | {"outputs_copied"}
+    fresh: dict[str, Any] = {"submission": [], "polling": [], "flatten": [], outputs_key: []}
     results: dict[str, Any] = {"machine": machine(), **fresh}
     if only is not None and Path(args.out).exists():
         kept = json.loads(Path(args.out).read_text())
         results = {**kept, **{k: v for k, v in fresh.items() if k in only}}
         results.setdefault("outputs", [])
+        results.setdefault("outputs_copied", [])
         results["machine_by_section"] = {
             **kept.get("machine_by_section", {}),
             **{k: machine() for k in only},
@@ -161,13 +169,19 @@ def main() -> None:
         print(f"flatten at {size}...", flush=True)
         results["flatten"].append(child("bench.flatten_bench", f"print(json.dumps(run({size})))"))
         save()
-    for size in outputs_sizes if wanted("outputs") else []:
+
+    def work_of(size: int) -> str | None:
+        template = args.outputs_copied_work
+        return template.replace("{documents}", str(size)) if template else None
+
+    for size in outputs_sizes if wanted(outputs_key) else []:
         modes = tuple(m for m in args.outputs_modes.split(",") if m)
         print(f"outputs at {size}, {' and '.join(modes)}...", flush=True)
         # 100k: ~30 min of set-up (the emulator runs 100k documents, ~100/s) + both runs
         measured = child(
             "bench.outputs_bench",
-            f"print(json.dumps(bench_copied({size}, before={args.outputs_before!r})))"
+            f"print(json.dumps(bench_copied({size}, before={args.outputs_before!r}, "
+            f"work={work_of(size)!r})))"
             if args.outputs_copied
             else f"print(json.dumps(bench_outputs({size}, {modes!r}, before={args.outputs_before!r})))",
             4 * 3600,
@@ -175,8 +189,8 @@ def main() -> None:
         earlier = measured.pop("before", None)
         if earlier:
             label = f"before: {commit_of(args.outputs_before)}"
-            results["outputs"].append({"documents": size, "label": label, **earlier})
-        results["outputs"].append({**measured, "label": f"after: {commit_of(str(ROOT))}"}
+            results[outputs_key].append({"documents": size, "label": label, **earlier})
+        results[outputs_key].append({**measured, "label": f"after: {commit_of(str(ROOT))}"}
                                   if earlier else measured)  # fmt: skip
         save()
     if wanted("runs"):
@@ -292,6 +306,11 @@ def render(r: dict[str, Any]) -> str:
             "outputs job at that size below.",
         ]
     lines += [*outputs_section(r.get("outputs"), r.get("machine_by_section", {}).get("outputs"))]
+    lines += [
+        *copied_section(
+            r.get("outputs_copied"), r.get("machine_by_section", {}).get("outputs_copied")
+        )
+    ]
     lines += [*runs_section(r.get("runs"), r.get("machine_by_section", {}).get("runs"))]
     lines += [*fetch_section(r.get("fetch")), *e2e_section(r.get("e2e"))]
     lines += [*emulator_section(r.get("emulator")), *profile_section(r.get("profiles"))]
@@ -345,6 +364,55 @@ def outputs_section(outputs: list[dict[str, Any]] | None, when: dict[str, Any] |
                 f"{m['runs_fetched_by_get']:,} | {m['seconds']} | {m['documents_per_second']:,} | "
                 f"{m['peak_rss_mib']} | {' | '.join(_step_peaks(m))} | "
                 f"{' | '.join(_step_rates(m, o['documents']))} |"
+            )
+    return lines
+
+
+def copied_section(rows: list[dict[str, Any]] | None, when: dict[str, Any] | None) -> list[str]:
+    """Memory and step speed of the outputs job on a copied partition, 10k to 100k."""
+    if not rows:
+        return []
+    stamp = f" (measured {when['date']})" if when else ""
+    lines = [
+        "",
+        f"## Outputs of one partition at 100k, on a copied partition{stamp}",
+        "",
+        "`python -m bench --only outputs --outputs-copied`: the outputs job in webhook mode on "
+        "a partition made by landing the benchmark's invoice run N times with fresh ids (no "
+        "emulator, S3 or receiver; the batch listing is generated, so no API call is "
+        "measured). Each row runs in a fresh process; `before` and `after` share one set-up "
+        "and run back to back. Peak RSS is `VmHWM`; the step columns are the highest RSS "
+        "sampled every 0.1 s while each step ran; CPU s is the job's process time. The job "
+        "runs through `execute_in_process`, which keeps each step's output (the runs table) "
+        "until the job ends; a launched run (daemon, `dagster job execute`) does not. "
+        "Growth: the peak's increase from the smallest to the largest size, per document.",
+        "",
+        "| documents | code | wall s | CPU s | peak RSS MiB | runs step MiB | documents step MiB "
+        "| line-items step MiB | runs step docs/s | documents step docs/s "
+        "| line-items step docs/s | load |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    peaks: dict[str, list[tuple[int, float]]] = {}
+    for row in rows:
+        m = row.get("webhooks") or {}
+        if not m:
+            continue
+        label = row.get("label") or "this checkout"
+        peaks.setdefault(label.split(":")[0], []).append((row["documents"], m["peak_rss_mib"]))
+        lines.append(
+            f"| {row['documents']:,} | {label} | {m['seconds']} | {m.get('cpu_seconds', '-')} | "
+            f"{m['peak_rss_mib']} | {' | '.join(_step_peaks(m))} | "
+            f"{' | '.join(_step_rates(m, row['documents']))} | "
+            f"{round(m.get('load_average', 0), 1)} |"
+        )
+    lines.append("")
+    for label, points in peaks.items():
+        (small, low), (large, high) = min(points), max(points)
+        if large > small:
+            kib = (high - low) * 1024 / (large - small)
+            lines.append(
+                f"- {label}: {low} MiB at {small:,}, {high} MiB at {large:,}: "
+                f"{kib:.2f} KiB per document."
             )
     return lines
 
