@@ -527,9 +527,10 @@ def profile_section(profiles: list[dict[str, Any]] | None) -> list[str]:
         "",
         "`outputs`: the whole outputs job of one partition in webhook mode (runs from "
         "landed events, no GETs), in the benchmark's own process; shares of its wall time "
-        "(the rest is the runs step and Dagster). `flatten` there is `flatten_in_chunks`: "
-        "reading the raw files included. `before`: another checkout (`--profile-before`) "
-        "profiled in the same run; seconds are wall time on a shared, busy machine.",
+        "(the rest is the runs step and Dagster). `flatten` there is the batches of "
+        "`flatten_batches`, reading the raw files included; `build_table` holds what it "
+        "consumes (flatten) plus typing, tally and spill, so the stages overlap. `before`: "
+        "another checkout (`--profile-before`) profiled in the same run; seconds are wall time.",
         "",
         "| path | documents | stage | share of the profiled time | seconds |",
         "|---|---:|---|---:|---:|",
