@@ -176,7 +176,8 @@ def main() -> None:
 
     for size in outputs_sizes if wanted(outputs_key) else []:
         modes = tuple(m for m in args.outputs_modes.split(",") if m)
-        print(f"outputs at {size}, {' and '.join(modes)}...", flush=True)
+        shown = "copied, webhooks" if args.outputs_copied else " and ".join(modes)
+        print(f"outputs at {size}, {shown}...", flush=True)
         # 100k: ~30 min of set-up (the emulator runs 100k documents, ~100/s) + both runs
         measured = child(
             "bench.outputs_bench",
