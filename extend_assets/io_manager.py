@@ -215,8 +215,7 @@ class PartitionQueriesDbIOManager(DbIOManager):
         with self._db_client.connect(context, table_slice) as connection:
             self._db_client.ensure_schema_exists(context, table_slice, connection)
             limited = _limit_write_memory(context, connection, len(table.columns))
-            connection.execute("begin transaction")
-            try:
+            with one_transaction(connection):
                 if table_columns(connection, schema, name):  # a failed delete aborts it
                     self._db_client.delete_table_slice(context, table_slice, connection)
                 # Created (or widened) by the first slice, as the one frame would have
@@ -229,13 +228,8 @@ class PartitionQueriesDbIOManager(DbIOManager):
                         insert_by_name(connection, schema, name, frame)
                 if added is None:  # no rows: the table as the slices' columns make it
                     added = write_by_name(connection, schema, name, table.empty())
-                connection.execute("commit")
-                if limited:
-                    connection.execute("reset memory_limit")
-            except BaseException:
-                connection.execute("rollback")
-                connection.close()  # DuckDbClient.connect closes it on success only
-                raise
+            if limited:
+                connection.execute("reset memory_limit")
         if added:
             context.log.info(
                 f"Added {len(added)} column(s) to {schema}.{name}: "
@@ -253,6 +247,27 @@ class PartitionQueriesDbIOManager(DbIOManager):
             context.add_output_metadata(
                 dict(TableMetadataSet(table_name=self._db_client.get_table_name(table_slice)))
             )
+
+
+@contextmanager
+def one_transaction(connection: Any) -> Iterator[None]:
+    """The block's statements in one DuckDB transaction, committed at its end.
+
+    On any error the transaction is rolled back, the connection closed
+    (``DuckDbClient.connect`` closes it on success only) and *that* error raised. A
+    commit that fails (a constraint violated by a concurrent write, out of memory)
+    has already ended the transaction, so the rollback's own "no transaction is
+    active" must not replace it.
+    """
+    connection.execute("begin transaction")
+    try:
+        yield
+        connection.execute("commit")
+    except BaseException:
+        with suppress(duckdb.TransactionException):
+            connection.execute("rollback")
+        connection.close()
+        raise
 
 
 #: DuckDB's memory limit while it writes a table in slices (MiB; per column, at least

@@ -22,7 +22,7 @@ from dagster._core.errors import DagsterExecutionHandleOutputError
 
 from extend_assets.assets.extend_extracted_documents import DOCUMENT_FIXED_COLUMNS
 from extend_assets.assets.tables import BuiltTable, build_table, output_value, takes_slices
-from extend_assets.io_manager import ExtendDuckDBIOManager
+from extend_assets.io_manager import ExtendDuckDBIOManager, one_transaction
 from extend_assets.outputs.slices import TableSlices
 
 DAYS = DailyPartitionsDefinition(start_date="2025-01-01")
@@ -212,3 +212,29 @@ def test_only_io_managers_that_say_so_take_slices() -> None:
 
     Resources.delta = DeltaLakePandasIOManager(root_uri="/tmp", storage_options=LocalConfig())  # type: ignore[attr-defined]
     assert not takes_slices(Context(), "delta")
+
+
+def test_a_failed_commit_is_the_error_raised_not_the_rollback() -> None:
+    """DuckDB ends a transaction whose commit fails: the caller must see why it failed
+    (here a key another connection committed first), not "cannot rollback"."""
+    database = duckdb.connect()
+    database.execute("create table t (k integer primary key)")
+    ours, theirs = database.cursor(), database.cursor()
+    with (
+        pytest.raises(duckdb.TransactionException, match="PRIMARY KEY") as raised,
+        one_transaction(ours),
+    ):
+        ours.execute("insert into t values (1)")
+        theirs.execute("insert into t values (1)")  # committed first (autocommit)
+    assert "rollback" not in str(raised.value)
+    assert database.execute("select count(*) from t").fetchone() == (1,)
+
+
+def test_an_error_inside_the_transaction_rolls_it_back_and_is_raised() -> None:
+    database = duckdb.connect()
+    database.execute("create table t (k integer)")
+    ours = database.cursor()
+    with pytest.raises(RuntimeError, match="midway"), one_transaction(ours):
+        ours.execute("insert into t values (1)")
+        raise RuntimeError("midway")
+    assert database.execute("select count(*) from t").fetchone() == (0,)
