@@ -19,13 +19,14 @@ API call) and GETs for whatever the events did not cover (``gaps``). Both feed
 from __future__ import annotations
 
 import gc
+import hashlib
 import itertools
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -69,6 +70,7 @@ TRANSIENT_ERRORS = (
 # version still settle partitions in the sensor, but their runs are fetched by GET.
 PARSED_VERSIONS = frozenset(SUPPORTED_API_VERSIONS)
 SETTLED_STATUSES = frozenset({"PROCESSED", "FAILED", "REJECTED", "CANCELLED", "NEEDS_REVIEW"})
+K = TypeVar("K", str, bytes)
 
 
 class LandedEventLike(Protocol):
@@ -148,9 +150,9 @@ class LedgerMatcher:
         self._batch_ids: list[str | None] = [None] * count  # a run's batch, when it has one
         self._uris: list[str | None] = [None] * count
         self._lines: list[int | None] = [None] * count
-        self._names: dict[str, str] = {}  # one string per distinct status
+        self._names: dict[str, str] = {}  # one string per distinct status and batch id
         self._by_run: dict[str, int | list[int]] = {}
-        self._by_document: dict[str, int | list[int]] = {}
+        self._by_document: dict[bytes, int | list[int]] = {}
         dates: dict[str, Any] = {}
         read = ["partition", "bucket", "key", "etag", "submission_id", "run_id"]
         for start in range(0, count, MATCHER_READ_ROWS):  # a slice's strings at a time
@@ -187,15 +189,23 @@ class LedgerMatcher:
         rows = [found] if isinstance(found, int) else found
         return [i for i in rows if self._run_ids[i] is None]
 
-    def fill(self, rows: Sequence[int], run: RunHead, uri: str, line: int) -> None:
-        status = str(run.status)
-        status = self._names.setdefault(status, status)
+    def fill(
+        self, rows: Sequence[int], run: RunHead, uri: str, line: int, run_id: str | None = None
+    ) -> None:
+        """``run`` in these rows; ``run_id``: its id as a string object already held."""
+        run_id = run.id if run_id is None else run_id
+        status = self._name(str(run.status))
+        batch_id = self._name(run.batch_id) if run.batch_id else None  # ~100 a partition
         for i in rows:
-            self._run_ids[i] = run.id
+            self._run_ids[i] = run_id
             self._statuses[i] = status
-            self._batch_ids[i] = run.batch_id or None
+            self._batch_ids[i] = batch_id
             self._uris[i] = uri
             self._lines[i] = line
+
+    def _name(self, text: str) -> str:
+        """One string object for every equal ``text`` (a status, a batch id)."""
+        return self._names.setdefault(text, text)
 
     def frame(self) -> pd.DataFrame:
         """The runs table's rows (:func:`~extend_assets.outputs.frames.run_frame` of
@@ -244,12 +254,19 @@ class LedgerMatcher:
         return sum(1 for run_id in self._run_ids if run_id is not None)
 
 
-def _identity_key(identity: tuple[str, str, str, str]) -> str:
-    """One string for a document's identity (a tuple of four costs ~3x the memory)."""
-    return "\x00".join(identity)
+def _identity_key(identity: tuple[str, str, str, str]) -> bytes:
+    """A document's identity as a 16-byte digest (49 bytes a key instead of a string of
+    its four parts, ~100 to 200).
+
+    The key only finds a run's ledger rows again, so it must differ between identities:
+    the parts joined by NUL (found in none of them) are one text per identity, and two
+    texts sharing a 128-bit BLAKE2b digest is a chance of about n^2 / 2^129 among n
+    documents (below 1e-26 for a million), far below any hardware error.
+    """
+    return hashlib.blake2b("\x00".join(identity).encode(), digest_size=16).digest()
 
 
-def _index(index: dict[str, int | list[int]], key: str, row: int) -> None:
+def _index(index: dict[K, int | list[int]], key: K, row: int) -> None:
     """``row`` under ``key``: an int, a list once a key has several rows."""
     found = index.get(key)
     if found is None:
@@ -285,7 +302,7 @@ class RunStream:
         self.matcher = matcher
         self.writer = writer
         self.counts = StreamCounts()
-        self.done: set[str] = set()
+        self.done: dict[str, str] = {}  # each run id taken, to itself: see _taken
         self._extractors: dict[bytes, Extractor] = {}
         self._extractors_keys: set[bytes] = set()  # RunLine.extractors_key of runs merged
 
@@ -297,7 +314,7 @@ class RunStream:
         written = handled = 0
         for run in runs:
             handled += 1
-            self.done.add(run.head.id)
+            run_id = self._taken(run.head.id)
             rows = self.matcher.open_rows(run.head)
             if not rows:
                 self.counts.not_ours += 1
@@ -309,7 +326,7 @@ class RunStream:
                     self._extractors.setdefault(extractor_key(name, schema), (name, schema))
                 if key is not None:
                     self._extractors_keys.add(key)
-            self.matcher.fill(rows, run.head, uri, line)
+            self.matcher.fill(rows, run.head, uri, line, run_id)
             written += 1
             if from_events:
                 self.counts.from_events += 1
@@ -318,6 +335,11 @@ class RunStream:
         if handled:
             self.counts.chunks.append(handled)
         return written
+
+    def _taken(self, run_id: str) -> str:
+        """``run_id`` marked done; the string object :attr:`done` keeps for it, which the
+        ledger rows it fills share (not one more string per run)."""
+        return self.done.setdefault(run_id, run_id)
 
     @property
     def extractors(self) -> list[Extractor]:
@@ -368,7 +390,7 @@ class RunStream:
             if (listed is not None and status != listed) or status not in SETTLED_STATUSES:
                 self.counts.stale_events += 1
                 continue
-            self.done.add(run_id)
+            self._taken(run_id)
             yield line_of_event(event)
 
     def fetch_gaps(
@@ -427,10 +449,11 @@ def listed_statuses(
 
     batches = list(batch_ids)
     found: dict[str, str | None] = {}
+    names: dict[str, str] = {}  # one string per distinct status, not one per run
     with ThreadPoolExecutor(max_workers=max(1, min(max_workers, len(batches)))) as pool:
         for listed in pool.map(statuses, batches):  # in the batches' order, as one by one
             for run_id, status in listed:
-                found.setdefault(run_id, status)
+                found.setdefault(run_id, names.setdefault(status, status))
     return found
 
 
