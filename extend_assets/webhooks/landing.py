@@ -38,7 +38,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import IO, TYPE_CHECKING, Any, TypeVar
+from typing import IO, Any, TypeVar
 from urllib.parse import quote
 
 import msgspec
@@ -46,9 +46,6 @@ import orjson
 
 from extend_assets.webhooks.errors import LandingError
 from extend_assets.webhooks.events import WebhookEvent, scrub
-
-if TYPE_CHECKING:
-    from numpy.typing import NDArray
 
 LANDING_FORMAT = 1
 DEFAULT_SETTLE_SECONDS = 120.0
@@ -448,44 +445,22 @@ class LandingZone(ABC):
         batches: Iterable[str],
         max_workers: int | None,
     ) -> Iterator[Any]:
-        """Each eventId once, at its oldest position, known from the names alone
-        (:func:`_first_of_each_event`): no set of every eventId read is kept.
-
-        Every position is still read, as before, and each body checked: should its
-        eventId differ from its position's (never as :meth:`land` writes them), the
-        rest is deduped as it was, by a set of the eventIds seen so far."""
-        positions = self._listed_positions((("by-batch", batches), ("by-run", runs)))
-        first = _first_of_each_event(positions)
+        positions: set[str] = set()
+        for index, ids in (("by-batch", batches), ("by-run", runs)):
+            for value in dict.fromkeys(ids):
+                positions.update(self._list(f"{index}/{_key_part(value)}/", after=None, limit=None))
         workers = self.read_workers if max_workers is None else max_workers
-        names = (position.decode() for position in positions)
-        seen: set[str] | None = None  # only once a body and its position disagree
-        for index, event in enumerate(_read_in_order(read, names, workers, len(positions))):
-            if seen is None and event.event_id != _event_id_of(positions[index]):
-                seen = {_event_id_of(p) for p in positions[:index][first[:index]]}
-            if seen is None:
-                if first[index]:
-                    yield event
-            elif event.event_id not in seen:
+        seen: set[str] = set()
+        for event in _read_in_order(read, sorted(positions), workers):
+            if event.event_id not in seen:
                 seen.add(event.event_id)
                 yield event
 
-    def _listed_positions(self, indexes: Iterable[tuple[str, Iterable[str]]]) -> NDArray[Any]:
-        """Every position listed under these indexes, sorted, once each: one array of
-        UTF-8 names (~40 bytes a position; a Python string in a set and in a sorted list
-        costs ~200). Bytes sort as the strings do (UTF-8 keeps code point order); names
-        never end in NUL, which a fixed-width bytes array would drop."""
-        import numpy as np  # the runs step's reader only: the receiver never lists
-
-        parts = [np.array([], dtype="S1")]
-        for index, ids in indexes:
-            for value in dict.fromkeys(ids):
-                names = self._list(f"{index}/{_key_part(value)}/", after=None, limit=None)
-                parts.append(np.array([name.encode() for name in names], dtype=bytes))
-        return np.unique(np.concatenate(parts))
-
     def _indexed(self, index: str, ids: Iterable[str]) -> list[LandedEvent]:
-        positions = self._listed_positions(((index, ids),))
-        return _dedupe([self.read(p.decode()) for p in positions])
+        positions: set[str] = set()
+        for value in dict.fromkeys(ids):
+            positions.update(self._list(f"{index}/{_key_part(value)}/", after=None, limit=None))
+        return _dedupe([self.read(p) for p in sorted(positions)])
 
     # -- storage primitives -----------------------------------------------------------
 
@@ -539,13 +514,10 @@ def _read_marker(body: bytes | None) -> tuple[str, str]:
     return state, position
 
 
-def _read_in_order(
-    read: Callable[[str], T], positions: Iterable[str], workers: int, count: int
-) -> Iterator[T]:
-    """``read`` of each of the ``count`` positions, in order; with ``workers`` > 1 that
-    many reads run in threads, at most twice that many ahead of the consumer (memory
-    stays bounded)."""
-    if workers <= 1 or count <= 1:
+def _read_in_order(read: Callable[[str], T], positions: list[str], workers: int) -> Iterator[T]:
+    """``read`` of each position, in order; with ``workers`` > 1 that many reads run in
+    threads, at most twice that many ahead of the consumer (memory stays bounded)."""
+    if workers <= 1 or len(positions) <= 1:
         yield from map(read, positions)
         return
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="landing-read")
@@ -562,22 +534,6 @@ def _read_in_order(
             yield done
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
-
-
-def _event_id_of(position: bytes) -> str:
-    """The eventId a position was made for (:func:`event_position`: the stamp has no ``_``)."""
-    return position.partition(b"_")[2].decode()
-
-
-def _first_of_each_event(positions: NDArray[Any]) -> NDArray[Any]:
-    """True at the first (oldest) of sorted ``positions`` of each eventId: a takeover
-    (:meth:`LandingZone._live_position`) can land an event at a second, newer one."""
-    import numpy as np
-
-    event_ids = np.char.partition(positions, b"_")[:, 2] if len(positions) else positions
-    first = np.zeros(len(positions), dtype=bool)
-    first[np.unique(event_ids, return_index=True)[1]] = True  # return_index: each one's first
-    return first
 
 
 def _dedupe(events: list[LandedEvent]) -> list[LandedEvent]:
