@@ -15,7 +15,7 @@ import pytest
 from extend_assets.localstack.s3 import LocalS3Server
 from extend_assets.webhooks.errors import LandingError
 from extend_assets.webhooks.events import WebhookEvent
-from extend_assets.webhooks.landing import LandingZone
+from extend_assets.webhooks.landing import LandingZone, event_position
 from extend_assets.webhooks.stores import DirectoryLandingZone, S3LandingZone, open_landing_zone
 
 T0 = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
@@ -120,3 +120,38 @@ def test_s3_events_are_read_concurrently_and_in_order(local_s3: LocalS3Server) -
     landed = [e.event_id for e in reader.iter_runs_for(runs=runs, batches=["batch_1"])]
     assert not meeting.barrier.broken and meeting.gets == 12
     assert landed == [e.event_id for e in writer.iter_events_for(runs=runs, batches=["batch_1"])]
+
+
+def _positions(zone: LandingZone, workers: int) -> list[tuple[str, str]]:
+    """(eventId, position) as both readers give them, which must agree."""
+    runs = zone.iter_runs_for(batches=["batch_1"], max_workers=workers)
+    found = [(e.event_id, e.position) for e in runs]
+    assert found == [(e.event_id, e.position) for e in zone.iter_events_for(batches=["batch_1"])]
+    return found
+
+
+@pytest.mark.parametrize("workers", [1, 3])
+def test_an_event_at_two_positions_is_read_once_at_the_oldest(
+    zone: LandingZone, workers: int
+) -> None:
+    # a takeover: the claimed writer was slow, not dead, and finished at its position too
+    old, new = (event_position("event_6", T0 + timedelta(seconds=s)) for s in (0, 61))
+    zone._write_event(_event(6, "workflow_run_6"), new, "json")
+    zone._write_event(_event(6, "workflow_run_6"), old, "json")
+    middle = zone.land(_event(5, "workflow_run_5"), now=T0 + timedelta(seconds=30)).position
+    assert _positions(zone, workers) == [("event_6", old), ("event_5", middle)]
+
+
+@pytest.mark.parametrize("workers", [1, 3])
+def test_a_body_unlike_its_position_is_deduped_by_its_own_event_id(
+    zone: LandingZone, workers: int
+) -> None:
+    at = [event_position(f"event_{n}", T0 + timedelta(seconds=s)) for n, s in
+          [(1, 0), (8, 1), (9, 2), (8, 3), (1, 4)]]  # fmt: skip
+    zone._write_event(_event(1, "workflow_run_1"), at[0], "json")
+    zone._write_event(_event(9, "workflow_run_9"), at[1], "json")  # at event_8's name
+    zone._write_event(_event(9, "workflow_run_9"), at[2], "json")
+    zone._write_event(_event(8, "workflow_run_8"), at[3], "json")
+    zone._write_event(_event(1, "workflow_run_1"), at[4], "json")
+    # as a set of every eventId read would have it: each body's eventId once, first seen
+    assert _positions(zone, workers) == [("event_1", at[0]), ("event_9", at[1]), ("event_8", at[3])]
