@@ -121,6 +121,7 @@ def build_extracted_documents_asset(
                 **reader_metadata(reader),
             }
             value = output_value(built, takes_slices(context, s.io_manager_key))
+            release_free_memory()  # what flattening freed, before the IO manager writes
             yield Output(value, metadata=metadata)
             del value
         finally:

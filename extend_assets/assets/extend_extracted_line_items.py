@@ -66,9 +66,10 @@ def build_extracted_line_items_asset(
                 "preview": preview(tally.head(empty), infos),
                 **reader_metadata(reader),
             }
-            yield Output(
-                output_value(built, takes_slices(context, s.io_manager_key)), metadata=metadata
-            )
+            value = output_value(built, takes_slices(context, s.io_manager_key))
+            release_free_memory()  # what flattening freed, before the IO manager writes
+            yield Output(value, metadata=metadata)
+            del value
         finally:
             built.close()
 
