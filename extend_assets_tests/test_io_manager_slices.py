@@ -238,3 +238,39 @@ def test_an_error_inside_the_transaction_rolls_it_back_and_is_raised() -> None:
         ours.execute("insert into t values (1)")
         raise RuntimeError("midway")
     assert database.execute("select count(*) from t").fetchone() == (0,)
+
+
+class Watched(TableSlices):
+    """Counts, between slices, the rows another connection sees (as a reader querying
+    the file during the write would)."""
+
+    database: Path
+    seen: list[int]
+
+    def __iter__(self) -> Iterator[pd.DataFrame]:
+        for frame in super().__iter__():
+            yield frame  # the IO manager has written it when it asks for the next one
+            with duckdb.connect(str(self.database), config={"custom_user_agent": "dagster"}) as c:
+                (rows,) = c.execute("select count(*) from wf.sliced_documents").fetchall()[0]
+            self.seen.append(int(rows))
+
+
+def test_readers_see_the_old_partition_until_the_write_commits(tmp_path: Path) -> None:
+    database = tmp_path / "tables.duckdb"
+    first = table_of(*days_batches())
+    try:
+        write(database, "2025-01-14", first, last="2025-01-15")
+    finally:
+        first.close()
+    three = [_batch("2025-01-15", [key], status=["FAILED"]) for key in "xyz"]
+    again = table_of(*three, slice_rows=1)
+    again.slices.__class__ = Watched
+    watched: Any = again.slices
+    watched.database, watched.seen = database, []
+    try:
+        write(database, "2025-01-15", again)
+    finally:
+        again.close()
+    assert watched.seen == [6, 6, 6]  # 3 rows a day before: not one slice is visible early
+    rows, _ = stored(database)
+    assert rows["key"].tolist() == ["a", "b", "c", "x", "y", "z"]
