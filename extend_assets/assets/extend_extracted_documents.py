@@ -33,6 +33,8 @@ from extend_assets.assets.metadata import (
 from extend_assets.assets.raw_runs import raw_run_reader, raw_runs_resource_keys, reader_metadata
 from extend_assets.assets.tables import (
     DOCUMENT_TALLY_COLUMNS,
+    LISTING_COLUMNS_READ,
+    RUNS_COLUMNS_READ,
     build_table,
     output_value,
     takes_slices,
@@ -74,7 +76,10 @@ def build_extracted_documents_asset(
 
     @asset(
         key=keys.documents,
-        ins={"runs": AssetIn(keys.runs), "source_documents": AssetIn(upstream_key)},
+        ins={
+            "runs": AssetIn(keys.runs, metadata={"columns": RUNS_COLUMNS_READ}),
+            "source_documents": AssetIn(upstream_key, metadata={"columns": LISTING_COLUMNS_READ}),
+        },
         kinds={"pandas"},
         check_specs=checks,
         required_resource_keys={s.extend_resource_key, *raw_runs_resource_keys(s)},

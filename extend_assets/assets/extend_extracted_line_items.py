@@ -12,6 +12,7 @@ from extend_assets.assets.metadata import preview, report_partitions, row_number
 from extend_assets.assets.raw_runs import raw_run_reader, raw_runs_resource_keys, reader_metadata
 from extend_assets.assets.tables import (
     LINE_ITEM_TALLY_COLUMNS,
+    RUNS_COLUMNS_READ,
     build_table,
     output_value,
     takes_slices,
@@ -29,7 +30,7 @@ def build_extracted_line_items_asset(
 
     @asset(
         key=keys.line_items,
-        ins={"runs": AssetIn(keys.runs)},
+        ins={"runs": AssetIn(keys.runs, metadata={"columns": RUNS_COLUMNS_READ})},
         kinds={"pandas"},
         required_resource_keys={s.extend_resource_key, *raw_runs_resource_keys(s)},
         description="One row per element of each array-of-objects field (e.g. invoice line items).",

@@ -42,6 +42,21 @@ DOCUMENT_TALLY_COLUMNS = (
 #: ... and the line-items table's.
 LINE_ITEM_TALLY_COLUMNS = ("partition", "status")
 
+#: The columns the table steps read of their inputs, asked of the IO manager as the
+#: inputs' ``columns`` metadata: one built on Dagster's ``DbIOManager`` (DuckDB,
+#: Snowflake, BigQuery, Delta Lake) loads only these, any other loads every column.
+RUNS_COLUMNS_READ = [
+    "partition",
+    "bucket",
+    "key",
+    "etag",
+    "batch_id",
+    "run_id",
+    "status",
+    "raw_uri",
+]
+LISTING_COLUMNS_READ = ["partition", "bucket", "key", "etag", "extension", "skip_reason"]
+
 
 @dataclass
 class BuiltTable:
