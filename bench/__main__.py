@@ -383,10 +383,12 @@ def copied_section(rows: list[dict[str, Any]] | None, when: dict[str, Any] | Non
         "emulator, S3 or receiver; the batch listing is generated, so no API call is "
         "measured). Each row runs in a fresh process; `before` and `after` share one set-up "
         "and run back to back. Peak RSS is `VmHWM`; the step columns are the highest RSS "
-        "sampled every 0.1 s while each step ran; CPU s is the job's process time. The job "
-        "runs through `execute_in_process`, which keeps each step's output (the runs table) "
-        "until the job ends; a launched run (daemon, `dagster job execute`) does not. "
-        "Growth: the peak's increase from the smallest to the largest size, per document.",
+        "sampled every 0.1 s while each step ran; CPU s is the job's process time. The job is "
+        "launched as a run is (Dagster's `execute_job` of the job loaded by reference), its "
+        "three steps in the measuring process (the in-process executor), so nothing is held "
+        "but what the steps hold (`execute_in_process` would also keep every step's output "
+        "until the job ends). Growth: the peak's increase from the smallest to the largest "
+        "size, per document.",
         "",
         "| documents | code | wall s | CPU s | peak RSS MiB | runs step MiB | documents step MiB "
         "| line-items step MiB | runs step docs/s | documents step docs/s "

@@ -320,12 +320,9 @@ def main() -> None:
     parser.add_argument("--before", default=None, help="root of another checkout, measured too")
     parser.add_argument("--work", default=None,
                         help="with --copied: a directory to keep the partition in (built once)")  # fmt: skip
-    parser.add_argument("--no-output-capture", dest="capture", action="store_false",
-                        help="with --copied: run the job as a launched run does, without "
-                        "execute_in_process keeping every step's output value")  # fmt: skip
     args = parser.parse_args()
     if args.copied:
-        print(json.dumps(bench_copied(args.documents, args.before, args.work, args.capture)))
+        print(json.dumps(bench_copied(args.documents, args.before, args.work)))
     else:
         print(json.dumps(bench_outputs(args.documents, before=args.before)))
 
@@ -412,70 +409,83 @@ def pd_timestamp(day: str) -> Any:
     return pd.Timestamp(day, tz="UTC")
 
 
-def run_copied(work: str, documents: int, status: str, capture: bool = True) -> dict[str, Any]:
-    """In a fresh process: the outputs job (webhooks) of the copied partition, on a copy
-    of its DuckDB file; time and peak RSS, per step.
+#: How :func:`copied_job` learns its partition in the measured process (a job launched
+#: as a run is loaded by reference, from a function with no arguments).
+COPIED_ENV = "EXTEND_BENCH_COPIED"
 
-    ``capture=False``: without ``execute_in_process``'s output capture, which keeps every
-    step's output value (the runs table's frame) until the job ends; a run launched by
-    the daemon or ``dagster job execute`` captures nothing (private Dagster API here)."""
-    if not capture:
-        import dagster._core.execution.execute_in_process as in_process
 
-        capturing = in_process.core_execute_in_process
-
-        def not_capturing(*args: Any, **kwargs: Any) -> Any:
-            return capturing(*args, **{**kwargs, "output_capturing_enabled": False})
-
-        in_process.core_execute_in_process = not_capturing
-    from dagster import DagsterInstance, Definitions
+def copied_job() -> Any:
+    """The outputs job of the copied partition named in ``$EXTEND_BENCH_COPIED``."""
+    from dagster import Definitions
 
     from extend_assets.assets import build_extend_workflow_assets
     from extend_assets.io_manager import ExtendDuckDBIOManager
     from extend_assets.resources import ExtendResource, S3DocumentSource
     from extend_assets_tests.assets.harness import SAMPLE_WORKFLOW_ID
 
+    where = json.loads(os.environ[COPIED_ENV])
+    documents, status = int(where["documents"]), str(where["status"])
+
     class ListedExtend(ExtendResource):
         def get_client(self, **_: Any) -> Any:
             return _ListedClient(documents, status)
+
+    workflow = build_extend_workflow_assets(
+        name="t", workflow_id=SAMPLE_WORKFLOW_ID, bucket="bench",
+        prefix_template="d/{date}/", start_date="2025-01-01", review_policy="settle",
+        completion="webhooks", webhook_landing=where["landing"],
+        raw_runs_dir=str(Path(where["run_home"]) / "raw"),
+    )  # fmt: skip
+    defs = Definitions(
+        assets=workflow.assets,
+        jobs=workflow.jobs,
+        resources={
+            "extend": ListedExtend(api_key="bench", base_url="http://127.0.0.1:9"),
+            "documents": S3DocumentSource(endpoint_url="http://127.0.0.1:9",
+                                          region_name="us-east-1"),  # never called
+            "io_manager": ExtendDuckDBIOManager(
+                database=str(Path(where["run_home"]) / "tables.duckdb")),
+        },
+    )  # fmt: skip
+    return defs.resolve_job_def("t_extend_outputs")
+
+
+def run_copied(work: str, documents: int, status: str) -> dict[str, Any]:
+    """In a fresh process: the outputs job (webhooks) of the copied partition, on a copy
+    of its DuckDB file; time and peak RSS, per step.
+
+    The job is launched as a run is (Dagster's ``execute_job`` of the job loaded by
+    reference), its three steps in this process (the in-process executor), so what is
+    measured is what a run holds: ``execute_in_process`` would also keep every step's
+    output value (the runs table) until the job ends."""
+    from dagster import DagsterInstance, execute_job, reconstructable
 
     root = Path(work)
     run_home = Path(tempfile.mkdtemp(prefix="run-", dir=root))
     try:
         shutil.copy(root / "home" / "tables.duckdb", run_home / "tables.duckdb")
-        workflow = build_extend_workflow_assets(
-            name="t", workflow_id=SAMPLE_WORKFLOW_ID, bucket="bench",
-            prefix_template="d/{date}/", start_date="2025-01-01", review_policy="settle",
-            completion="webhooks", webhook_landing=str(root / "landing"),
-            raw_runs_dir=str(run_home / "raw"),
-        )  # fmt: skip
-        defs = Definitions(
-            assets=workflow.assets,
-            jobs=workflow.jobs,
-            resources={
-                "extend": ListedExtend(api_key="bench", base_url="http://127.0.0.1:9"),
-                "documents": S3DocumentSource(endpoint_url="http://127.0.0.1:9",
-                                              region_name="us-east-1"),  # never called
-                "io_manager": ExtendDuckDBIOManager(database=str(run_home / "tables.duckdb")),
-            },
-        )  # fmt: skip
-        job = defs.resolve_job_def("t_extend_outputs")
+        os.environ[COPIED_ENV] = json.dumps({
+            "documents": documents, "status": status,
+            "landing": str(root / "landing"), "run_home": str(run_home),
+        })  # fmt: skip
+        job = reconstructable(copied_job)
         rss_before = peak_rss_mib()
         sampler = RssSampler(interval=0.1)
         with sampler, DagsterInstance.from_config(str(run_home)) as instance:
             cpu, wall = time.process_time(), time.perf_counter()
-            result = job.execute_in_process(
-                instance=instance, partition_key=DAY, raise_on_error=True,
-                run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+            result = execute_job(
+                job, instance=instance, raise_on_error=True, tags={"dagster/partition": DAY},
+                run_config={"execution": {"config": {"in_process": {}}},
+                            "loggers": {"console": {"config": {"log_level": "WARNING"}}}},
             )  # fmt: skip
             wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
             windows = step_windows(instance, result.run_id)
+            taken = 0
+            for event in result.get_asset_materialization_events():
+                m = event.materialization
+                if m is not None and m.asset_key.path[-1] == "extend_workflow_runs":
+                    taken = int(getattr(m.metadata["runs_from_events"], "value", 0))
         by_step = {s: sampler.peak_between(a, b) for s, (a, b) in windows.items()}
-        taken = 0
-        for event in result.get_asset_materialization_events():
-            m = event.materialization
-            if m is not None and m.asset_key.path[-1] == "extend_workflow_runs":
-                taken = int(getattr(m.metadata["runs_from_events"], "value", 0))
         if taken != documents:
             raise RuntimeError(f"the runs step took {taken} of {documents} runs from events")
     finally:
@@ -492,7 +502,7 @@ def run_copied(work: str, documents: int, status: str, capture: bool = True) -> 
         "peak_rss_mib_by_step": by_step,
         "seconds_by_step": {step: round(end - start, 2) for step, (start, end) in windows.items()},
         "load_average": os.getloadavg()[0],
-        "output_capture": capture,
+        "launched": "execute_job, in-process executor",
         # as bench_outputs reports them: one list call per batch, every run from an event
         "calls": {"list": -(-documents // COPIED_BATCH_RUNS), "get": 0, "batch": 0},
         "runs_from_events": taken,
@@ -501,7 +511,7 @@ def run_copied(work: str, documents: int, status: str, capture: bool = True) -> 
 
 
 def bench_copied(
-    documents: int, before: str | None = None, work: str | None = None, capture: bool = True
+    documents: int, before: str | None = None, work: str | None = None
 ) -> dict[str, Any]:
     """The outputs job (webhooks) of a copied partition of ``documents`` (see
     :func:`prepare_copied`), each checkout in a fresh process, ``before`` first. No
@@ -511,7 +521,7 @@ def bench_copied(
     place = Path(work) if work else Path(tempfile.mkdtemp(prefix="bench-copied-"))
     try:
         prepared = prepare_copied(place, documents)
-        args = f"{str(place)!r}, {documents}, {prepared['status']!r}, {capture}"
+        args = f"{str(place)!r}, {documents}, {prepared['status']!r}"
         found: dict[str, Any] = {"documents": documents, "setup": "copied",
                                  "setup_seconds_not_counted": prepared["setup_seconds"]}  # fmt: skip
         for label, code in (("before", before), ("after", None)):
