@@ -43,7 +43,7 @@ from extend_assets.config import ExtendWorkflowConfig
 from extend_assets.instance_store import WorkflowSchemaStore
 from extend_assets.outputs.frames import status_counts
 from extend_assets.outputs.matching import rows_without_runs
-from extend_assets.outputs.memory import release_free_memory
+from extend_assets.outputs.memory import release_free_memory, return_free_pages
 from extend_assets.outputs.stream import extractors_of, flatten_batches
 from extend_assets.resources import ExtendResource
 
@@ -126,7 +126,7 @@ def build_extracted_documents_asset(
                 **reader_metadata(reader),
             }
             value = output_value(built, takes_slices(context, s.io_manager_key))
-            release_free_memory()  # what flattening freed, before the IO manager writes
+            return_free_pages()  # what flattening freed, before the IO manager's write
             yield Output(value, metadata=metadata)
             del value
         finally:

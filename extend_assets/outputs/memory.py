@@ -29,8 +29,20 @@ def _libc() -> Any:
 
 
 def release_free_memory() -> None:
-    """Collect garbage, then return free heap pages (glibc ``malloc_trim``, Arrow's pool)."""
+    """Collect garbage, then return free heap pages (:func:`return_free_pages`)."""
     gc.collect()
+    pa.default_memory_pool().release_unused()
+    libc = _libc()
+    if libc is not None:
+        libc.malloc_trim(0)
+
+
+def return_free_pages() -> None:
+    """Return the heap pages already free to the operating system (glibc
+    ``malloc_trim``, Arrow's pool), after collecting the young generations' garbage
+    only: a few milliseconds, where :func:`release_free_memory`'s full collection walks
+    the whole process (~0.2 s in a Dagster step)."""
+    gc.collect(1)
     pa.default_memory_pool().release_unused()
     libc = _libc()
     if libc is not None:
