@@ -7,6 +7,7 @@ process (clean peak memory); the servers run in yet another. Nothing is asserted
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import platform
@@ -387,8 +388,8 @@ def copied_section(rows: list[dict[str, Any]] | None, when: dict[str, Any] | Non
         "launched as a run is (Dagster's `execute_job` of the job loaded by reference), its "
         "three steps in the measuring process (the in-process executor), so nothing is held "
         "but what the steps hold (`execute_in_process` would also keep every step's output "
-        "until the job ends). Growth: the peak's increase from the smallest to the largest "
-        "size, per document.",
+        "until the job ends). Growth: the peak's increase from one size to the next, per "
+        "document.",
         "",
         "| documents | code | wall s | CPU s | peak RSS MiB | runs step MiB | documents step MiB "
         "| line-items step MiB | runs step docs/s | documents step docs/s "
@@ -410,13 +411,15 @@ def copied_section(rows: list[dict[str, Any]] | None, when: dict[str, Any] | Non
         )
     lines.append("")
     for label, points in peaks.items():
-        (small, low), (large, high) = min(points), max(points)
-        if large > small:
-            kib = (high - low) * 1024 / (large - small)
-            lines.append(
-                f"- {label}: {low} MiB at {small:,}, {high} MiB at {large:,}: "
-                f"{kib:.2f} KiB per document."
-            )
+        ordered = sorted(points)
+        steps = [
+            f"{(high - low) * 1024 / (large - small):.2f} KiB per document from {small:,} "
+            f"to {large:,} ({low} -> {high} MiB)"
+            for (small, low), (large, high) in itertools.pairwise(ordered)
+            if large > small
+        ]
+        if steps:
+            lines.append(f"- {label}: {'; '.join(steps)}.")
     return lines
 
 
