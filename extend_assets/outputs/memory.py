@@ -29,20 +29,22 @@ def _libc() -> Any:
 
 
 def release_free_memory() -> None:
-    """Collect garbage, then return free heap pages (:func:`return_free_pages`)."""
+    """Collect garbage, then return free heap pages (:func:`_return_free_heap`)."""
     gc.collect()
-    pa.default_memory_pool().release_unused()
-    libc = _libc()
-    if libc is not None:
-        libc.malloc_trim(0)
+    _return_free_heap()
 
 
 def return_free_pages() -> None:
-    """Return the heap pages already free to the operating system (glibc
-    ``malloc_trim``, Arrow's pool), after collecting the young generations' garbage
-    only: a few milliseconds, where :func:`release_free_memory`'s full collection walks
-    the whole process (~0.2 s in a Dagster step)."""
+    """Return the heap pages already free to the operating system, after collecting the
+    young generations' garbage only: a few milliseconds, where
+    :func:`release_free_memory`'s full collection walks the whole process (~0.2 s in a
+    Dagster step)."""
     gc.collect(1)
+    _return_free_heap()
+
+
+def _return_free_heap() -> None:
+    """Free heap pages back to the operating system: Arrow's pool, glibc ``malloc_trim``."""
     pa.default_memory_pool().release_unused()
     libc = _libc()
     if libc is not None:
