@@ -69,6 +69,15 @@ def stored(database: Path) -> tuple[pd.DataFrame, list[tuple[str, str]]]:
     return rows, [(str(r[0]), str(r[1])) for r in types]
 
 
+def write_both_days(database: Path) -> None:
+    """:func:`days_batches` stored in one ranged write (3 rows a day)."""
+    table = table_of(*days_batches())
+    try:
+        write(database, "2025-01-14", table, last="2025-01-15")
+    finally:
+        table.close()
+
+
 def days_batches() -> list[pd.DataFrame]:
     return [
         _batch("2025-01-14", ["a", "b"], status=["PROCESSED", "FAILED"], total=[1.5, None]),
@@ -129,11 +138,7 @@ def test_an_empty_partition_creates_the_table_with_its_columns(tmp_path: Path) -
 
 def test_a_rewrite_replaces_its_partitions_only(tmp_path: Path) -> None:
     database = tmp_path / "tables.duckdb"
-    first = table_of(*days_batches())
-    try:
-        write(database, "2025-01-14", first, last="2025-01-15")
-    finally:
-        first.close()
+    write_both_days(database)
     again = table_of(_batch("2025-01-15", ["z"], status=["FAILED"]))
     try:
         write(database, "2025-01-15", again)
@@ -155,11 +160,7 @@ class Broken(TableSlices):
 
 def test_a_failed_write_leaves_the_partition_as_it_was(tmp_path: Path) -> None:
     database = tmp_path / "tables.duckdb"
-    first = table_of(*days_batches())
-    try:
-        write(database, "2025-01-14", first, last="2025-01-15")
-    finally:
-        first.close()
+    write_both_days(database)
     before, _ = stored(database)
     broken = table_of(_batch("2025-01-15", ["x", "y", "z"], status=["FAILED"] * 3), slice_rows=1)
     broken.slices.__class__ = Broken
@@ -257,11 +258,7 @@ class Watched(TableSlices):
 
 def test_readers_see_the_old_partition_until_the_write_commits(tmp_path: Path) -> None:
     database = tmp_path / "tables.duckdb"
-    first = table_of(*days_batches())
-    try:
-        write(database, "2025-01-14", first, last="2025-01-15")
-    finally:
-        first.close()
+    write_both_days(database)
     three = [_batch("2025-01-15", [key], status=["FAILED"]) for key in "xyz"]
     again = table_of(*three, slice_rows=1)
     again.slices.__class__ = Watched
