@@ -189,6 +189,8 @@ class PartitionQueriesDbIOManager(DbIOManager):
 
     #: The documents and line-items assets hand this IO manager their tables in slices.
     takes_table_slices = True
+    #: Every ``load_input`` returns a new DataFrame: those assets may empty their inputs.
+    loads_fresh_frames = True
 
     def handle_output(self, context: OutputContext, obj: object) -> None:
         if isinstance(obj, TableSlices):
@@ -315,6 +317,9 @@ class ExtendDuckDBIOManager(DuckDBIOManager):
 
     #: Read by the documents and line-items assets: hand this IO manager slices.
     takes_table_slices: ClassVar[bool] = True
+    #: Read by the documents and line-items assets: every ``load_input`` returns a new
+    #: DataFrame, so they may empty their inputs before the write.
+    loads_fresh_frames: ClassVar[bool] = True
 
     @staticmethod
     def type_handlers() -> Sequence[DbTypeHandler[Any]]:

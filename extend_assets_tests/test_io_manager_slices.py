@@ -21,7 +21,13 @@ from dagster import (
 from dagster._core.errors import DagsterExecutionHandleOutputError
 
 from extend_assets.assets.extend_extracted_documents import DOCUMENT_FIXED_COLUMNS
-from extend_assets.assets.tables import BuiltTable, build_table, output_value, takes_slices
+from extend_assets.assets.tables import (
+    BuiltTable,
+    build_table,
+    empty_inputs,
+    output_value,
+    takes_slices,
+)
 from extend_assets.io_manager import ExtendDuckDBIOManager, one_transaction
 from extend_assets.outputs.slices import TableSlices
 
@@ -213,6 +219,29 @@ def test_only_io_managers_that_say_so_take_slices() -> None:
 
     Resources.delta = DeltaLakePandasIOManager(root_uri="/tmp", storage_options=LocalConfig())  # type: ignore[attr-defined]
     assert not takes_slices(Context(), "delta")
+
+
+def test_only_frames_loaded_for_the_step_alone_are_emptied() -> None:
+    """The bundled IO manager loads a new frame per input, so a step may empty it; an IO
+    manager that does not say so (Dagster's in-memory one hands the same object to every
+    step) keeps its frames whole."""
+
+    class Resources:
+        io_manager = ExtendDuckDBIOManager(database=":memory:").create_io_manager(None)  # type: ignore[arg-type]
+        plain = FilesystemIOManager(base_dir="/tmp")
+
+    class Context:
+        resources = Resources()
+
+    def runs() -> pd.DataFrame:
+        return pd.DataFrame({"run_id": ["r1", "r2"], "partition": ["2025-01-01"] * 2})
+
+    ours, listing, shared = runs(), runs(), runs()
+    empty_inputs(Context(), "io_manager", ours, listing)
+    assert list(ours.columns) == [] and list(listing.columns) == []
+    empty_inputs(Context(), "plain", shared)
+    empty_inputs(Context(), "unbound", shared)
+    pd.testing.assert_frame_equal(shared, runs())
 
 
 def test_a_failed_commit_is_the_error_raised_not_the_rollback() -> None:

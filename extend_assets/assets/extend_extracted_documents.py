@@ -36,6 +36,7 @@ from extend_assets.assets.tables import (
     LISTING_COLUMNS_READ,
     RUNS_COLUMNS_READ,
     build_table,
+    empty_inputs,
     output_value,
     takes_slices,
 )
@@ -73,6 +74,8 @@ def build_extracted_documents_asset(
         ),
     ]
     s3_mode = s.raw_text_source_name is None
+    # Of the runs table and the listing (a text source's asset may have another).
+    inputs_io_manager_key = s.internal_io_manager_key or s.io_manager_key
 
     @asset(
         key=keys.documents,
@@ -107,6 +110,11 @@ def build_extracted_documents_asset(
                 low_confidence_threshold=s.low_confidence_threshold,
             )
         del extra
+        expected = rows_per_partition(
+            listed if listed is not None else runs, context.partition_keys
+        )
+        to_tag = _runs_to_tag(runs) if s.tag_runs_on_extend else None
+        empty_inputs(context, inputs_io_manager_key, runs, *([] if listed is None else [listed]))
         try:
             rows, tally, infos = built.tally.narrow(), built.tally, built.infos
             empty = built.slices.empty()
@@ -131,25 +139,29 @@ def build_extracted_documents_asset(
             del value
         finally:
             built.close()
-        expected = listed if listed is not None else runs
-        yield completeness_check(rows, rows_per_partition(expected, context.partition_keys))
+        yield completeness_check(rows, expected)
         yield failure_rate_check(rows, s.failure_rate_threshold)
         yield low_confidence_check(
             rows, s.low_confidence_threshold, lambda key: tally.confidence(key).low
         )
-        if s.tag_runs_on_extend:
-            _tag_runs(context, s, runs)
+        if to_tag is not None:
+            _tag_runs(context, s, to_tag)
 
     return extend_extracted_documents
 
 
-def _tag_runs(context: AssetExecutionContext, s: ExtendWorkflowConfig, runs: pd.DataFrame) -> None:
+def _runs_to_tag(runs: pd.DataFrame) -> list[tuple[str, str]]:
+    """Each Extend run's id and partition."""
+    sent = runs[runs["run_id"].notna()]
+    return [(str(r), str(p)) for r, p in zip(sent["run_id"], sent["partition"], strict=True)]
+
+
+def _tag_runs(
+    context: AssetExecutionContext, s: ExtendWorkflowConfig, runs: list[tuple[str, str]]
+) -> None:
     extend: ExtendResource = getattr(context.resources, s.extend_resource_key)
-    run_ids = [str(r) for r in runs["run_id"].dropna()]
     with extend.get_client() as client:
-        for run_id, partition in zip(
-            run_ids, runs.loc[runs["run_id"].notna(), "partition"], strict=True
-        ):
+        for run_id, partition in runs:
             client.update_workflow_run(
                 run_id,
                 metadata={
@@ -158,4 +170,4 @@ def _tag_runs(context: AssetExecutionContext, s: ExtendWorkflowConfig, runs: pd.
                     "dagster_partition": str(partition),
                 },
             )
-    context.log.info(f"Tagged {len(run_ids)} Extend run(s) with this Dagster run's id.")
+    context.log.info(f"Tagged {len(runs)} Extend run(s) with this Dagster run's id.")

@@ -14,6 +14,7 @@ from extend_assets.assets.tables import (
     LINE_ITEM_TALLY_COLUMNS,
     RUNS_COLUMNS_READ,
     build_table,
+    empty_inputs,
     output_value,
     takes_slices,
 )
@@ -50,6 +51,7 @@ def build_extracted_line_items_asset(
                 line_items=True,
                 tally_columns=LINE_ITEM_TALLY_COLUMNS,
             )
+        empty_inputs(context, s.internal_io_manager_key or s.io_manager_key, runs)
         try:
             rows, tally, infos = built.tally.narrow(), built.tally, built.infos
             empty = built.slices.empty()

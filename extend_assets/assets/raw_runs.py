@@ -18,7 +18,6 @@ import pandas as pd
 from dagster import AssetExecutionContext
 
 from extend_assets.config import ExtendWorkflowConfig
-from extend_assets.flatten.coerce import TEXT
 from extend_assets.outputs.raw_reader import RawRunReader
 from extend_assets.outputs.raw_store import RawRoot, parse_raw_root
 from extend_assets.outputs.refetch import RunRefetcher
@@ -107,11 +106,10 @@ def reader_metadata(reader: RawRunReader) -> dict[str, Any]:
 
 
 def any_on_s3(runs: pd.DataFrame) -> bool:
-    """Whether a runs table points at raw files on S3, asked of its text column as it is
-    (no Python string per run, which this generator would hold for the whole step)."""
+    """Whether a runs table points at raw files on S3, asked of its distinct URIs (one
+    per raw file). Not through ``.str``: that accessor and its column refer to each
+    other, so the column's text would outlive the step's inputs until a full garbage
+    collection (11.6 MiB at 100,000 runs)."""
     if "raw_uri" not in runs.columns:
         return False
-    uris = runs["raw_uri"]
-    if uris.dtype == object:
-        uris = uris.dropna().astype(str).astype(TEXT)
-    return bool(uris.str.startswith("s3://").fillna(False).any())
+    return any(isinstance(u, str) and u.startswith("s3://") for u in runs["raw_uri"].unique())

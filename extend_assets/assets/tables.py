@@ -26,6 +26,7 @@ import pandas as pd
 from extend_assets.assets.storage import for_storage
 from extend_assets.outputs.columns import ColumnInfo, analyst_frame
 from extend_assets.outputs.matching import with_partition_date
+from extend_assets.outputs.memory import return_free_pages
 from extend_assets.outputs.slices import SLICE_ROWS, SliceUnion, SliceWriter, TableSlices
 from extend_assets.outputs.tally import TableTally
 
@@ -109,11 +110,40 @@ def build_table(
 
 def takes_slices(context: Any, io_manager_key: str) -> bool:
     """Whether the IO manager bound to ``io_manager_key`` takes a ``TableSlices``."""
+    return _io_manager_says(context, io_manager_key, "takes_table_slices")
+
+
+def loads_fresh_frames(context: Any, io_manager_key: str) -> bool:
+    """Whether the IO manager bound to ``io_manager_key`` loads every input as a new
+    DataFrame that only the loading step holds (``loads_fresh_frames = True`` on the IO
+    manager object, as the bundled one says): then a step may empty its inputs."""
+    return _io_manager_says(context, io_manager_key, "loads_fresh_frames")
+
+
+def _io_manager_says(context: Any, io_manager_key: str, attribute: str) -> bool:
     try:
         io_manager = getattr(context.resources, io_manager_key)
-    except Exception:  # not a resource of this step: the IO manager gets a DataFrame
+    except Exception:  # not a resource of this step: it says nothing
         return False
-    return bool(getattr(io_manager, "takes_table_slices", False))
+    return bool(getattr(io_manager, attribute, False))
+
+
+def empty_inputs(context: Any, io_manager_key: str, *frames: pd.DataFrame) -> None:
+    """Drop every column of the step's input ``frames``, in place, once the step has
+    read them, if their IO manager loaded them for this step alone.
+
+    Dagster keeps a step's inputs until the step ends, so without this the runs table
+    and the listing (about 60 MiB at 100k documents) stay beside the table's write.
+    An IO manager that may hand the same object to another step (Dagster's in-memory
+    one) does not say ``loads_fresh_frames``, and its frames are left as they are.
+    The freed pages are returned at once: measured at 100k, returning them only before
+    the write left the documents step's peak ~30 MiB higher.
+    """
+    if not loads_fresh_frames(context, io_manager_key):
+        return
+    for frame in frames:
+        frame.drop(columns=list(frame.columns), inplace=True)
+    return_free_pages()  # now, before the metadata's allocations land among the freed pages
 
 
 def output_value(built: BuiltTable, sliced: bool) -> TableSlices | pd.DataFrame:

@@ -171,3 +171,27 @@ def test_older_raw_run_directories_of_a_partition_are_deleted(
     assert (documents["partition"] == partition).sum() == sum(
         doc.partition == partition for doc in stack.documents
     )
+
+
+def test_tag_runs_on_extend_writes_the_dagster_run_and_partition_into_each_run(
+    corpus_stack: Any, instance: DagsterInstance, tmp_path: Path
+) -> None:
+    """The documents step tags every run it read after emptying its inputs (the bundled
+    IO manager loads them for this step alone), from what it kept of them."""
+    stack = corpus_stack
+    db_path = tmp_path / "tables.duckdb"
+    defs = build_on(stack, db_path, tag_runs_on_extend=True)
+    pipeline = runner(defs, instance)
+    partition = sorted({doc.partition for doc in stack.documents})[1]
+    pipeline.submit([partition])
+    assert pipeline.settle([partition], pause_seconds=0.05).settled == [partition]
+
+    runs = table(db_path, "extend_workflow_runs")
+    sent = runs.loc[runs["run_id"].notna()]
+    assert len(sent) and set(sent["partition"]) == {partition}
+    outputs = [r.run_id for r in instance.get_runs() if r.job_name.endswith("_extend_outputs")]
+    for run_id in sent["run_id"]:
+        metadata = stack.emulator.backend.get(run_id)["metadata"] or {}
+        assert metadata.get("dagster_partition") == partition, run_id
+        assert metadata.get("dagster_run_id") in outputs, run_id
+        assert str(metadata.get("dagster_asset")).endswith("extend_extracted_documents")
