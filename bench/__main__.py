@@ -90,6 +90,9 @@ def main() -> None:
                         "emulator, S3 or receiver: the invoice run landed N times with fresh "
                         "ids, the listing generated): peak RSS and step times at 100k in "
                         "minutes instead of ~35 min of set-up; API calls not measured")  # fmt: skip
+    parser.add_argument("--outputs-repeat", type=int, default=1,
+                        help="with --outputs-copied: runs of each checkout per size, before "
+                        "and after alternating; each figure is their median")  # fmt: skip
     parser.add_argument("--outputs-copied-work", default=None,
                         help="with --outputs-copied: keep each size's copied partition in this "
                         "directory template (`{documents}` is replaced) and reuse it next time")  # fmt: skip
@@ -183,7 +186,7 @@ def main() -> None:
         measured = child(
             "bench.outputs_bench",
             f"print(json.dumps(bench_copied({size}, before={args.outputs_before!r}, "
-            f"work={work_of(size)!r})))"
+            f"work={work_of(size)!r}, repeat={args.outputs_repeat})))"
             if args.outputs_copied
             else f"print(json.dumps(bench_outputs({size}, {modes!r}, before={args.outputs_before!r})))",
             4 * 3600,
@@ -389,7 +392,9 @@ def copied_section(rows: list[dict[str, Any]] | None, when: dict[str, Any] | Non
         "three steps in the measuring process (the in-process executor), so nothing is held "
         "but what the steps hold (`execute_in_process` would also keep every step's output "
         "until the job ends). Growth: the peak's increase from one size to the next, per "
-        "document.",
+        "document. A row marked `median of N` (`--outputs-repeat N`) gives every figure as the "
+        "median of N such runs, before and after taking turns to go first; a single run's "
+        "step time varies by 10-20% from one run to the next.",
         "",
         "| documents | code | wall s | CPU s | peak RSS MiB | runs step MiB | documents step MiB "
         "| line-items step MiB | runs step docs/s | documents step docs/s "
@@ -403,8 +408,10 @@ def copied_section(rows: list[dict[str, Any]] | None, when: dict[str, Any] | Non
             continue
         label = row.get("label") or "this checkout"
         peaks.setdefault(label.split(":")[0], []).append((row["documents"], m["peak_rss_mib"]))
+        repeats = int(m.get("repeats", 1))
+        shown = f"{label} (median of {repeats})" if repeats > 1 else label
         lines.append(
-            f"| {row['documents']:,} | {label} | {m['seconds']} | {m.get('cpu_seconds', '-')} | "
+            f"| {row['documents']:,} | {shown} | {m['seconds']} | {m.get('cpu_seconds', '-')} | "
             f"{m['peak_rss_mib']} | {' | '.join(_step_peaks(m))} | "
             f"{' | '.join(_step_rates(m, row['documents']))} | "
             f"{round(m.get('load_average', 0), 1)} |"

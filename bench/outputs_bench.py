@@ -17,6 +17,7 @@ import argparse
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -511,34 +512,28 @@ def run_copied(work: str, documents: int, status: str) -> dict[str, Any]:
 
 
 def bench_copied(
-    documents: int, before: str | None = None, work: str | None = None
+    documents: int, before: str | None = None, work: str | None = None, repeat: int = 1
 ) -> dict[str, Any]:
     """The outputs job (webhooks) of a copied partition of ``documents`` (see
     :func:`prepare_copied`), each checkout in a fresh process, ``before`` first. No
     emulator, S3 or receiver: the runs step's listing is generated and every run read
     from a landed event, so this measures memory and the steps' own time, not API calls.
-    ``work``: a directory kept between invocations (prepared once)."""
+    ``work``: a directory kept between invocations (prepared once). ``repeat``: runs of
+    each checkout, alternating which goes first; each figure is their median (a step's
+    time varies by 10-20% from one run to the next)."""
     place = Path(work) if work else Path(tempfile.mkdtemp(prefix="bench-copied-"))
     try:
         prepared = prepare_copied(place, documents)
         args = f"{str(place)!r}, {documents}, {prepared['status']!r}"
         found: dict[str, Any] = {"documents": documents, "setup": "copied",
                                  "setup_seconds_not_counted": prepared["setup_seconds"]}  # fmt: skip
-        for label, code in (("before", before), ("after", None)):
-            if label == "before" and code is None:
-                continue
-            env = {**os.environ, "PYTHONPATH": str(ROOT)}
-            if code is not None:
-                env["BENCH_CODE"] = code
-            done = subprocess.run(
-                [sys.executable, "-c",
-                 f"import json; from bench.outputs_bench import run_copied, use_code; "
-                 f"use_code(); print(json.dumps(run_copied({args})))"],
-                cwd=ROOT, env=env, capture_output=True, text=True, timeout=3600, check=False,
-            )  # fmt: skip
-            if done.returncode != 0:
-                raise RuntimeError(f"outputs (copied, {label}): {done.stderr[-3000:]}")
-            result = json.loads(done.stdout.strip().splitlines()[-1])
+        labels = [("before", before), ("after", None)] if before else [("after", None)]
+        runs: dict[str, list[dict[str, Any]]] = {label: [] for label, _ in labels}
+        for turn in range(repeat):
+            for label, code in labels if turn % 2 == 0 else labels[::-1]:
+                runs[label].append(_run_copied_in_child(args, label, code))
+        for label, measured in runs.items():
+            result = _median_run(measured)
             result["documents_per_second"] = round(documents / result["seconds"])
             result["seconds_at_10_rps"] = round(sum(result["calls"].values()) / 10, 1)
             result["gets_per_run"] = 0.0
@@ -550,6 +545,42 @@ def bench_copied(
     finally:
         if not work:
             shutil.rmtree(place, ignore_errors=True)
+
+
+def _run_copied_in_child(args: str, label: str, code: str | None) -> dict[str, Any]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    if code is not None:
+        env["BENCH_CODE"] = code
+    done = subprocess.run(
+        [sys.executable, "-c",
+         f"import json; from bench.outputs_bench import run_copied, use_code; "
+         f"use_code(); print(json.dumps(run_copied({args})))"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=3600, check=False,
+    )  # fmt: skip
+    if done.returncode != 0:
+        raise RuntimeError(f"outputs (copied, {label}): {done.stderr[-3000:]}")
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def _median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """One run's record whose every number (also in a dict of numbers, per key) is the
+    median over ``runs``; ``repeats`` says how many."""
+    merged = dict(runs[0])
+    for name, value in runs[0].items():
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            merged[name] = _median([r[name] for r in runs])
+        elif isinstance(value, dict) and all(isinstance(v, (int, float)) for v in value.values()):
+            merged[name] = {k: _median([r[name][k] for r in runs]) for k in value}
+    merged["repeats"] = len(runs)
+    return merged
+
+
+def _median(values: list[Any]) -> Any:
+    """The median; of counts (all ``int``), the lower middle one, so it stays a count."""
+    if all(isinstance(v, int) for v in values):
+        return statistics.median_low(values)
+    return round(statistics.median(values), 2)
 
 
 if __name__ == "__main__":
