@@ -26,7 +26,6 @@ import pandas as pd
 from extend_assets.assets.storage import for_storage
 from extend_assets.outputs.columns import ColumnInfo, analyst_frame
 from extend_assets.outputs.matching import with_partition_date
-from extend_assets.outputs.memory import return_free_pages
 from extend_assets.outputs.slices import SLICE_ROWS, SliceUnion, SliceWriter, TableSlices
 from extend_assets.outputs.tally import TableTally
 
@@ -136,14 +135,13 @@ def empty_inputs(context: Any, io_manager_key: str, *frames: pd.DataFrame) -> No
     and the listing (about 60 MiB at 100k documents) stay beside the table's write.
     An IO manager that may hand the same object to another step (Dagster's in-memory
     one) does not say ``loads_fresh_frames``, and its frames are left as they are.
-    The freed pages are returned at once: measured at 100k, returning them only before
-    the write left the documents step's peak ~30 MiB higher.
+    Nothing else may refer to their columns (a ``.str`` accessor's cycle would keep a
+    column until a full garbage collection, see ``raw_runs.any_on_s3``).
     """
     if not loads_fresh_frames(context, io_manager_key):
         return
     for frame in frames:
         frame.drop(columns=list(frame.columns), inplace=True)
-    return_free_pages()  # now, before the metadata's allocations land among the freed pages
 
 
 def output_value(built: BuiltTable, sliced: bool) -> TableSlices | pd.DataFrame:
