@@ -208,17 +208,24 @@ def _child(
 ) -> dict[str, Any]:
     """``run_outputs`` in a fresh process; ``code``: another checkout's ``extend_assets``."""
     args = ", ".join(repr(a) for a in (mode, str(home), str(landing), srv.s3_url, srv.emulator_url))
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "DAGSTER_HOME": str(home)}
+    return _in_child(f"run_outputs({args})", f"outputs {mode}", code, DAGSTER_HOME=str(home))
+
+
+def _in_child(call: str, what: str, code: str | None, **env: str) -> dict[str, Any]:
+    """``call`` (a function of this module and its arguments) in a fresh process, with
+    ``extend_assets`` from ``code`` when given (another checkout); its JSON result."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), **env}
     if code is not None:
         env["BENCH_CODE"] = code
+    name = call.split("(", 1)[0]
     done = subprocess.run(
         [sys.executable, "-c",
-         f"import json; from bench.outputs_bench import run_outputs, use_code; use_code(); "
-         f"print(json.dumps(run_outputs({args})))"],
+         f"import json; from bench.outputs_bench import {name}, use_code; use_code(); "
+         f"print(json.dumps({call}))"],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=3600, check=False,
     )  # fmt: skip
     if done.returncode != 0:
-        raise RuntimeError(f"outputs {mode}: {done.stderr[-3000:]}")
+        raise RuntimeError(f"{what}: {done.stderr[-3000:]}")
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     return result
 
@@ -531,7 +538,9 @@ def bench_copied(
         runs: dict[str, list[dict[str, Any]]] = {label: [] for label, _ in labels}
         for turn in range(repeat):
             for label, code in labels if turn % 2 == 0 else labels[::-1]:
-                runs[label].append(_run_copied_in_child(args, label, code))
+                runs[label].append(
+                    _in_child(f"run_copied({args})", f"outputs (copied, {label})", code)
+                )
         for label, measured in runs.items():
             result = _median_run(measured)
             result["documents_per_second"] = round(documents / result["seconds"])
@@ -545,22 +554,6 @@ def bench_copied(
     finally:
         if not work:
             shutil.rmtree(place, ignore_errors=True)
-
-
-def _run_copied_in_child(args: str, label: str, code: str | None) -> dict[str, Any]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    if code is not None:
-        env["BENCH_CODE"] = code
-    done = subprocess.run(
-        [sys.executable, "-c",
-         f"import json; from bench.outputs_bench import run_copied, use_code; "
-         f"use_code(); print(json.dumps(run_copied({args})))"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=3600, check=False,
-    )  # fmt: skip
-    if done.returncode != 0:
-        raise RuntimeError(f"outputs (copied, {label}): {done.stderr[-3000:]}")
-    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-    return result
 
 
 def _median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:

@@ -461,6 +461,11 @@ class ExtendWorkflowConfig(BaseModel):
         return PartitionSelector(self.prefix_template, self.selection)
 
     @property
+    def internal_io_manager(self) -> str:
+        """The IO manager key of the internal tables (listing, batches ledger, runs)."""
+        return self.internal_io_manager_key or self.io_manager_key
+
+    @property
     def raw_text_source_key(self) -> AssetKey | None:
         return None if self.raw_text_source is None else as_asset_key(self.raw_text_source)
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import duckdb
@@ -202,45 +203,45 @@ def test_another_io_manager_gets_the_one_frame(tmp_path: Path) -> None:
     pd.testing.assert_frame_equal(pickled, expected)
 
 
+def step_with(**io_managers: Any) -> Any:
+    """What ``takes_slices`` and ``empty_inputs`` read of a step: its resources."""
+    return SimpleNamespace(resources=SimpleNamespace(**io_managers))
+
+
+def bundled_and_plain() -> Any:
+    return step_with(
+        io_manager=ExtendDuckDBIOManager(database=":memory:").create_io_manager(None),  # type: ignore[arg-type]
+        plain=FilesystemIOManager(base_dir="/tmp"),
+    )
+
+
 def test_only_io_managers_that_say_so_take_slices() -> None:
-    class Resources:
-        io_manager = ExtendDuckDBIOManager(database=":memory:").create_io_manager(None)  # type: ignore[arg-type]
-        plain = FilesystemIOManager(base_dir="/tmp")
-
-    class Context:
-        resources = Resources()
-
-    assert takes_slices(Context(), "io_manager")
-    assert not takes_slices(Context(), "plain")
-    assert not takes_slices(Context(), "unbound")
+    step = bundled_and_plain()
+    assert takes_slices(step, "io_manager")
+    assert not takes_slices(step, "plain")
+    assert not takes_slices(step, "unbound")
     pytest.importorskip("dagster_deltalake_pandas")
     from dagster_deltalake import LocalConfig
     from dagster_deltalake_pandas import DeltaLakePandasIOManager
 
-    Resources.delta = DeltaLakePandasIOManager(root_uri="/tmp", storage_options=LocalConfig())  # type: ignore[attr-defined]
-    assert not takes_slices(Context(), "delta")
+    delta = DeltaLakePandasIOManager(root_uri="/tmp", storage_options=LocalConfig())
+    assert not takes_slices(step_with(delta=delta), "delta")
 
 
 def test_only_frames_loaded_for_the_step_alone_are_emptied() -> None:
     """The bundled IO manager loads a new frame per input, so a step may empty it; an IO
     manager that does not say so (Dagster's in-memory one hands the same object to every
     step) keeps its frames whole."""
-
-    class Resources:
-        io_manager = ExtendDuckDBIOManager(database=":memory:").create_io_manager(None)  # type: ignore[arg-type]
-        plain = FilesystemIOManager(base_dir="/tmp")
-
-    class Context:
-        resources = Resources()
+    step = bundled_and_plain()
 
     def runs() -> pd.DataFrame:
         return pd.DataFrame({"run_id": ["r1", "r2"], "partition": ["2025-01-01"] * 2})
 
     ours, listing, shared = runs(), runs(), runs()
-    empty_inputs(Context(), "io_manager", ours, listing)
+    empty_inputs(step, "io_manager", ours, listing)
     assert list(ours.columns) == [] and list(listing.columns) == []
-    empty_inputs(Context(), "plain", shared)
-    empty_inputs(Context(), "unbound", shared)
+    empty_inputs(step, "plain", shared)
+    empty_inputs(step, "unbound", shared)
     pd.testing.assert_frame_equal(shared, runs())
 
 

@@ -74,8 +74,6 @@ def build_extracted_documents_asset(
         ),
     ]
     s3_mode = s.raw_text_source_name is None
-    # Of the runs table and the listing (a text source's asset may have another).
-    inputs_io_manager_key = s.internal_io_manager_key or s.io_manager_key
 
     @asset(
         key=keys.documents,
@@ -114,7 +112,8 @@ def build_extracted_documents_asset(
             listed if listed is not None else runs, context.partition_keys
         )
         to_tag = _runs_to_tag(runs) if s.tag_runs_on_extend else None
-        empty_inputs(context, inputs_io_manager_key, runs, *([] if listed is None else [listed]))
+        # the listing only when it is ours: a text source's asset may have another IO manager
+        empty_inputs(context, s.internal_io_manager, runs, *([] if listed is None else [listed]))
         try:
             rows, tally, infos = built.tally.narrow(), built.tally, built.infos
             empty = built.slices.empty()

@@ -51,7 +51,7 @@ def build_extracted_line_items_asset(
                 line_items=True,
                 tally_columns=LINE_ITEM_TALLY_COLUMNS,
             )
-        empty_inputs(context, s.internal_io_manager_key or s.io_manager_key, runs)
+        empty_inputs(context, s.internal_io_manager, runs)
         try:
             rows, tally, infos = built.tally.narrow(), built.tally, built.infos
             empty = built.slices.empty()

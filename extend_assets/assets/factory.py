@@ -92,7 +92,7 @@ def io_manager_keys(
     config: ExtendWorkflowConfig, keys: Mapping[str, AssetKey]
 ) -> dict[str, set[AssetKey]]:
     """Each IO manager key and the tables it stores."""
-    internal = config.internal_io_manager_key or config.io_manager_key
+    internal = config.internal_io_manager
     by_key: dict[str, set[AssetKey]] = {}
     for role, key in keys.items():
         io_key = config.io_manager_key if role in ANALYST_ROLES else internal
@@ -238,7 +238,7 @@ def build_extend_workflow_assets(
         "backfill_policy": BackfillPolicy.multi_run(1)
         if s.single_partition_runs
         else BackfillPolicy.single_run(),
-        "io_manager_key": s.internal_io_manager_key or s.io_manager_key,
+        "io_manager_key": s.internal_io_manager,
         "metadata": PARTITION_EXPR,
         "group_name": s.name,
     }
