@@ -46,6 +46,7 @@ from extend_assets.outputs.frames import status_counts
 from extend_assets.outputs.matching import rows_without_runs
 from extend_assets.outputs.memory import release_free_memory, return_free_pages
 from extend_assets.outputs.stream import extractors_of, flatten_batches
+from extend_assets.outputs.table_view import documents_view
 from extend_assets.resources import ExtendResource
 
 # Columns that keep their names (already plain); extracted fields get SQL-friendly ones.
@@ -99,7 +100,9 @@ def build_extracted_documents_asset(
             store = WorkflowSchemaStore(context.instance, s.workflow_id, keys.runs)
             schema = store.merge(extractors_of(runs, reader))
             extra = rows_without_runs(runs, listed)
-            batches = flatten_batches(runs, flatten.flatten_documents, schema, reader=reader)
+            batches = flatten_batches(
+                runs, flatten.flatten_documents, schema, reader=reader, view=documents_view(schema)
+            )
             built = build_table(
                 itertools.chain(batches, [extra] if len(extra) else []),
                 schema.as_json_schema(),

@@ -22,6 +22,7 @@ from extend_assets.config import ExtendWorkflowConfig
 from extend_assets.instance_store import WorkflowSchemaStore
 from extend_assets.outputs.memory import release_free_memory, return_free_pages
 from extend_assets.outputs.stream import extractors_of, flatten_batches
+from extend_assets.outputs.table_view import line_items_view
 
 
 def build_extracted_line_items_asset(
@@ -45,7 +46,9 @@ def build_extracted_line_items_asset(
             store = WorkflowSchemaStore(context.instance, s.workflow_id, keys.runs)
             schema = store.merge(extractors_of(runs, reader))
             built = build_table(
-                flatten_batches(runs, flatten.flatten_line_items, schema, reader=reader),
+                flatten_batches(
+                    runs, flatten.flatten_line_items, schema, reader=reader, view=line_items_view
+                ),
                 schema.as_json_schema(),
                 fixed=(*flatten.LINE_ITEM_COLUMNS, "partition_date"),
                 line_items=True,

@@ -123,6 +123,15 @@ def flatten_documents(
     return errors.attach(pd.DataFrame(data))
 
 
+def fields_read(schema: Mapping[str, Any]) -> tuple[frozenset[str], frozenset[str]]:
+    """What :func:`flatten_documents` reads of an extraction under ``schema``: the
+    value's top-level fields, and the metadata paths a confidence may come from."""
+    columns = plan_of(schema).columns
+    heads = frozenset(spec.path[0] for spec in columns if spec.path)
+    paths = frozenset(key for keys in _confidence_plan(columns).values() for key in keys)
+    return heads, paths
+
+
 def _run_row(
     run: Mapping[str, Any],
     sources: Mapping[str, SourceRef] | None,

@@ -47,7 +47,7 @@ from extend_assets.flatten.coerce import TEXT
 from extend_assets.outputs.frames import MISSING, run_frame_of
 from extend_assets.outputs.matching import source_refs
 from extend_assets.outputs.raw_files import RawRunWriter
-from extend_assets.outputs.raw_reader import RawRunReader
+from extend_assets.outputs.raw_reader import Decode, RawRunReader
 from extend_assets.outputs.raw_store import EXTRACTORS_FILE, directory_of
 from extend_assets.outputs.run_lines import RunHead, RunLine, decode_landed, encode_run
 from extend_assets.outputs.schema_union import (
@@ -565,6 +565,7 @@ def flatten_batches(
     on_chunk: Callable[[int], None] | None = None,
     reader: RawRunReader | None = None,
     batch_runs: int = FLATTEN_RUNS,
+    view: Decode = table_view,
 ) -> Iterator[pd.DataFrame]:
     """``flatten_fn`` over the raw runs of ``runs_frame``, one frame per batch of files.
 
@@ -573,10 +574,11 @@ def flatten_batches(
     follows the workflow's schema (the union over its extractors), each run rewritten
     for the fields that union renamed, so their columns agree. ``reader`` reads the
     files (S3, refetching missing ones); default: local only. ``on_chunk`` is told the
-    runs of each file read. No runs: one frame, ``flatten_fn`` of none.
+    runs of each file read. ``view`` decodes each run (default: what every table reads;
+    the documents table has a narrower one). No runs: one frame, ``flatten_fn`` of none.
     """
     any_batch = False
-    for frame in _flattened(runs_frame, flatten_fn, schema, on_chunk, reader, batch_runs):
+    for frame in _flattened(runs_frame, flatten_fn, schema, on_chunk, reader, batch_runs, view):
         any_batch = True
         yield frame
     if not any_batch:
@@ -590,6 +592,7 @@ def _flattened(
     on_chunk: Callable[[int], None] | None,
     reader: RawRunReader | None,
     batch_runs: int,
+    view: Decode = table_view,
 ) -> Iterator[pd.DataFrame]:
     reader = reader if reader is not None else RawRunReader(runs_frame)
     uris = raw_uris(runs_frame)
@@ -600,7 +603,7 @@ def _flattened(
         with cyclic_gc_paused():
             runs: list[Any] = []
             for uri in batch:
-                read = [schema.rewrite(raw) for raw in reader.iter_file(uri, decode=table_view)]
+                read = [schema.rewrite(raw) for raw in reader.iter_file(uri, decode=view)]
                 runs += read
                 if on_chunk is not None:
                     on_chunk(len(read))

@@ -17,6 +17,11 @@ against the shape of :mod:`extend_assets.flatten.runs`'s readers:
   with each metadata entry's confidences only (``logprobsConfidence``,
   ``ocrConfidence``, ``reviewAgentScore``, ``confidence``).
 
+Each table step decodes less still (no splits table is built by an asset): the
+line-items one without the files (:data:`line_items_view`), the documents one also
+without what its columns never read (:func:`documents_view`): the line-items arrays
+and their per-cell metadata, about 60% of an invoice's output.
+
 Anything of another shape (an output with other keys, a metadata entry that is not an
 object, ``outputs`` that is not a list, JSON that msgspec refuses) is decoded whole,
 as :func:`extend_assets.outputs.raw_reader.parse_line` does; so the tables get the
@@ -25,11 +30,14 @@ same rows, values and errors either way.
 
 from __future__ import annotations
 
+import re
 from typing import Any, TypedDict
 
 import msgspec
 
+from extend_assets.flatten.documents import fields_read
 from extend_assets.outputs.raw_reader import parse_line
+from extend_assets.outputs.schema_union import WorkflowSchema
 
 
 class _MetadataEntry(TypedDict, total=False):
@@ -52,12 +60,13 @@ class _Config(TypedDict, total=False):
     schema: msgspec.Raw
 
 
-class _ProcessorRun(TypedDict, total=False):
+class _ProcessorRunRead(TypedDict, total=False):
+    """What the documents and line-items tables read of a processor run."""
+
     id: Any
     type: Any
     config: _Config | None
     edited: Any
-    files: Any
     processorName: Any
     processorId: Any
     extractor: Any
@@ -67,12 +76,17 @@ class _ProcessorRun(TypedDict, total=False):
     initialOutput: msgspec.Raw
 
 
-class _Run(TypedDict, total=False):
+class _ProcessorRun(_ProcessorRunRead, total=False):
+    files: Any  # read by the splits only
+
+
+class _RunRead(TypedDict, total=False):
+    """What every table reads of a run, but its processor runs and files."""
+
     id: Any
     status: Any
     metadata: Any
     batchId: Any
-    files: Any
     failureReason: Any
     failureMessage: Any
     reviewed: Any
@@ -85,48 +99,88 @@ class _Run(TypedDict, total=False):
     usage: Any
     workflow: Any
     workflowVersion: Any
-    outputs: list[_ProcessorRun] | None
     stepRuns: Any
+
+
+class _Run(_RunRead, total=False):
+    files: Any  # read by the splits only
+    outputs: list[_ProcessorRun] | None
+
+
+class _RunWithoutFiles(_RunRead, total=False):
+    outputs: list[_ProcessorRunRead] | None
 
 
 #: In the order :func:`extend_assets.flatten.runs.final_output` reads them.
 OUTPUT_KEYS = ("reviewedOutput", "output", "initialOutput")
 
 _RUN = msgspec.json.Decoder(_Run)
+_RUN_WITHOUT_FILES = msgspec.json.Decoder(_RunWithoutFiles)
 _JSON_OUTPUT = msgspec.json.Decoder(_JsonOutput)
 _ANY = msgspec.json.Decoder()
 _KEYS = msgspec.json.Decoder(dict[str, msgspec.Raw])
 
 
-def table_view(line: bytes) -> Any:
-    """The run on ``line`` with what the tables read; the whole run when its shape is
-    unusual; raises like :func:`~extend_assets.outputs.raw_reader.parse_line` on bad JSON."""
-    try:
-        run: dict[str, Any] = _RUN.decode(line)  # type: ignore[assignment]
-        for processor_run in run.get("outputs") or ():
-            _decode_outputs(processor_run)
-    except msgspec.MsgspecError:
-        return parse_line(line)
-    return run
+class TableView:
+    """Decodes a raw run for the tables (see the module): ``run`` decodes the run and
+    its processor runs, ``output`` an EXTRACT JsonOutput (``{value, metadata}``, no
+    other key; it fails on another shape)."""
+
+    def __init__(
+        self,
+        run: msgspec.json.Decoder[Any] = _RUN,
+        output: msgspec.json.Decoder[Any] = _JSON_OUTPUT,
+    ) -> None:
+        self._run = run
+        self._output = output
+
+    def __call__(self, line: bytes) -> Any:
+        """The run on ``line`` with what the tables read; the whole run when its shape is
+        unusual; raises like :func:`~extend_assets.outputs.raw_reader.parse_line` on bad JSON."""
+        try:
+            run: dict[str, Any] = self._run.decode(line)
+            for processor_run in run.get("outputs") or ():
+                self._decode_outputs(processor_run)
+        except msgspec.MsgspecError:
+            return parse_line(line)
+        return run
+
+    def _decode_outputs(self, processor_run: dict[str, Any]) -> None:
+        """Replace the raw outputs by their values, up to the first that holds something."""
+        config = processor_run.get("config")
+        if config is not None and "schema" in config:
+            config["schema"] = _schema_presence(config["schema"])
+        typed = processor_run.get("type") == "EXTRACT" and bool(config and config.get("schema"))
+        found = False
+        for key in OUTPUT_KEYS:
+            raw = processor_run.get(key)
+            if raw is None:
+                continue
+            if found:
+                del processor_run[key]  # never read: an earlier output holds something
+                continue
+            value = self._json_output(raw) if typed else _ANY.decode(raw)
+            processor_run[key] = value
+            found = bool(value)
+
+    def _json_output(self, raw: msgspec.Raw) -> Any:
+        try:
+            output = self._output.decode(raw)
+        except msgspec.ValidationError:
+            return _ANY.decode(raw)
+        out: dict[str, Any] = {}
+        if output.value is not msgspec.UNSET:
+            out["value"] = output.value
+        if output.metadata is not msgspec.UNSET:
+            out["metadata"] = output.metadata
+        return out
 
 
-def _decode_outputs(processor_run: dict[str, Any]) -> None:
-    """Replace the raw outputs by their values, up to the first that holds something."""
-    config = processor_run.get("config")
-    if config is not None and "schema" in config:
-        config["schema"] = _schema_presence(config["schema"])
-    typed = processor_run.get("type") == "EXTRACT" and bool(config and config.get("schema"))
-    found = False
-    for key in OUTPUT_KEYS:
-        raw = processor_run.get(key)
-        if raw is None:
-            continue
-        if found:
-            del processor_run[key]  # never read: an earlier output holds something
-            continue
-        value = _json_output(raw) if typed else _ANY.decode(raw)
-        processor_run[key] = value
-        found = bool(value)
+#: The view of every table (the splits too): each JsonOutput's whole value and every
+#: metadata entry, the files of the run and of each processor run.
+table_view = TableView()
+#: The line-items table's view: :data:`table_view` without the files.
+line_items_view = TableView(_RUN_WITHOUT_FILES)
 
 
 def _schema_presence(raw: msgspec.Raw) -> Any:
@@ -140,14 +194,42 @@ def _schema_presence(raw: msgspec.Raw) -> Any:
     return True if keys else {}
 
 
-def _json_output(raw: msgspec.Raw) -> Any:
-    try:
-        output = _JSON_OUTPUT.decode(raw)
-    except msgspec.ValidationError:
-        return _ANY.decode(raw)
-    out: dict[str, Any] = {}
-    if output.value is not msgspec.UNSET:
-        out["value"] = output.value
-    if output.metadata is not msgspec.UNSET:
-        out["metadata"] = output.metadata
-    return out
+def documents_view(schema: WorkflowSchema) -> TableView:
+    """The view of the documents table under ``schema``: of each JsonOutput, only the
+    value's top-level fields and the metadata entries that table reads
+    (:func:`~extend_assets.flatten.documents.fields_read`, under their names before the
+    union renamed them). The line-items arrays and their per-cell metadata entries, most
+    of an invoice's output, are skipped, not decoded. Without a schema the columns come
+    from the values, so the view is the whole one."""
+    json_schema = schema.as_json_schema()
+    if not json_schema:
+        return table_view
+    read_heads, read_paths = fields_read(json_schema)
+    heads, paths = set(read_heads), set(read_paths)
+    for renames in schema.renames.values():
+        for original, renamed in renames.items():
+            if renamed in heads:
+                heads.add(original)
+            paths.update(original + p[len(renamed) :] for p in list(paths) if _head(p) == renamed)
+    value = _typed_dict("_Value", dict.fromkeys(sorted(heads), Any))
+    metadata = _typed_dict("_Metadata", dict.fromkeys(sorted(paths), _MetadataEntry))
+    output = msgspec.defstruct(
+        "_DocumentsOutput",
+        [
+            ("value", value | None | msgspec.UnsetType, msgspec.UNSET),
+            ("metadata", metadata | None | msgspec.UnsetType, msgspec.UNSET),
+        ],
+        forbid_unknown_fields=True,
+    )
+    return TableView(_RUN_WITHOUT_FILES, msgspec.json.Decoder(output))
+
+
+def _typed_dict(name: str, fields: dict[str, Any]) -> Any:
+    """A TypedDict of these keys (any text: ``vendor.name``), all optional: msgspec
+    decodes an object into a dict of these keys alone and skips the others unread."""
+    return TypedDict(name, fields, total=False)  # type: ignore[operator]
+
+
+def _head(path: str) -> str:
+    """A metadata path's top-level field: ``total`` of ``total.amount`` and ``total[0]``."""
+    return re.split(r"[.\[]", path, maxsplit=1)[0]
