@@ -47,7 +47,7 @@ HOT_PATHS = {
         "documents step": "extend_extracted_documents",
         "line-items step": "extend_extracted_line_items",
         "reading raw files (gzip + JSON)": "iter_file",
-        "decoding for the tables (msgspec view)": "table_view",
+        "decoding for the tables (msgspec view)": "decode_run table_view",
         "schema rewrite per run": "rewrite",
         "ledger sources per chunk": "source_refs",
         "flatten (flatten_documents / flatten_line_items)": "_flattened",
@@ -65,7 +65,8 @@ HOT_PATHS = {
 
 
 def shares(profiler: Profiler, paths: dict[str, str]) -> dict[str, float]:
-    """Share of the recorded time spent inside each named function (outermost call)."""
+    """Share of the recorded time spent inside each named function (outermost call); a
+    stage may name several functions, separated by spaces (its name now and before)."""
     session = profiler.last_session
     root = session.root_frame() if session else None
     if root is None or not root.time:
@@ -73,8 +74,8 @@ def shares(profiler: Profiler, paths: dict[str, str]) -> dict[str, float]:
     spent = dict.fromkeys(paths, 0.0)
 
     def walk(frame: Frame, inside: frozenset[str]) -> None:
-        for label, function in paths.items():
-            if frame.function == function and label not in inside:
+        for label, functions in paths.items():
+            if frame.function in functions.split() and label not in inside:
                 spent[label] += frame.time
                 inside = inside | {label}
         for child in frame.children:

@@ -21,6 +21,7 @@ _EXPORTS = {
     "build_extend_workflow_assets": "extend_assets.assets",
     "ExtendWorkflowDefinitions": "extend_assets.assets",
     "build_extend_run_status_sensor": "extend_assets.sensor_builder",
+    "forked_steps_executor": "extend_assets.executor",
     "ExtendAssetsError": "extend_assets.errors",
     "ExtendAssetsConfigError": "extend_assets.errors",
     "PartitionSelectionError": "extend_assets.errors",
@@ -46,6 +47,7 @@ __all__ = [
     "__version__",
     "build_extend_run_status_sensor",
     "build_extend_workflow_assets",
+    "forked_steps_executor",
 ]
 
 if TYPE_CHECKING:
@@ -61,6 +63,7 @@ if TYPE_CHECKING:
         SubmissionError,
         TableNameClashError,
     )
+    from extend_assets.executor import forked_steps_executor
     from extend_assets.io_manager import ExtendDuckDBIOManager
     from extend_assets.resources import ExtendResource, S3DocumentSource
     from extend_assets.sensor_builder import build_extend_run_status_sensor

@@ -43,6 +43,7 @@ from dagster import Definitions, EnvVar
 
 from extend_assets.assets import build_extend_workflow_assets
 from extend_assets.errors import ExtendAssetsConfigError
+from extend_assets.executor import forked_steps_executor
 from extend_assets.io_manager import ExtendDuckDBIOManager
 from extend_assets.resources import ExtendResource, S3DocumentSource
 
@@ -126,7 +127,7 @@ def build_definitions() -> Definitions:
     internal = imported("EXTEND_INTERNAL_IO_MANAGER")
     extra = dict(imported("EXTEND_RESOURCES") or {})
     local_s3 = bool(os.environ.get("AWS_ENDPOINT_URL"))
-    return workflow.to_definitions(
+    bound = workflow.to_definitions(
         resources={
             "extend": ExtendResource(
                 api_key=EnvVar("EXTEND_API_KEY"),
@@ -138,6 +139,8 @@ def build_definitions() -> Definitions:
             **extra,
         }
     )
+    # Steps forked from one process that imported this location (not each started afresh)
+    return Definitions.merge(bound, Definitions(executor=forked_steps_executor()))
 
 
 defs = build_definitions()

@@ -134,7 +134,7 @@ class TableView:
         self._run = run
         self._output = output
 
-    def __call__(self, line: bytes) -> Any:
+    def decode_run(self, line: bytes) -> Any:
         """The run on ``line`` with what the tables read; the whole run when its shape is
         unusual; raises like :func:`~extend_assets.outputs.raw_reader.parse_line` on bad JSON."""
         try:
@@ -144,6 +144,8 @@ class TableView:
         except msgspec.MsgspecError:
             return parse_line(line)
         return run
+
+    __call__ = decode_run
 
     def _decode_outputs(self, processor_run: dict[str, Any]) -> None:
         """Replace the raw outputs by their values, up to the first that holds something."""
