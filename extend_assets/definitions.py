@@ -111,7 +111,8 @@ def storage_options() -> dict[str, object]:
 
 
 def build_definitions() -> Definitions:
-    """Definitions from the environment; builds objects only, calls nothing."""
+    """Definitions from the environment; builds objects only, calls nothing. No executor
+    (merge in your own: ``k8s_job_executor``, ``docker_executor``...)."""
     workflow = build_extend_workflow_assets(
         name="invoices",
         workflow_id=os.environ.get("EXTEND_WORKFLOW_ID", SAMPLE_WORKFLOW_ID),
@@ -127,7 +128,7 @@ def build_definitions() -> Definitions:
     internal = imported("EXTEND_INTERNAL_IO_MANAGER")
     extra = dict(imported("EXTEND_RESOURCES") or {})
     local_s3 = bool(os.environ.get("AWS_ENDPOINT_URL"))
-    bound = workflow.to_definitions(
+    return workflow.to_definitions(
         resources={
             "extend": ExtendResource(
                 api_key=EnvVar("EXTEND_API_KEY"),
@@ -139,8 +140,7 @@ def build_definitions() -> Definitions:
             **extra,
         }
     )
-    # Steps forked from one process that imported this location (not each started afresh)
-    return Definitions.merge(bound, Definitions(executor=forked_steps_executor()))
 
 
-defs = build_definitions()
+#: This location's steps are forked from one process per run (see :mod:`extend_assets.executor`).
+defs = Definitions.merge(build_definitions(), Definitions(executor=forked_steps_executor()))

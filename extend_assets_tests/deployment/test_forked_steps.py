@@ -9,9 +9,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from dagster import DagsterInstance, execute_job, reconstructable
+from dagster import (
+    DagsterInstance,
+    Definitions,
+    execute_job,
+    in_process_executor,
+    reconstructable,
+)
 
-from extend_assets.definitions import defs
+from extend_assets.definitions import build_definitions, defs
 from extend_assets.executor import FORKSERVER, with_forkserver
 from extend_assets_tests.deployment.forked_steps import OUT_ENV, two_steps
 
@@ -58,9 +64,12 @@ def test_an_explicit_start_method_and_in_process_still_win(
     ]  # in this process: its parent is this test's
 
 
-def test_the_bundled_location_runs_on_it() -> None:
+def test_the_bundled_location_runs_on_it_and_build_definitions_takes_yours() -> None:
     executor = defs.resolve_job_def("invoices_extend_submit").executor_def
     assert executor.name == "multi_or_in_process_executor"
+    assert defs.executor is not None and build_definitions().executor is None
+    yours = Definitions.merge(build_definitions(), Definitions(executor=in_process_executor))
+    assert yours.resolve_job_def("invoices_extend_submit").executor_def is in_process_executor
     assert with_forkserver(None) == {"multiprocess": {"start_method": FORKSERVER}}
     assert with_forkserver({"multiprocess": {"max_concurrent": 2}}) == {
         "multiprocess": {"max_concurrent": 2, "start_method": FORKSERVER}
