@@ -203,6 +203,11 @@ def _renamed_paths(metadata: Mapping[str, Any], renames: Mapping[str, str]) -> d
     """``total``, ``total.amount``, ``total[0]`` → under the renamed field."""
     out: dict[str, Any] = {}
     for path, entry in metadata.items():
-        head = re.split(r"[.\[]", path, maxsplit=1)[0]
+        head = path_head(path)
         out[renames[head] + path[len(head) :] if head in renames else path] = entry
     return out
+
+
+def path_head(path: str) -> str:
+    """A metadata path's top-level field: ``total`` of ``total.amount`` and ``total[0]``."""
+    return re.split(r"[.\[]", path, maxsplit=1)[0]
