@@ -14,10 +14,14 @@ from extend_assets.executor import forked_steps_executor
 OUT_ENV = "FORKED_STEPS_OUT"
 
 
+def parent_command_line() -> str:
+    """This process's parent's command line, its arguments separated by spaces."""
+    return Path(f"/proc/{os.getppid()}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+
+
 @op
 def where_am_i() -> None:
-    parent = Path(f"/proc/{os.getppid()}/cmdline").read_bytes().replace(b"\0", b" ")
-    Path(os.environ[OUT_ENV], f"{os.getpid()}.txt").write_bytes(parent)
+    Path(os.environ[OUT_ENV], f"{os.getpid()}.txt").write_text(parent_command_line())
 
 
 @job(executor_def=forked_steps_executor())

@@ -19,7 +19,11 @@ from dagster import (
 
 from extend_assets.definitions import build_definitions, defs
 from extend_assets.executor import FORKSERVER, with_forkserver
-from extend_assets_tests.deployment.forked_steps import OUT_ENV, two_steps
+from extend_assets_tests.deployment.forked_steps import (
+    OUT_ENV,
+    parent_command_line,
+    two_steps,
+)
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self").exists(), reason="reads /proc")
 
@@ -60,7 +64,7 @@ def test_an_explicit_start_method_and_in_process_still_win(
     (tmp_path / "in_process").mkdir()
     in_process: dict[str, Any] = {"execution": {"config": {"in_process": {}}}}
     assert _parents(instance, tmp_path / "in_process", in_process) == [
-        Path(f"/proc/{os.getppid()}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        parent_command_line()
     ]  # in this process: its parent is this test's
 
 
